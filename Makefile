@@ -1,0 +1,35 @@
+# Two entry points, both safe on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench clean
+
+# Re-install when the project's dependencies change; pip's own cache makes a re-run cheap.
+$(STAMP): pyproject.toml examples/iris/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/iris/requirements.txt
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m mlops_gitops.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check mlops_gitops tests benchmarks examples
+	$(BIN)/ruff format --check mlops_gitops tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

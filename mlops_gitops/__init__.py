@@ -1,0 +1,3 @@
+"""mlops-gitops: GitOps for machine learning."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""The ``mlops-gitops`` command line.
+
+Each command lives in its own module under ``mlops_gitops.commands`` and is imported only when it
+runs, so ``generate --check`` never pays for importing DVC or PyGithub. A command module exposes a
+click command named ``command``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from mlops_gitops import __version__
+
+# name -> (module, one-line help shown by `mlops-gitops --help` without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Detect an existing repo (or scaffold an example), write mlops.yaml, generate."),
+    "generate": (
+        "generate",
+        "Render dvc.yaml and .github/workflows/* from mlops.yaml (--check: verify only).",
+    ),
+    "validate": ("validate", "Validate mlops.yaml and print every problem with file:line:col."),
+    "schema": ("schema", "Print the JSON Schema of mlops.yaml (for editors)."),
+    "changed": ("changed", "Tell whether the files changed between two revisions should retrain."),
+    "report": ("report", "Compare metrics and params between two revisions, apply gates."),
+    "comment": ("comment", "Post or update the one sticky PR comment with a report."),
+    "promote": ("promote", "Open or update the deployment PR that promotes a model to an environment."),
+    "validate-data": ("validate_data", "Check input data files against the manifest's data checks."),
+    "monitor": ("monitor", "Compare production logs with the training baseline; alert on drift."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._available(name)]
+
+    def _available(self, name: str) -> bool:
+        return importlib.util.find_spec(f"mlops_gitops.commands.{COMMANDS[name][0]}") is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not self._available(cmd_name):
+            return None
+        module = importlib.import_module(f"mlops_gitops.commands.{COMMANDS[cmd_name][0]}")
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlops-gitops")
+def cli() -> None:
+    """GitOps for machine learning: one manifest (mlops.yaml) renders the DVC pipeline and secure
+    GitHub Actions workflows; pull requests get a gated metric report; passing models are promoted
+    by deployment pull requests."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: MlopsError -> its lines on stderr and its exit code, never a traceback."""
+    from mlops_gitops.errors import MlopsError
+
+    try:
+        return cli.main(args=argv, prog_name="mlops-gitops", standalone_mode=False)
+    except MlopsError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

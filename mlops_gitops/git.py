@@ -1,0 +1,102 @@
+"""Thin wrappers over git plumbing. Every call runs ``git`` in ``cwd``; failures raise GitError."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from mlops_gitops.errors import UsageError
+
+
+class GitError(UsageError):
+    """git refused: unknown revision, not a repository, ..."""
+
+
+def run(args: list[str], cwd: str | Path = ".", *, check: bool = True, input: bytes | None = None) -> bytes:
+    """Run ``git ARGS`` and return stdout bytes; raise GitError with git's own first line on failure."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, input=input, capture_output=True, check=False
+    )
+    if check and proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {' '.join(args)}: {message[0] if message else f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def text(args: list[str], cwd: str | Path = ".") -> str:
+    return run(args, cwd).decode("utf-8", "replace").strip()
+
+
+def toplevel(cwd: str | Path = ".") -> Path | None:
+    """The work tree root, or None outside a repository."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+def resolve(rev: str, cwd: str | Path = ".") -> str | None:
+    """Full commit SHA of ``rev``, or None when it does not name a commit here."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def show(rev: str, path: str, cwd: str | Path = ".") -> bytes | None:
+    """Content of ``path`` (repo-relative) at ``rev``, or None when the file does not exist there."""
+    proc = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=cwd, capture_output=True, check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def is_shallow(cwd: str | Path = ".") -> bool:
+    return text(["rev-parse", "--is-shallow-repository"], cwd) == "true"
+
+
+def current_branch(cwd: str | Path = ".") -> str | None:
+    proc = subprocess.run(
+        ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None
+
+
+def default_branch(cwd: str | Path = ".") -> str | None:
+    """origin's HEAD branch when known, else the current branch, else init.defaultBranch."""
+    proc = subprocess.run(
+        ["git", "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.strip().split("/", 1)[-1]
+    branch = current_branch(cwd)
+    if branch:
+        return branch
+    proc = subprocess.run(
+        ["git", "config", "init.defaultBranch"], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return proc.stdout.strip() or None
+
+
+def changed_files(base: str, head: str, cwd: str | Path = ".") -> list[str]:
+    """Paths changed between the merge base of ``base`` and ``head``, and ``head``."""
+    out = text(["diff", "--name-only", "--no-renames", f"{base}...{head}"], cwd)
+    return [line for line in out.splitlines() if line]
+
+
+def log(rev: str, n: int, cwd: str | Path = ".", paths: list[str] | None = None) -> list[str]:
+    """Up to ``n`` commit SHAs reachable from ``rev``, newest first (optionally touching ``paths``)."""
+    args = ["log", f"-n{n}", "--format=%H", rev]
+    if paths:
+        args += ["--", *paths]
+    return text(args, cwd).splitlines()

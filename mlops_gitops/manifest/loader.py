@@ -1,0 +1,508 @@
+"""Load mlops.yaml: parse with positions, validate against the schema, build the typed model.
+
+Every problem becomes a :class:`~mlops_gitops.errors.Problem` with ``file:line:col``; all problems
+are collected before raising, so a user fixes the manifest in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import string
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mlops_gitops.errors import ManifestError, Problem
+from mlops_gitops.manifest.model import (
+    DEFAULT_RUNS_ON,
+    DEFAULT_TIMEOUT,
+    Cloud,
+    Deploy,
+    Environment,
+    Gate,
+    Manifest,
+    Model,
+    Runner,
+)
+
+MANIFEST_FILE = "mlops.yaml"
+VALUE_PLACEHOLDERS = frozenset({"model_hash", "short_hash", "commit", "short_commit", "model", "env"})
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
+
+Path_ = tuple[str | int, ...]
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The manifest JSON Schema shipped in the package."""
+    text = resources.files("mlops_gitops.manifest").joinpath("schema.json").read_text(encoding="utf-8")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+class SourceMap:
+    """1-based (line, col) of every key and value in a ruamel.yaml round-trip document."""
+
+    def __init__(self) -> None:
+        self.keys: dict[Path_, tuple[int, int]] = {}
+        self.values: dict[Path_, tuple[int, int]] = {}
+
+    def record(self, node: Any, path: Path_ = ()) -> None:
+        lc = getattr(node, "lc", None)
+        if lc is None:
+            return
+        if not path:
+            self.values[()] = (lc.line + 1, lc.col + 1)
+        if isinstance(node, dict):
+            for key, child in node.items():
+                sub = (*path, str(key))
+                try:
+                    kl, kc = lc.key(key)
+                    vl, vc = lc.value(key)
+                except (KeyError, TypeError):
+                    continue
+                self.keys[sub] = (kl + 1, kc + 1)
+                self.values[sub] = (vl + 1, vc + 1)
+                self.record(child, sub)
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                sub = (*path, index)
+                try:
+                    il, ic = lc.item(index)
+                except (KeyError, TypeError, IndexError):
+                    continue
+                self.keys[sub] = self.values[sub] = (il + 1, ic + 1)
+                self.record(child, sub)
+
+    def key(self, path: Path_) -> tuple[int, int] | None:
+        """Where the key at ``path`` was written, or the nearest enclosing one."""
+        for cut in range(len(path), -1, -1):
+            pos = self.keys.get(path[:cut]) or self.values.get(path[:cut])
+            if pos:
+                return pos
+        return None
+
+    def value(self, path: Path_) -> tuple[int, int] | None:
+        return self.values.get(path) or self.key(path)
+
+
+def dotted(path: Path_) -> str:
+    """``('stages', 'train', 'deps', 0)`` -> ``stages.train.deps[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(root)"
+
+
+def to_plain(node: Any) -> Any:
+    """ruamel's commented containers -> plain dicts and lists (ordered), scalars unchanged."""
+    if isinstance(node, dict):
+        return {str(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap]:
+    """Round-trip parse (keeps positions). YAML errors become one located Problem."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        doc = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if "found duplicate key" in (exc.problem or ""):
+            problem = exc.problem.split(" with value")[0]
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ManifestError([Problem(filename, line, col, "", f"YAML syntax error: {problem}")]) from None
+    except YAMLError as exc:
+        raise ManifestError([Problem(filename, None, None, "", f"YAML error: {exc}")]) from None
+    source = SourceMap()
+    source.record(doc)
+    return doc, source
+
+
+def load_manifest(path: str | Path = MANIFEST_FILE) -> Manifest:
+    """Read, validate and type ``path``; raises ManifestError with every problem found."""
+    file = Path(path)
+    name = str(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(
+            [Problem(name, None, None, "", "not found; run `mlops-gitops init` to create it")]
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError([Problem(name, None, None, "", f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise ManifestError([Problem(name, None, None, "", f"cannot read: {exc.strerror}")]) from None
+    return load_manifest_text(text, name)
+
+
+def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:
+    doc, source = parse_yaml(text, filename)
+    if doc is None:
+        raise ManifestError(
+            [
+                Problem(
+                    filename, 1, 1, "", "the manifest is empty; it needs at least version, project and stages"
+                )
+            ]
+        )
+    data = to_plain(doc)
+    problems = schema_problems(data, source, filename)
+    if not problems:
+        problems = semantic_problems(data, source, filename)
+    if problems:
+        raise ManifestError(problems)
+    return build(data)
+
+
+def schema_problems(data: Any, source: SourceMap, filename: str) -> list[Problem]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema())
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for error in validator.iter_errors(data):
+        for problem in describe(error, source, filename):
+            if str(problem) not in seen:
+                seen.add(str(problem))
+                problems.append(problem)
+    problems.sort(key=lambda p: (p.line or 0, p.col or 0, p.path))
+    return problems
+
+
+def describe(error: Any, source: SourceMap, filename: str) -> list[Problem]:
+    """Turn one jsonschema error into located, human-worded problems."""
+    path: Path_ = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        out = []
+        for key in error.instance:
+            if key in allowed or not isinstance(error.schema.get("additionalProperties"), bool):
+                continue
+            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = (
+                f"; did you mean '{near[0]}'?"
+                if near
+                else (f"; valid keys: {', '.join(allowed)}" if allowed else "")
+            )
+            line, col = source.key((*path, key)) or (None, None)
+            out.append(Problem(filename, line, col, dotted((*path, key)), f"unknown key{hint}"))
+        return out
+    if kind in ("anyOf", "oneOf") and error.context:
+        # Prefer the branch that got furthest: its message names the real problem.
+        deepest = max(error.context, key=lambda e: (len(e.absolute_path), -len(str(e.message))))
+        if len(deepest.absolute_path) > len(path):
+            return describe(deepest, source, filename)
+    if kind == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        line, col = source.key(path) or (1, 1)
+        return [
+            Problem(filename, line, col, dotted(path), f"missing required key '{m}'") for m in missing
+        ] or [Problem(filename, line, col, dotted(path), error.message)]
+    line, col = source.value(path) or (None, None)
+    return [Problem(filename, line, col, dotted(path), wording(error))]
+
+
+def wording(error: Any) -> str:
+    kind = error.validator
+    inst = error.instance
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {expected}, got {type_name(inst)}"
+    if kind == "enum":
+        return f"{inst!r} is not one of: {', '.join(map(str, error.validator_value))}"
+    if kind == "const":
+        return f"must be {error.validator_value!r}, got {inst!r}"
+    if kind == "pattern":
+        return f"{inst!r} does not match the expected format ({error.validator_value})"
+    if kind == "minProperties":
+        return "must not be empty"
+    if kind == "minItems":
+        return f"needs at least {error.validator_value} item(s)"
+    if kind in ("minimum", "maximum", "exclusiveMinimum"):
+        return error.message
+    if kind == "not":
+        return "a foreach stage takes its cmd inside 'do', and cannot also have cmd or matrix"
+    if kind == "dependentRequired":
+        return error.message
+    return str(error.message)
+
+
+def type_name(value: Any) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "nothing (null)",
+    }.get(type(value), type(value).__name__)
+
+
+def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) -> list[Problem]:
+    """Rules the schema cannot express: references between sections, order, templates."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str, at_key: bool = False) -> None:
+        line, col = (source.key(path) if at_key else source.value(path)) or (None, None)
+        problems.append(Problem(filename, line, col, dotted(path), message))
+
+    deploy = data.get("deploy") or {}
+    envs = deploy.get("environments") or []
+    names: dict[str, int] = {}
+    for i, env in enumerate(envs):
+        if env["name"] in names:
+            add(("deploy", "environments", i, "name"), f"environment '{env['name']}' is defined twice")
+        names.setdefault(env["name"], i)
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(env["value"]) if f is not None}
+        except ValueError as exc:
+            add(("deploy", "environments", i, "value"), f"bad template: {exc}")
+            fields = set()
+        for unknown in sorted(fields - VALUE_PLACEHOLDERS):
+            add(
+                ("deploy", "environments", i, "value"),
+                f"unknown placeholder {{{unknown}}}; use one of {', '.join('{' + p + '}' for p in sorted(VALUE_PLACEHOLDERS))}",
+            )
+    for i, env in enumerate(envs):
+        for j, dep in enumerate(env.get("after") or []):
+            if dep not in names:
+                near = difflib.get_close_matches(dep, list(names), n=1)
+                hint = f"; did you mean '{near[0]}'?" if near else ""
+                add(("deploy", "environments", i, "after", j), f"unknown environment '{dep}'{hint}")
+            elif dep == env["name"]:
+                add(("deploy", "environments", i, "after", j), "an environment cannot come after itself")
+    cycle = find_cycle({e["name"]: list(e.get("after") or []) for e in envs})
+    if cycle:
+        add(("deploy", "environments"), f"environment order has a cycle: {' -> '.join(cycle)}", at_key=True)
+
+    model = deploy.get("model")
+    if model:
+        outs = pipeline_outs(data["stages"])
+        path = model["path"].rstrip("/")
+        if not any(path == o or path.startswith(o + "/") for o in outs):
+            add(
+                ("deploy", "model", "path"),
+                f"'{model['path']}' is not an output of any stage (outs: {', '.join(sorted(outs)) or 'none'})",
+            )
+
+    metrics = data.get("metrics") or {}
+    files = set(metrics.get("files") or []) | set(pipeline_metrics(data["stages"], data.get("dvc") or {}))
+    for i, gate in enumerate(metrics.get("gates") or []):
+        if "min" in gate and "max" in gate and gate["min"] > gate["max"]:
+            add(("metrics", "gates", i, "min"), f"min ({gate['min']}) is greater than max ({gate['max']})")
+        if gate.get("file") and gate["file"] not in files:
+            add(
+                ("metrics", "gates", i, "file"),
+                f"'{gate['file']}' is not a metrics file of this project ({', '.join(sorted(files)) or 'none'})",
+            )
+        if not any(k in gate for k in ("min", "max", "regression")):
+            add(("metrics", "gates", i), "a gate needs at least one of min, max or regression", at_key=True)
+
+    for where in (("triggers", "schedule"), ("monitoring", "schedule")):
+        cron = (data.get(where[0]) or {}).get(where[1])
+        if cron and not all(_CRON_FIELD.match(f) for f in cron.split()):
+            add(where, f"'{cron}' is not a valid cron expression")
+
+    cloud = data.get("cloud") or {}
+    for other in ("aws", "gcp", "azure"):
+        if other in cloud and cloud.get("provider") != other:
+            add(
+                ("cloud", other),
+                f"settings for '{other}' but provider is '{cloud.get('provider')}'",
+                at_key=True,
+            )
+
+    window = (data.get("monitoring") or {}).get("window") or {}
+    if "rows" in window and "days" in window:
+        add(("monitoring", "window"), "give either rows or days, not both", at_key=True)
+    if "days" in window and not (data.get("monitoring") or {}).get("timestamp"):
+        add(("monitoring", "window", "days"), "a window in days needs monitoring.timestamp")
+
+    for i, check in enumerate((data.get("data") or {}).get("checks") or []):
+        if "min_rows" in check and "max_rows" in check and check["min_rows"] > check["max_rows"]:
+            add(("data", "checks", i, "min_rows"), "min_rows is greater than max_rows")
+        for col, spec in (check.get("columns") or {}).items():
+            if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
+                add(("data", "checks", i, "columns", col, "min"), "min is greater than max")
+            if "pattern" in spec:
+                try:
+                    re.compile(spec["pattern"])
+                except re.error as exc:
+                    add(
+                        ("data", "checks", i, "columns", col, "pattern"), f"invalid regular expression: {exc}"
+                    )
+    return problems
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if nxt not in graph or nxt == node:
+                continue
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def entry_paths(entries: Any) -> list[str]:
+    """Paths of DVC outs/metrics/plots entries: ``path`` or ``{path: {options}}``."""
+    out: list[str] = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            out.append(entry)
+        elif isinstance(entry, dict):
+            out.extend(str(k) for k in entry)
+    return out
+
+
+def stage_bodies(stages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each stage's body; for foreach stages, the ``do`` template."""
+    return [s.get("do", s) if isinstance(s, dict) else {} for s in stages.values()]
+
+
+def pipeline_outs(stages: dict[str, Any]) -> set[str]:
+    outs: set[str] = set()
+    for body in stage_bodies(stages):
+        for key in ("outs", "metrics", "plots"):
+            outs.update(p.rstrip("/") for p in entry_paths(body.get(key)))
+    return outs
+
+
+def pipeline_metrics(stages: dict[str, Any], dvc: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for body in stage_bodies(stages):
+        found.extend(entry_paths(body.get("metrics")))
+    found.extend(dvc.get("metrics") or [])
+    return [f for f in dict.fromkeys(found) if "${" not in f]
+
+
+def default_train_paths(data: dict[str, Any], requirements: tuple[str, ...]) -> tuple[str, ...]:
+    """What retrains when no ``triggers.paths`` is given: every input of the pipeline."""
+    paths: list[str] = []
+    produced = pipeline_outs(data["stages"])
+    for body in stage_bodies(data["stages"]):
+        for dep in body.get("deps") or []:
+            if "${" in dep or dep.rstrip("/") in produced:
+                continue
+            dep = dep.rstrip("/")
+            paths.extend([dep, f"{dep}/**"])
+        for param in body.get("params") or []:
+            if isinstance(param, dict):
+                paths.extend(k for k in param if "${" not in k)
+    paths.extend(["params.yaml", "**.dvc", "dvc.yaml", "dvc.lock", MANIFEST_FILE, *requirements])
+    return tuple(dict.fromkeys(paths))
+
+
+def build(data: dict[str, Any]) -> Manifest:
+    project = data["project"]
+    python = data.get("python") or {}
+    requirements = tuple(python.get("requirements") or ["requirements.txt"])
+    metrics = data.get("metrics") or {}
+    runners_raw = data.get("runners") or {}
+    runners: dict[str, Runner] = {}
+    base = runners_raw.get("default") or {}
+    for job in ("default", "train", "deploy", "monitor"):
+        spec = {**base, **(runners_raw.get(job) or {})}
+        runs_on = spec.get("runs_on", DEFAULT_RUNS_ON)
+        runners[job] = Runner(
+            runs_on=tuple(runs_on) if isinstance(runs_on, list) else runs_on,
+            timeout_minutes=spec.get("timeout_minutes", DEFAULT_TIMEOUT[job]),
+        )
+    deploy = None
+    if data.get("deploy"):
+        d = data["deploy"]
+        deploy = Deploy(
+            model=Model(**d["model"]),
+            token_secret=d.get("token_secret"),
+            labels=tuple(d.get("labels") or ["mlops-gitops", "deployment"]),
+            environments=tuple(
+                Environment(
+                    name=e["name"],
+                    file=e["file"],
+                    field=e["field"],
+                    value=e["value"],
+                    repo=e.get("repo"),
+                    branch=e.get("branch"),
+                    document=e.get("document", 0),
+                    after=tuple(e.get("after") or ()),
+                    github_environment=e.get("github_environment"),
+                    auto=e.get("auto", not e.get("after")),
+                )
+                for e in d["environments"]
+            ),
+        )
+    cloud_raw = data.get("cloud") or {"provider": "none"}
+    provider = cloud_raw["provider"]
+    triggers = data.get("triggers") or {}
+    return Manifest(
+        name=project["name"],
+        default_branch=project.get("default_branch", "main"),
+        python_version=python.get("version", "3.11"),
+        install=python.get("install", "pip install -r requirements.txt"),
+        requirements=requirements,
+        stages=data["stages"],
+        dvc=data.get("dvc") or {},
+        metrics_files=tuple(metrics.get("files") or pipeline_metrics(data["stages"], data.get("dvc") or {})),
+        gates=tuple(
+            Gate(
+                metric=g["metric"],
+                file=g.get("file"),
+                direction=g.get("direction", "higher"),
+                min=g.get("min"),
+                max=g.get("max"),
+                regression_absolute=(g.get("regression") or {}).get("absolute"),
+                regression_relative=(g.get("regression") or {}).get("relative"),
+                required=g.get("required", True),
+            )
+            for g in metrics.get("gates") or []
+        ),
+        history=metrics.get("history", 20),
+        data_remote=(data.get("data") or {}).get("remote"),
+        data_secrets=dict((data.get("data") or {}).get("secrets") or {}),
+        data_checks=tuple((data.get("data") or {}).get("checks") or ()),
+        cloud=Cloud(provider=provider, settings=dict(cloud_raw.get(provider) or {})),
+        train_paths=tuple(triggers.get("paths") or default_train_paths(data, requirements)),
+        schedule=triggers.get("schedule"),
+        runners=runners,
+        deploy=deploy,
+        monitoring=data.get("monitoring"),
+        raw=data,
+    )
