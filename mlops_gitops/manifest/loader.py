@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import string
 from functools import cache
@@ -54,7 +55,7 @@ class SourceMap:
         lc = getattr(node, "lc", None)
         if lc is None:
             return
-        if not path:
+        if not path and lc.line is not None:
             self.values[()] = (lc.line + 1, lc.col + 1)
         if isinstance(node, dict):
             for key, child in node.items():
@@ -114,6 +115,8 @@ def to_plain(node: Any) -> Any:
         return int(node)
     if isinstance(node, float):
         return float(node)
+    if hasattr(node, "value") and hasattr(node, "tag"):
+        return to_plain(node.value)  # a custom-tagged scalar (!foo bar): the tag means nothing here
     return node
 
 
@@ -142,7 +145,12 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap]:
 def load_manifest(path: str | Path = MANIFEST_FILE) -> Manifest:
     """Read, validate and type ``path``; raises ManifestError with every problem found."""
     file = Path(path)
-    name = str(path)
+    # Errors name the file as the user would type it: relative to where they stand when that is shorter.
+    name = (
+        os.path.relpath(file)
+        if file.is_absolute() and not os.path.relpath(file).startswith("..")
+        else str(path)
+    )
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1,0 +1,3 @@
+from mlops_gitops.cli import main
+
+raise SystemExit(main())

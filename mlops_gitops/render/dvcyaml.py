@@ -1,0 +1,243 @@
+"""Render dvc.yaml from the manifest, merged into the existing file with a ruamel.yaml round trip.
+
+Stages and top-level sections that come from mlops.yaml are *managed*: the header records their names
+and a hash of their content. Everything else in dvc.yaml (stages written by hand, their comments, other
+top-level keys) is left as it is. A managed part whose content no longer matches the recorded hash was
+edited by hand, and ``generate`` refuses to overwrite it without ``--force``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from mlops_gitops import __version__
+from mlops_gitops.errors import ManifestError, Problem
+from mlops_gitops.files import Header, Rendered, digest, header, parse_header
+from mlops_gitops.manifest.loader import parse_yaml, to_plain
+from mlops_gitops.manifest.model import Manifest
+
+DVC_FILE = "dvc.yaml"
+TOP_LEVEL_ORDER = ("vars", "params", "stages", "metrics", "plots", "artifacts", "datasets")
+VALIDATION_STAGE = "mlops_validate_data"
+VALIDATION_REPORT = ".mlops/data-validation.json"
+
+
+def managed_stages(manifest: Manifest) -> dict[str, Any]:
+    """The stages mlops-gitops writes: the manifest's, preceded by data validation when configured."""
+    stages: dict[str, Any] = {}
+    checked = [c["path"] for c in manifest.data_checks]
+    if checked:
+        if VALIDATION_STAGE in manifest.stages:
+            raise ManifestError(
+                [
+                    Problem(
+                        "mlops.yaml",
+                        None,
+                        None,
+                        f"stages.{VALIDATION_STAGE}",
+                        "this stage name is reserved for data validation",
+                    )
+                ]
+            )
+        stages[VALIDATION_STAGE] = {
+            "desc": "Validate input data against mlops.yaml data.checks before anything trains on it.",
+            "cmd": f"mlops-gitops validate-data --format json --output {VALIDATION_REPORT}",
+            "deps": [*dict.fromkeys(checked)],
+            "outs": [{VALIDATION_REPORT: {"cache": False}}],
+        }
+    for name, stage in manifest.stages.items():
+        if checked:
+            stage = with_validation_dep(stage, checked)
+        stages[name] = stage
+    return stages
+
+
+def with_validation_dep(stage: dict[str, Any], checked: list[str]) -> dict[str, Any]:
+    """A stage that reads checked data also depends on the validation report, so DVC runs validation
+    first and never trains on data that failed it."""
+    body_key = "do" if "foreach" in stage else None
+    body = stage[body_key] if body_key else stage
+    deps = list(body.get("deps") or [])
+    if not any(d in checked for d in deps) or VALIDATION_REPORT in deps:
+        return stage
+    new_body = {**body, "deps": [*deps, VALIDATION_REPORT]}
+    return {**stage, body_key: new_body} if body_key else new_body
+
+
+def managed_top(manifest: Manifest) -> dict[str, Any]:
+    return {k: v for k, v in manifest.dvc.items() if v not in (None, [], {})}
+
+
+def canonical(stages: dict[str, Any], top: dict[str, Any]) -> str:
+    return json.dumps({"stages": stages, "top": top}, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def encode_managed(stages: list[str], top: list[str]) -> str:
+    return f"stages:{','.join(stages)};top:{','.join(top)}"
+
+
+def decode_managed(value: str | None) -> tuple[list[str], list[str]]:
+    stages: list[str] = []
+    top: list[str] = []
+    for part in (value or "").split(";"):
+        key, _, names = part.partition(":")
+        items = [n for n in names.split(",") if n]
+        if key == "stages":
+            stages = items
+        elif key == "top":
+            top = items
+    return stages, top
+
+
+def to_node(value: Any) -> Any:
+    """Plain data -> ruamel commented nodes, block style; multi-line strings as literal blocks."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    if isinstance(value, dict):
+        node = CommentedMap()
+        for k, v in value.items():
+            node[k] = to_node(v)
+        return node
+    if isinstance(value, list):
+        seq = CommentedSeq()
+        seq.extend(to_node(v) for v in value)
+        return seq
+    if isinstance(value, str) and "\n" in value:
+        return LiteralScalarString(value if value.endswith("\n") else value + "\n")
+    return value
+
+
+def take_trailing_comment(node: Any) -> list[str]:
+    """Full-line comments after the last scalar of ``node`` (without their ``#``)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    container: Any = None
+    key: Any = None
+    current = node
+    while isinstance(current, (CommentedMap, CommentedSeq)) and len(current):
+        container = current
+        key = next(reversed(current)) if isinstance(current, CommentedMap) else len(current) - 1
+        current = current[key]
+    if container is None:
+        return []
+    entry = container.ca.items.get(key)
+    slot = 2 if isinstance(container, CommentedMap) else 0
+    token = entry[slot] if entry and len(entry) > slot else None
+    if token is None or not hasattr(token, "value"):
+        return []
+    _, _, rest = token.value.partition("\n")
+    return [line.strip()[1:].strip() for line in rest.splitlines() if line.strip().startswith("#")]
+
+
+def split_header(text: str) -> tuple[Header | None, str]:
+    parsed = parse_header(text)
+    return (parsed, parsed.body) if parsed else (None, text)
+
+
+def load_existing(text: str) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    doc, _ = parse_yaml(text, DVC_FILE)
+    if doc is None:
+        return CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise ManifestError([Problem(DVC_FILE, 1, 1, "", "dvc.yaml must be a mapping at the top level")])
+    stages = doc.get("stages")
+    if stages is not None and not isinstance(stages, CommentedMap):
+        raise ManifestError(
+            [Problem(DVC_FILE, None, None, "stages", "must be a mapping of stage names to stages")]
+        )
+    return doc
+
+
+def current_managed(
+    doc: Any, stage_names: list[str], top_names: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    stages_node = doc.get("stages") or {}
+    stages = {n: to_plain(stages_node[n]) for n in stage_names if n in stages_node}
+    top = {k: to_plain(doc[k]) for k in top_names if k in doc}
+    return stages, top
+
+
+def edited(text: str, manifest: Manifest) -> bool:
+    """Would regenerating lose a hand edit? With our header: the managed part no longer matches its hash.
+    Without it (a dvc.yaml written by hand, e.g. before ``init``): a stage or section the manifest now
+    manages differs from what the manifest says."""
+    parsed, body = split_header(text)
+    doc = load_existing(body)
+    if parsed is not None:
+        stage_names, top_names = decode_managed(parsed.managed)
+        stages, top = current_managed(doc, stage_names, top_names)
+        return digest(canonical(stages, top)) != parsed.digest
+    new_stages, new_top = managed_stages(manifest), managed_top(manifest)
+    stages, top = current_managed(doc, list(new_stages), list(new_top))
+    return any(stages[n] != new_stages[n] for n in stages) or any(top[k] != new_top[k] for k in top)
+
+
+def render(manifest: Manifest, existing: str | None) -> Rendered:
+    """dvc.yaml for ``manifest``, merged into ``existing`` (the current file's text, or None)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    stages = managed_stages(manifest)
+    top = managed_top(manifest)
+    parsed, body = split_header(existing) if existing is not None else (None, "")
+    doc = load_existing(body) if existing is not None else CommentedMap()
+    previous_stages, previous_top = decode_managed(parsed.managed) if parsed else ([], [])
+
+    stages_node = doc.get("stages")
+    if stages_node is None:
+        stages_node = CommentedMap()
+    for name in previous_stages:
+        if name not in stages and name in stages_node:
+            del stages_node[name]
+    keys = list(stages_node)
+    for name, stage in stages.items():
+        if name in stages_node:
+            # Comment lines written above the stage that follows belong to that stage, but the parser
+            # hangs them on the end of this one: move them before replacing this one.
+            following = keys[keys.index(name) + 1] if keys.index(name) + 1 < len(keys) else None
+            lines = take_trailing_comment(stages_node[name])
+            if lines and following is not None and following not in stages:
+                stages_node.yaml_set_comment_before_after_key(following, before="\n".join(lines), indent=2)
+        stages_node[name] = to_node(stage)
+    for key in previous_top:
+        if key not in top and key in doc:
+            del doc[key]
+
+    merged = CommentedMap()
+    ordered = [k for k in TOP_LEVEL_ORDER] + [k for k in doc if k not in TOP_LEVEL_ORDER]
+    for key in ordered:
+        if key == "stages":
+            merged["stages"] = stages_node
+        elif key in top:
+            merged[key] = to_node(top[key])
+        elif key in doc:
+            merged[key] = doc[key]
+    if getattr(doc, "ca", None) is not None and doc.ca.comment:
+        merged.ca.comment = doc.ca.comment  # comments above the first key, written by the user
+    for key in merged:
+        if key in doc and key in doc.ca.items:
+            merged.ca.items[key] = doc.ca.items[key]
+
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    yaml.default_flow_style = False
+    out = io.StringIO()
+    yaml.dump(merged, out)
+    names = list(stages)
+    intro = [
+        f"# Generated by mlops-gitops {__version__} from mlops.yaml: the stages {', '.join(names)}"
+        + (f" and the top-level {', '.join(top)}" if top else "")
+        + " come from mlops.yaml;",
+        "# change them there and run `mlops-gitops generate`. Stages you add by hand are kept as they are.",
+    ]
+    text = (
+        header(digest(canonical(stages, top)), managed=encode_managed(names, list(top)), intro=intro)
+        + out.getvalue()
+    )
+    return Rendered(DVC_FILE, text, edited=lambda old: edited(old, manifest))

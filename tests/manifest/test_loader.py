@@ -1,0 +1,181 @@
+"""mlops.yaml loading: every kind of bad manifest gives located one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_gitops.errors import ManifestError
+from mlops_gitops.manifest import load_manifest, load_manifest_text
+
+GOOD = """\
+version: 1
+project:
+  name: iris
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, data/iris.csv]
+    params: [train]
+    outs: [models/model.pkl]
+    metrics:
+      - metrics.json:
+          cache: false
+metrics:
+  gates:
+    - metric: accuracy
+      min: 0.8
+      regression: {absolute: 0.02}
+    - metric: per_class.*.f1
+      direction: higher
+      regression: {relative: 0.05}
+deploy:
+  model: {name: iris, path: models/model.pkl}
+  environments:
+    - {name: staging, file: deploy/staging.yaml, field: spec.predictor.model.storageUri, value: "s3://m/{model_hash}"}
+    - {name: production, file: deploy/prod.yaml, field: spec.predictor.model.storageUri, value: "s3://m/{model_hash}", after: [staging]}
+"""
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(ManifestError) as info:
+        load_manifest_text(text)
+    return info.value.lines()
+
+
+def test_good_manifest_builds_typed_model() -> None:
+    manifest = load_manifest_text(GOOD)
+    assert manifest.name == "iris"
+    assert manifest.metrics_files == ("metrics.json",)
+    assert manifest.gates[1].is_pattern and manifest.gates[1].regression_relative == 0.05
+    assert manifest.deploy is not None
+    assert [e.name for e in manifest.deploy.environments] == ["staging", "production"]
+    assert manifest.deploy.environments[0].auto and not manifest.deploy.environments[1].auto
+    assert manifest.runner("train").runs_on == "ubuntu-latest"
+    # Default retrain paths come from the pipeline's inputs, not from docs.
+    assert "train.py" in manifest.train_paths and "dvc.lock" in manifest.train_paths
+    assert not any(p.startswith("docs") for p in manifest.train_paths)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # 1. YAML syntax error, located
+        ("version: 1\nproject: {name: x\nstages: {}\n", "mlops.yaml:3:"),
+        # 2. unknown key with a suggestion
+        (
+            GOOD.replace("  name: iris", "  nmae: iris\n  name: iris"),
+            "mlops.yaml:3:3: project.nmae: unknown key; did you mean 'name'?",
+        ),
+        # 3. wrong type
+        (GOOD.replace("version: 1", "version: one"), "mlops.yaml:1:10: version: must be 1, got 'one'"),
+        # 4. missing required key
+        (
+            GOOD.replace("    cmd: python train.py\n", ""),
+            "mlops.yaml:5:3: stages.train: missing required key 'cmd'",
+        ),
+        # 5. bad enum
+        (
+            GOOD.replace("direction: higher", "direction: up"),
+            "metrics.gates[1].direction: 'up' is not one of: higher, lower",
+        ),
+        # 6. duplicate key
+        (
+            GOOD.replace("project:\n  name: iris", "project:\n  name: iris\n  name: other"),
+            "YAML syntax error: found duplicate key",
+        ),
+        # 7. unknown environment in order, with a suggestion
+        (
+            GOOD.replace("after: [staging]", "after: [stagign]"),
+            "unknown environment 'stagign'; did you mean 'staging'?",
+        ),
+        # 8. model path that no stage produces
+        (
+            GOOD.replace("path: models/model.pkl}", "path: models/other.pkl}"),
+            "deploy.model.path: 'models/other.pkl' is not an output of any stage",
+        ),
+        # 9. min above max
+        (
+            GOOD.replace("min: 0.8", "min: 0.8\n      max: 0.5"),
+            "metrics.gates[0].min: min (0.8) is greater than max (0.5)",
+        ),
+        # 10. unknown placeholder in a value template
+        (GOOD.replace('"s3://m/{model_hash}"}', '"s3://m/{hash}"}', 1), "unknown placeholder {hash}"),
+        # 11. invalid cron
+        (GOOD + "triggers:\n  schedule: '0 3 * *'\n", "triggers.schedule: '0 3 * *' does not match"),
+        # 12. cloud provider without its settings
+        (GOOD + "cloud:\n  provider: aws\n", "cloud: missing required key 'aws'"),
+        # 13. a gate with nothing to check
+        (GOOD + "", None),
+        # 14. a stage name DVC would reject
+        (GOOD.replace("  train:\n", "  'train stage':\n"), "stages: 'train stage' does not match"),
+        # 15. negative timeout
+        (
+            GOOD + "runners:\n  train: {timeout_minutes: 0}\n",
+            "runners.train.timeout_minutes: 0 is less than the minimum of 1",
+        ),
+        # 16. cycle in environment order
+        (
+            GOOD.replace("file: deploy/staging.yaml,", "file: deploy/staging.yaml, after: [production],"),
+            "environment order has a cycle",
+        ),
+        # 17. empty manifest
+        ("", "mlops.yaml:1:1: the manifest is empty"),
+        # 18. not a mapping
+        ("- a\n- b\n", "(root): expected object, got a list"),
+        # 19. foreach stage with cmd
+        (
+            GOOD.replace(
+                "    cmd: python train.py\n",
+                "    cmd: python train.py\n    foreach: [a, b]\n    do: {cmd: echo}\n",
+            ),
+            "a foreach stage takes its cmd inside 'do'",
+        ),
+    ],
+)
+def test_bad_manifest_one_located_line_each(text: str, expected: str | None) -> None:
+    if expected is None:
+        text = text.replace("      min: 0.8\n      regression: {absolute: 0.02}\n", "")
+        expected = "metrics.gates[0]: a gate needs at least one of min, max or regression"
+    lines = errors(text)
+    assert any(expected in line for line in lines), lines
+    for line in lines:
+        assert "\n" not in line
+        assert line.startswith("mlops.yaml:"), line
+
+
+def test_all_problems_reported_in_one_pass() -> None:
+    text = GOOD.replace("  name: iris", "  name: iris\n  colour: red").replace(
+        "direction: higher", "direction: up"
+    )
+    lines = errors(text)
+    assert len(lines) == 2
+    assert lines[0].startswith("mlops.yaml:4:3: project.colour")
+    assert lines[1].startswith("mlops.yaml:") and "direction" in lines[1]
+
+
+def test_missing_file_says_how_to_create_it(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path / "mlops.yaml")
+    assert "run `mlops-gitops init`" in str(info.value)
+
+
+def test_cli_validate_exit_code_and_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "mlops.yaml").write_text(GOOD.replace("direction: higher", "direction: up"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "validate"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "mlops.yaml:19:18: metrics.gates[1].direction: 'up' is not one of: higher, lower"
+    ]
+    (tmp_path / "mlops.yaml").write_text(GOOD)
+    ok = subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "validate"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "valid" in ok.stdout
