@@ -103,7 +103,9 @@ def test_unmanaged_dvc_yaml_that_disagrees_with_manifest_is_a_conflict() -> None
 def test_stage_removed_from_manifest_leaves_dvc_yaml() -> None:
     manifest = load_manifest_text(MANIFEST)
     text = dvcyaml.render(manifest, HAND_WRITTEN).text
-    smaller = load_manifest_text(MANIFEST.replace("  grid:\n    matrix:\n      C: [0.1, 1]\n    cmd: echo ${item.C}\n", ""))
+    smaller = load_manifest_text(
+        MANIFEST.replace("  grid:\n    matrix:\n      C: [0.1, 1]\n    cmd: echo ${item.C}\n", "")
+    )
     again = dvcyaml.render(smaller, text).text
     assert "grid" not in data(again)["stages"]
     assert "extra" in data(again)["stages"]
@@ -126,7 +128,9 @@ def test_dvc_reads_the_generated_pipeline(tmp_path: Path) -> None:
     (tmp_path / "dvc.yaml").write_text(dvcyaml.render(manifest, HAND_WRITTEN).text)
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True)
-    listed = subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=tmp_path, capture_output=True, text=True)
+    listed = subprocess.run(
+        ["dvc", "stage", "list", "--name-only"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert listed.returncode == 0, listed.stderr
     names = listed.stdout.split()
     assert {"prepare", "extra", "train", "sweep@1", "sweep@2"} <= set(names)
