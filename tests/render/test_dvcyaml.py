@@ -116,7 +116,7 @@ def test_data_checks_add_a_validation_stage_that_training_waits_for() -> None:
         MANIFEST + "data:\n  checks:\n    - path: data/raw.csv\n      min_rows: 1\n"
     )
     stages = data(dvcyaml.render(manifest, None).text)["stages"]
-    assert list(stages)[0] == dvcyaml.VALIDATION_STAGE
+    assert next(iter(stages)) == dvcyaml.VALIDATION_STAGE
     assert stages[dvcyaml.VALIDATION_STAGE]["deps"] == ["data/raw.csv"]
     assert dvcyaml.VALIDATION_REPORT in stages["prepare"]["deps"]
     assert dvcyaml.VALIDATION_REPORT not in stages["train"]["deps"]
