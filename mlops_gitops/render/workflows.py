@@ -1,0 +1,165 @@
+"""Render the GitHub Actions workflows from a manifest (pure: no I/O besides reading templates).
+
+Templates live in ``templates/github/workflows/*.yml.j2``. They use ``[[ ]]`` and ``[% %]`` as Jinja
+delimiters so that GitHub's own ``${{ }}`` expressions are plain text to Jinja. Every value taken from
+the manifest goes through the ``q`` filter, which writes a JSON scalar: YAML reads it as a
+double-quoted string, so no manifest value can end a line, open a mapping or start a comment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from mlops_gitops import __version__
+from mlops_gitops.errors import ManifestError, Problem
+from mlops_gitops.manifest.model import Manifest
+from mlops_gitops.render.actions import ACTIONS
+
+WORKFLOW_DIR = ".github/workflows"
+# Manifest sections whose strings end up in workflow files (stages only reach dvc.yaml).
+_WORKFLOW_SECTIONS = ("project", "python", "data", "cloud", "triggers", "runners", "deploy", "monitoring")
+
+
+# Every grant is written with the reason it is needed (zizmor's undocumented-permissions audit).
+PERMISSION_REASONS = {
+    "contents:read": "check out the repository",
+    "contents:write": "push the promotion branch",
+    "pull-requests:write": "open, update or comment on pull requests",
+    "id-token:write": "OIDC login to the cloud behind the DVC remote",
+    "issues:write": "open, update or close the drift issue",
+    "actions:read": "download the report artifact of the mlops-pr run",
+    "actions:write": "dispatch mlops-train when the model drifts",
+}
+
+
+def render_workflows(manifest: Manifest) -> dict[str, str]:
+    """``{".github/workflows/<name>.yml": text}`` for every workflow the manifest asks for."""
+    import jinja2
+
+    from mlops_gitops.resources import templates_dir
+
+    _refuse_expressions(manifest)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "github" / "workflows")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        variable_start_string="[[",
+        variable_end_string="]]",
+        block_start_string="[%",
+        block_end_string="%]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+    )
+    job_ids = _job_ids(manifest)
+    env.filters["q"] = quote
+    env.filters["sq"] = expression_string
+    env.filters["job_id"] = lambda name: job_ids[name]
+    context = _context(manifest, job_ids)
+    names = ["mlops-pr", "mlops-comment", "mlops-train"]
+    if manifest.deploy:
+        names.append("mlops-deploy")
+    if manifest.monitoring:
+        names.append("mlops-monitor")
+    out: dict[str, str] = {}
+    for name in names:
+        text = env.get_template(f"{name}.yml.j2").render(context)
+        out[f"{WORKFLOW_DIR}/{name}.yml"] = _tidy(text)
+    return out
+
+
+def quote(value: Any) -> str:
+    """A YAML flow scalar (or flow sequence) that reads back as exactly ``value``."""
+    if isinstance(value, tuple):
+        value = list(value)
+    return json.dumps(value, ensure_ascii=True)
+
+
+def expression_string(value: str) -> str:
+    """A string literal inside a GitHub expression (``'...'`` with ``'`` doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _tidy(text: str) -> str:
+    # An optional step or key that rendered nothing leaves an empty line inside a job; blank lines
+    # before top-level keys and jobs (indent < 4) are kept for reading.
+    text = re.sub(r"\n(?:[ \t]*\n)+(?=    )", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.lstrip("\n").rstrip("\n") + "\n"
+
+
+def _job_ids(manifest: Manifest) -> dict[str, str]:
+    if not manifest.deploy:
+        return {}
+    ids: dict[str, str] = {}
+    for env in manifest.deploy.environments:
+        base = "promote-" + re.sub(r"[^A-Za-z0-9_-]", "-", env.name).lower()
+        job_id, n = base, 2
+        while job_id in ids.values():
+            job_id, n = f"{base}-{n}", n + 1
+        ids[env.name] = job_id
+    return ids
+
+
+def _context(manifest: Manifest, job_ids: dict[str, str]) -> dict[str, Any]:
+    cloud = manifest.cloud.provider != "none"
+    retrain = bool(((manifest.monitoring or {}).get("on_drift") or {}).get("retrain"))
+    train_permissions = {"contents": "read"}
+    if cloud:
+        train_permissions["id-token"] = "write"
+    if manifest.deploy and manifest.deploy.token_secret:
+        # The deployment PR is made with the App/fine-grained token; GITHUB_TOKEN only reads.
+        deploy_permissions = {"contents": "read"}
+    else:
+        deploy_permissions = {"contents": "write", "pull-requests": "write"}
+    monitor_permissions = {"contents": "read", "issues": "write"}
+    if retrain:
+        monitor_permissions["actions"] = "write"
+    if cloud:
+        monitor_permissions["id-token"] = "write"
+    return {
+        "m": manifest,
+        "version": __version__,
+        "actions": ACTIONS,
+        "job_ids": job_ids,
+        "why": PERMISSION_REASONS,
+        "retrain": retrain,
+        "train_permissions": train_permissions,
+        "deploy_permissions": deploy_permissions,
+        "monitor_permissions": monitor_permissions,
+        "metrics_paths": "\n".join([*manifest.metrics_files, "dvc.lock"]),
+    }
+
+
+def _refuse_expressions(manifest: Manifest) -> None:
+    """GitHub evaluates ``${{`` anywhere in a workflow, even in a quoted value or a run script."""
+    problems: list[Problem] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+        elif isinstance(node, str) and "${{" in node:
+            problems.append(
+                Problem(
+                    "mlops.yaml",
+                    None,
+                    None,
+                    path,
+                    "contains '${{', which GitHub Actions would evaluate as an expression in the "
+                    "generated workflow; pass values through secrets or the environment instead",
+                )
+            )
+
+    for section in _WORKFLOW_SECTIONS:
+        if section in manifest.raw:
+            walk(manifest.raw[section], section)
+    if problems:
+        raise ManifestError(problems)
