@@ -428,10 +428,11 @@ def default_train_paths(data: dict[str, Any], requirements: tuple[str, ...]) -> 
     produced = pipeline_outs(data["stages"])
     for body in stage_bodies(data["stages"]):
         for dep in body.get("deps") or []:
-            if "${" in dep or dep.rstrip("/") in produced:
-                continue
             dep = dep.rstrip("/")
-            paths.extend([dep, f"{dep}/**"])
+            if "${" in dep or any(dep == out or dep.startswith(out + "/") for out in produced):
+                continue  # produced by the pipeline itself: not an input a push can change
+            # A name with an extension is a file; anything else may be a directory of inputs.
+            paths.extend([dep] if "." in dep.rsplit("/", 1)[-1] else [dep, f"{dep}/**"])
         for param in body.get("params") or []:
             if isinstance(param, dict):
                 paths.extend(k for k in param if "${" not in k)

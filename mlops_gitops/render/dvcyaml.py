@@ -172,7 +172,8 @@ def edited(text: str, manifest: Manifest) -> bool:
         stage_names, top_names = decode_managed(parsed.managed)
         stages, top = current_managed(doc, stage_names, top_names)
         return digest(canonical(stages, top)) != parsed.digest
-    new_stages, new_top = managed_stages(manifest), managed_top(manifest)
+    # Compare with the manifest's own stages, not with what we add to them (the data-validation dep).
+    new_stages, new_top = manifest.stages, managed_top(manifest)
     stages, top = current_managed(doc, list(new_stages), list(new_top))
     return any(stages[n] != new_stages[n] for n in stages) or any(top[k] != new_top[k] for k in top)
 
@@ -196,6 +197,8 @@ def render(manifest: Manifest, existing: str | None) -> Rendered:
             del stages_node[name]
     keys = list(stages_node)
     for name, stage in stages.items():
+        if name in stages_node and to_plain(stages_node[name]) == stage:
+            continue  # unchanged: keep the node, and with it any comment written inside the stage
         if name in stages_node:
             # Comment lines written above the stage that follows belong to that stage, but the parser
             # hangs them on the end of this one: move them before replacing this one.
@@ -203,6 +206,8 @@ def render(manifest: Manifest, existing: str | None) -> Rendered:
             lines = take_trailing_comment(stages_node[name])
             if lines and following is not None and following not in stages:
                 stages_node.yaml_set_comment_before_after_key(following, before="\n".join(lines), indent=2)
+        # New stages go last: inserting between existing ones would detach the comments that the
+        # parser hung on the end of the stage before.
         stages_node[name] = to_node(stage)
     for key in previous_top:
         if key not in top and key in doc:
@@ -213,7 +218,7 @@ def render(manifest: Manifest, existing: str | None) -> Rendered:
     for key in ordered:
         if key == "stages":
             merged["stages"] = stages_node
-        elif key in top:
+        elif key in top and not (key in doc and to_plain(doc[key]) == top[key]):
             merged[key] = to_node(top[key])
         elif key in doc:
             merged[key] = doc[key]
