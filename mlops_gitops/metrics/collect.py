@@ -1,0 +1,270 @@
+"""Read metrics and params files at a revision: from Git objects, the work tree, or the DVC cache.
+
+The usual metrics file is committed to Git (``cache: false``), so it is read with one
+``git cat-file --batch`` process and never imports DVC (which costs over half a second). Only a file
+that Git does not hold but DVC tracks (an ``outs`` directory, as in DVC's get-started example) is read
+through ``dvc.api``, imported inside that path.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops_gitops import git
+from mlops_gitops.errors import UsageError
+from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
+
+WORKSPACE = "workspace"
+
+
+class MetricsFileError(UsageError):
+    """A metrics or params file that does not parse; the message is ``file:line:col: ...``."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A revision as the user named it, and the commit it resolved to (None for the work tree)."""
+
+    name: str
+    sha: str | None
+    subject: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7] if self.sha else WORKSPACE
+
+    @property
+    def label(self) -> str:
+        if self.sha is None:
+            return WORKSPACE
+        return self.short if self.name in (self.sha, self.short) else f"{self.name} ({self.short})"
+
+
+@dataclass
+class Snapshot:
+    """Everything read at one revision: flattened metrics and params per file, and dvc.lock."""
+
+    revision: Revision
+    metrics: dict[str, dict[str, Scalar]] = field(default_factory=dict)
+    params: dict[str, dict[str, Scalar]] = field(default_factory=dict)
+    lock: dict[str, Any] | None = None
+    from_dvc: list[str] = field(default_factory=list)
+
+
+def git_root_and_prefix(root: Path) -> tuple[Path, str]:
+    """The Git top level holding ``root``, and ``root``'s path inside it ('' at the top)."""
+    top = git.toplevel(root)
+    if top is None:
+        raise UsageError(f"{root}: not inside a Git repository; report compares Git revisions")
+    rel = Path(root).resolve().relative_to(top.resolve()).as_posix()
+    return top, "" if rel == "." else rel
+
+
+def resolve_revision(name: str, cwd: Path) -> Revision:
+    """Resolve ``name`` to a commit, or explain how to fetch it (shallow clones miss the base)."""
+    if name == WORKSPACE:
+        return Revision(WORKSPACE, None)
+    sha = git.resolve(name, cwd)
+    if sha is None:
+        if _is_shallow(cwd):
+            ref = name.removeprefix("origin/")
+            raise UsageError(
+                f"revision '{name}' is not in this shallow clone: run `git fetch --unshallow`, or "
+                f"`git fetch origin {ref} --depth=50` (actions/checkout: set fetch-depth: 0)"
+            )
+        raise UsageError(f"unknown revision '{name}': no commit by that name in {cwd}")
+    subject = git.text(["log", "-1", "--format=%s", sha], cwd)
+    return Revision(name, sha, subject)
+
+
+def _is_shallow(cwd: Path) -> bool:
+    try:
+        return git.is_shallow(cwd)
+    except UsageError:
+        return False
+
+
+def cat_files(top: Path, specs: Iterable[str]) -> list[bytes | None]:
+    """Contents of many ``rev:path`` objects through one ``git cat-file --batch`` (None if missing)."""
+    specs = list(specs)
+    if not specs:
+        return []
+    if any("\n" in s for s in specs):
+        raise UsageError("a path with a newline cannot be read from Git")
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=top,
+        input="".join(s + "\n" for s in specs).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise UsageError(f"git cat-file --batch: {proc.stderr.decode(errors='replace').strip()}")
+    out: list[bytes | None] = []
+    data, pos = proc.stdout, 0
+    for _ in specs:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            out.append(data[pos : pos + size])
+            pos += size + 1
+        elif len(header) == 3:
+            # A tree or commit at that path: skip its body, it is no metrics file.
+            pos += int(header[2]) + 1
+            out.append(None)
+        else:
+            out.append(None)
+    return out
+
+
+def parse_file(text: bytes, path: str, where: str) -> Any:
+    """Parse JSON, TOML or (by default, as DVC) YAML; errors name ``path:line:col`` and the revision."""
+    suffix = posixpath.splitext(path)[1].lower()
+    try:
+        decoded = text.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MetricsFileError(f"{path}: not UTF-8 text at {where} (byte {exc.start})") from None
+    if suffix == ".json":
+        try:
+            return json.loads(decoded) if decoded.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise MetricsFileError(
+                f"{path}:{exc.lineno}:{exc.colno}: invalid JSON at {where}: {exc.msg}"
+            ) from None
+    if suffix == ".toml":
+        tomllib = _toml()
+        try:
+            return tomllib.loads(decoded)
+        except tomllib.TOMLDecodeError as exc:
+            raise MetricsFileError(f"{path}: invalid TOML at {where}: {exc}") from None
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="safe").load(decoded)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = (exc.problem or exc.context or "syntax error").strip()
+        raise MetricsFileError(f"{path}{loc}: invalid YAML at {where}: {problem}") from None
+    except YAMLError as exc:
+        first = str(exc).strip().splitlines()
+        raise MetricsFileError(f"{path}: invalid YAML at {where}: {first[0] if first else 'error'}") from None
+
+
+class Reader:
+    """Reads project files (paths relative to the manifest's folder) at revisions."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.top, self.prefix = git_root_and_prefix(self.root)
+
+    def git_path(self, path: str) -> str:
+        return posixpath.join(self.prefix, path) if self.prefix else path
+
+    def read_many(self, rev: Revision, paths: list[str]) -> dict[str, bytes | None]:
+        if rev.sha is None:
+            found: dict[str, bytes | None] = {}
+            for p in paths:
+                file = self.root / p
+                found[p] = file.read_bytes() if file.is_file() else None
+            return found
+        blobs = cat_files(self.top, (f"{rev.sha}:{self.git_path(p)}" for p in paths))
+        return dict(zip(paths, blobs, strict=True))
+
+    def read_dvc(self, rev: Revision, path: str) -> bytes:
+        """A file that only the DVC cache holds, read through DVC's Python API."""
+        import dvc.api
+        from dvc.exceptions import DvcException
+
+        try:
+            data: bytes = dvc.api.read(path, repo=str(self.root), rev=rev.sha, mode="rb")
+        except (DvcException, OSError) as exc:
+            first = str(exc).strip().splitlines()
+            raise UsageError(
+                f"{path} at {rev.label} is tracked by DVC but could not be read from its cache "
+                f"(run `dvc pull` or `dvc fetch --all-commits`): {first[0] if first else type(exc).__name__}"
+            ) from None
+        return data
+
+
+def dvc_outs(lock: dict[str, Any] | None, dvc_files: dict[str, Any]) -> set[str]:
+    """Paths DVC caches at a revision: outs in dvc.lock and in ``*.dvc`` files."""
+    outs: set[str] = set()
+    stages = (lock or {}).get("stages") or {}
+    if isinstance(stages, dict):
+        for stage in stages.values():
+            for out in (stage or {}).get("outs") or []:
+                if isinstance(out, dict) and out.get("path"):
+                    outs.add(posixpath.normpath(str(out["path"])))
+    for dvc_file, body in dvc_files.items():
+        base = posixpath.dirname(dvc_file)
+        for out in (body or {}).get("outs") or [] if isinstance(body, dict) else []:
+            if isinstance(out, dict) and out.get("path"):
+                outs.add(posixpath.normpath(posixpath.join(base, str(out["path"]))))
+    return outs
+
+
+def tracked_by(path: str, outs: set[str]) -> bool:
+    path = posixpath.normpath(path)
+    return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outs)
+
+
+def params_files(stages: dict[str, Any]) -> list[str]:
+    """params.yaml plus every params file a stage names (``params: [{file: [keys]}]``)."""
+    files = ["params.yaml"]
+    for stage in stages.values():
+        body = stage.get("do", stage) if isinstance(stage, dict) else {}
+        for entry in body.get("params") or []:
+            if isinstance(entry, dict):
+                files.extend(str(k) for k in entry if "${" not in str(k))
+    return list(dict.fromkeys(files))
+
+
+def snapshot(reader: Reader, rev: Revision, metrics_files: list[str], param_files: list[str]) -> Snapshot:
+    """Read metrics, params and dvc.lock at ``rev`` in one batch."""
+    candidates = [*metrics_files, *param_files, "dvc.lock"]
+    candidates += [f + ".dvc" for f in metrics_files]
+    candidates += [posixpath.dirname(f) + ".dvc" for f in metrics_files if posixpath.dirname(f)]
+    names = list(dict.fromkeys(candidates))
+    blobs = reader.read_many(rev, names)
+    where = rev.label
+    snap = Snapshot(rev)
+    lock_text = blobs.get("dvc.lock")
+    if lock_text is not None:
+        lock = parse_file(lock_text, "dvc.lock", where)
+        snap.lock = lock if isinstance(lock, dict) else None
+    dvc_files = {n: parse_file(b, n, where) for n, b in blobs.items() if n.endswith(".dvc") and b is not None}
+    outs: set[str] | None = None
+    for path in metrics_files:
+        text = blobs.get(path)
+        if text is None:
+            outs = dvc_outs(snap.lock, dvc_files) if outs is None else outs
+            if not tracked_by(path, outs):
+                continue
+            text = reader.read_dvc(rev, path)
+            snap.from_dvc.append(path)
+        snap.metrics[path] = flatten_metrics(parse_file(text, path, where))
+    for path in param_files:
+        text = blobs.get(path)
+        if text is not None:
+            snap.params[path] = flatten_params(parse_file(text, path, where))
+    return snap
+
+
+def _toml() -> Any:
+    """tomllib (3.11+) or its backport; imported by name so either works under one type check."""
+    import importlib
+
+    try:
+        return importlib.import_module("tomllib")
+    except ImportError:
+        return importlib.import_module("tomli")

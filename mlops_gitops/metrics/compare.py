@@ -1,0 +1,212 @@
+"""Compare flattened metrics at two revisions and apply the manifest's gates. Pure: no I/O.
+
+Row statuses (``STATUSES``):
+
+* gated rows: ``fail`` when a gate fails; otherwise ``improved`` / ``regressed`` (within tolerance) /
+  ``unchanged`` against base, ``new`` when base has no value, ``removed`` when an optional gated metric
+  is gone, ``pass`` when base holds no comparable number (NaN, text);
+* other rows: ``new``, ``removed``, ``unchanged``, ``changed`` (a number moved; no direction is known
+  without a gate) and ``not numeric`` (text or booleans that changed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mlops_gitops.manifest.model import Gate
+from mlops_gitops.metrics import gates as G
+from mlops_gitops.metrics.collect import Revision
+from mlops_gitops.metrics.flatten import Scalar, dvc_diff, is_number, number, same
+from mlops_gitops.metrics.history import History
+from mlops_gitops.metrics.lineage import Lineage
+
+STATUSES = ("fail", "regressed", "improved", "pass", "new", "removed", "changed", "not numeric", "unchanged")
+
+
+@dataclass
+class Row:
+    """One metric key of one file at both revisions."""
+
+    file: str
+    key: str
+    base: Scalar
+    head: Scalar
+    status: str = "unchanged"
+    gates: list[int] = field(default_factory=list)  # indexes into Comparison.gates
+    reason: str | None = None  # why the row fails, when it does
+    segment: bool = False  # matched by a pattern gate
+
+    @property
+    def diff(self) -> int | float | None:
+        return dvc_diff(self.base, self.head)
+
+    @property
+    def change_pct(self) -> float | None:
+        """Relative change against |base| in percent; None without two finite numbers or base 0."""
+        b, h = number(self.base), number(self.head)
+        if b is None or h is None or b == 0 or not (math.isfinite(b) and math.isfinite(h)):
+            return None
+        return (h - b) / abs(b) * 100
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed check: the metrics file (None when the metric is missing everywhere), key, reason."""
+
+    file: str | None
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.reason}" if self.file else f"{self.key}: {self.reason}"
+
+
+@dataclass
+class GateOutcome:
+    """A gate and what it found: every matched row, the worst one, and its failures."""
+
+    gate: Gate
+    rows: list[Row] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    worst: Row | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def rule(self) -> str:
+        return G.describe(self.gate)
+
+
+@dataclass
+class ParamRow:
+    file: str
+    key: str
+    base: Scalar
+    head: Scalar
+    status: str  # changed | new | removed
+
+
+@dataclass
+class Comparison:
+    """Everything a reporter shows; built by ``mlops_gitops.commands.report.evaluate``."""
+
+    project: str
+    base: Revision
+    head: Revision
+    metrics_files: list[str]
+    rows: list[Row]
+    gates: list[GateOutcome]
+    params: list[ParamRow] = field(default_factory=list)
+    lineage: Lineage | None = None
+    history: History | None = None
+    first_run: bool = False
+    from_dvc: list[str] = field(default_factory=list)
+    json_path: str | None = None  # where the full JSON is, for notes on cut tables
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if any(not g.passed for g in self.gates) else "pass"
+
+    @property
+    def failed(self) -> list[str]:
+        """One description per failing gate check: ``metrics.json: acc: 0.71 < min 0.8``."""
+        return [str(f) for g in self.gates for f in g.failures]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for row in self.rows:
+            out[row.status] += 1
+        return {k: v for k, v in out.items() if v}
+
+
+def compare(
+    base: dict[str, dict[str, Scalar]],
+    head: dict[str, dict[str, Scalar]],
+    gates: list[Gate] | tuple[Gate, ...],
+    files: list[str] | None = None,
+) -> tuple[list[Row], list[GateOutcome]]:
+    """Rows for every key at either revision, in file order then key order, and gate outcomes."""
+    order = list(dict.fromkeys([*(files or []), *base, *head]))
+    rows: list[Row] = []
+    for file in order:
+        b, h = base.get(file, {}), head.get(file, {})
+        for key in dict.fromkeys([*h, *b]):
+            rows.append(Row(file, key, b.get(key), h.get(key)))
+    outcomes = [GateOutcome(gate) for gate in gates]
+    for index, outcome in enumerate(outcomes):
+        gate = outcome.gate
+        for row in rows:
+            if G.matches(gate, row.file, row.key):
+                row.gates.append(index)
+                row.segment = row.segment or gate.is_pattern
+                outcome.rows.append(row)
+        _judge(outcome, files or order)
+    for row in rows:
+        row.status = _status(row, outcomes)
+    return rows, outcomes
+
+
+def _judge(outcome: GateOutcome, files: list[str]) -> None:
+    gate = outcome.gate
+    if not any(row.head is not None for row in outcome.rows):
+        if gate.required:
+            outcome.failures.append(
+                Failure(gate.file or (files[0] if len(files) == 1 else None), gate.metric, "missing at head")
+            )
+        outcome.worst = outcome.rows[0] if outcome.rows else None
+        for row in outcome.rows:
+            row.reason = row.reason or ("missing at head" if gate.required else None)
+        return
+    ranked: list[tuple[int, float, Row]] = []
+    for row in outcome.rows:
+        if row.head is None and gate.is_pattern:
+            continue  # a segment that disappeared is listed as removed, not judged
+        reason = G.check(gate, row.base, row.head)
+        if reason:
+            row.reason = row.reason or reason
+            outcome.failures.append(Failure(row.file, row.key, reason))
+        ranked.append((0 if reason else 1, -G.badness(gate, row.head), row))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    outcome.worst = ranked[0][2] if ranked else None
+
+
+def _status(row: Row, outcomes: list[GateOutcome]) -> str:
+    if row.reason:
+        return "fail"
+    if row.gates:
+        gate = outcomes[row.gates[0]].gate
+        if row.base is None:
+            return "new"
+        if row.head is None:
+            return "removed"
+        b, h = number(row.base), number(row.head)
+        if b is not None and h is not None and math.isfinite(b):
+            return {1: "improved", -1: "regressed", 0: "unchanged"}[G.better(gate, b, h)]
+        return "pass"
+    if row.base is None:
+        return "new"
+    if row.head is None:
+        return "removed"
+    if same(row.base, row.head):
+        return "unchanged"
+    if is_number(row.base) and is_number(row.head):
+        return "changed"
+    return "not numeric"
+
+
+def compare_params(base: dict[str, dict[str, Scalar]], head: dict[str, dict[str, Scalar]]) -> list[ParamRow]:
+    """Only params whose value differs, was added or was removed."""
+    out: list[ParamRow] = []
+    for file in dict.fromkeys([*head, *base]):
+        b, h = base.get(file, {}), head.get(file, {})
+        for key in dict.fromkeys([*h, *b]):
+            if key not in b:
+                out.append(ParamRow(file, key, None, h[key], "new"))
+            elif key not in h:
+                out.append(ParamRow(file, key, b[key], None, "removed"))
+            elif not same(b[key], h[key]):
+                out.append(ParamRow(file, key, b[key], h[key], "changed"))
+    return out

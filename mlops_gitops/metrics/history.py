@@ -1,0 +1,68 @@
+"""Values of the gated metrics over the last N commits of the base branch, for the charts.
+
+All files at all commits are read by one ``git cat-file --batch`` process: a history of 20 commits
+costs one fork, not 20 ``git show`` calls. Files that only the DVC cache holds have no history here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mlops_gitops import git
+from mlops_gitops.errors import UsageError
+from mlops_gitops.manifest.model import Gate
+from mlops_gitops.metrics.collect import MetricsFileError, Reader, cat_files, parse_file
+from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, number
+
+
+@dataclass
+class History:
+    """``commits`` oldest first; ``series[(file, key)]`` one value (or None) per commit."""
+
+    commits: list[str] = field(default_factory=list)
+    series: dict[tuple[str, str], list[float | None]] = field(default_factory=dict)
+
+
+def charted(gates: tuple[Gate, ...] | list[Gate], files: list[str]) -> list[tuple[str, str]]:
+    """(file, key) pairs to chart: every single-metric gate; patterns have too many segments."""
+    out: list[tuple[str, str]] = []
+    for gate in gates:
+        if gate.is_pattern:
+            continue
+        for file in [gate.file] if gate.file else files:
+            out.append((file, gate.metric))
+    return list(dict.fromkeys(out))
+
+
+def collect_history(
+    reader: Reader, base_sha: str, depth: int, files: list[str], wanted: list[tuple[str, str]]
+) -> History:
+    """Read ``wanted`` metrics at the last ``depth`` first-parent commits up to ``base_sha``."""
+    history = History()
+    if depth <= 0 or not wanted:
+        return history
+    try:
+        shas = git.text(["log", "--first-parent", f"-n{depth}", "--format=%H", base_sha], reader.top).split()
+    except UsageError:
+        return history
+    shas.reverse()
+    needed = list(dict.fromkeys(f for f, _ in wanted if f in files))
+    blobs = cat_files(reader.top, (f"{sha}:{reader.git_path(f)}" for sha in shas for f in needed))
+    history.commits = [sha[:7] for sha in shas]
+    for pair in wanted:
+        history.series[pair] = []
+    for i, sha in enumerate(shas):
+        flat: dict[str, dict[str, Scalar]] = {}
+        for j, file in enumerate(needed):
+            blob = blobs[i * len(needed) + j]
+            if blob is None:
+                continue
+            try:
+                flat[file] = flatten_metrics(parse_file(blob, file, sha[:7]))
+            except MetricsFileError:
+                continue  # an old broken commit must not break today's report
+        for file, key in wanted:
+            value = number(flat.get(file, {}).get(key))
+            history.series[(file, key)].append(value if value is not None and math.isfinite(value) else None)
+    return history

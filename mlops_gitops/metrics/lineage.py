@@ -1,0 +1,112 @@
+"""Where the numbers came from: both commits, data hashes from dvc.lock, Python and package versions."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# Always shown: the tools that produce and judge the metrics, besides the project's own requirements.
+_ALWAYS = ("dvc", "mlops-gitops")
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass
+class DataHash:
+    path: str
+    base: str | None
+    head: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.base != self.head
+
+
+@dataclass
+class Lineage:
+    base_commit: str | None
+    head_commit: str | None  # None: the work tree
+    base_subject: str = ""
+    head_subject: str = ""
+    data: list[DataHash] = field(default_factory=list)
+    python: str = ""
+    packages: dict[str, str] = field(default_factory=dict)
+
+
+def lock_hashes(lock: dict[str, Any] | None) -> dict[str, str]:
+    """``{path: md5}`` for every dep and out in a dvc.lock (schema 2.0; ``md5`` or ``hash: md5``)."""
+    out: dict[str, str] = {}
+    stages = (lock or {}).get("stages") if isinstance(lock, dict) else None
+    if not isinstance(stages, dict):
+        return out
+    for stage in stages.values():
+        if not isinstance(stage, dict):
+            continue
+        for kind in ("deps", "outs"):
+            for entry in stage.get(kind) or []:
+                if not isinstance(entry, dict) or "path" not in entry:
+                    continue
+                digest = entry.get("md5") or entry.get("etag") or entry.get("checksum")
+                if digest:
+                    out.setdefault(str(entry["path"]), str(digest))
+    return out
+
+
+def data_hashes(base_lock: dict[str, Any] | None, head_lock: dict[str, Any] | None) -> list[DataHash]:
+    """Hashes at both revisions, changed ones first, then by path."""
+    b, h = lock_hashes(base_lock), lock_hashes(head_lock)
+    rows = [DataHash(p, b.get(p), h.get(p)) for p in dict.fromkeys([*h, *b])]
+    rows.sort(key=lambda r: (not r.changed, r.path))
+    return rows
+
+
+def requirement_names(root: Path, files: tuple[str, ...] | list[str]) -> list[str]:
+    """Distribution names listed in requirements*.txt files or a pyproject.toml's dependencies."""
+    names: list[str] = []
+    for name in files:
+        path = root / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.name == "pyproject.toml":
+            names.extend(_pyproject_names(text))
+            continue
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line or line.startswith("-"):
+                continue
+            match = _REQUIREMENT.match(line)
+            if match:
+                names.append(match.group(1))
+    return list(dict.fromkeys(names))
+
+
+def _pyproject_names(text: str) -> list[str]:
+    from mlops_gitops.metrics.collect import _toml
+
+    try:
+        tomllib = _toml()
+    except ImportError:
+        return []
+    try:
+        deps = tomllib.loads(text).get("project", {}).get("dependencies", [])
+    except tomllib.TOMLDecodeError:
+        return []
+    return [m.group(1) for d in deps if isinstance(d, str) and (m := _REQUIREMENT.match(d))]
+
+
+def package_versions(names: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in [*names, *_ALWAYS]:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def python_version() -> str:
+    return sys.version.split()[0]

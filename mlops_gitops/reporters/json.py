@@ -1,0 +1,82 @@
+"""The full report as JSON: every row, gate, changed param, lineage and history.
+
+``metrics`` has the shape of ``dvc metrics diff --json --all`` (``{file: {key: {old, new, diff}}}``,
+``null`` for a missing side, ``diff`` only between numbers) plus each row's ``status``, so tools
+written for DVC's output read ours. Like DVC, NaN and infinities are written as ``NaN``/``Infinity``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from mlops_gitops.metrics.compare import Comparison, GateOutcome
+from mlops_gitops.metrics.flatten import dvc_diff
+
+
+def to_data(comparison: Comparison) -> dict[str, Any]:
+    metrics: dict[str, dict[str, Any]] = {f: {} for f in comparison.metrics_files}
+    for row in comparison.rows:
+        entry: dict[str, Any] = {"old": row.base, "new": row.head}
+        diff = dvc_diff(row.base, row.head)
+        if diff is not None:
+            entry["diff"] = diff
+        entry["status"] = row.status
+        if row.reason:
+            entry["reason"] = row.reason
+        metrics.setdefault(row.file, {})[row.key] = entry
+    params: dict[str, dict[str, Any]] = {}
+    for p in comparison.params:
+        params.setdefault(p.file, {})[p.key] = {"old": p.base, "new": p.head, "status": p.status}
+    history: dict[str, Any] = {}
+    if comparison.history is not None:
+        series: dict[str, dict[str, list[float | None]]] = {}
+        for (file, key), values in comparison.history.series.items():
+            series.setdefault(file, {})[key] = values
+        history = {"commits": comparison.history.commits, "series": series}
+    return {
+        "project": comparison.project,
+        "verdict": comparison.verdict,
+        "failed": comparison.failed,
+        "counts": comparison.counts(),
+        "base": _rev(comparison.base),
+        "head": _rev(comparison.head),
+        "first_run": comparison.first_run,
+        "metrics_files": comparison.metrics_files,
+        "from_dvc_cache": comparison.from_dvc,
+        "gates": [_gate(g) for g in comparison.gates],
+        "metrics": metrics,
+        "params": params,
+        "lineage": asdict(comparison.lineage) if comparison.lineage else None,
+        "history": history,
+    }
+
+
+def _rev(rev: Any) -> dict[str, Any]:
+    return {"rev": rev.name, "commit": rev.sha, "subject": rev.subject}
+
+
+def _gate(outcome: GateOutcome) -> dict[str, Any]:
+    gate = outcome.gate
+    worst = outcome.worst
+    return {
+        "metric": gate.metric,
+        "file": gate.file,
+        "direction": gate.direction,
+        "min": gate.min,
+        "max": gate.max,
+        "regression": {"absolute": gate.regression_absolute, "relative": gate.regression_relative},
+        "required": gate.required,
+        "rule": outcome.rule,
+        "passed": outcome.passed,
+        "failures": [str(f) for f in outcome.failures],
+        "matched": len(outcome.rows),
+        "worst": (
+            {"file": worst.file, "key": worst.key, "old": worst.base, "new": worst.head} if worst else None
+        ),
+    }
+
+
+def render(comparison: Comparison) -> str:
+    return json.dumps(to_data(comparison), indent=2, ensure_ascii=False) + "\n"

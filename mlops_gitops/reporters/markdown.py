@@ -1,0 +1,365 @@
+"""The pull-request report in GitHub-flavoured Markdown. Pure: a Comparison in, a string out.
+
+The first line is a hidden marker the ``comment`` command finds its sticky comment by; the second
+says the verdict and the counts. The text never exceeds ``limit`` characters (GitHub refuses comment
+bodies over 65,536): when it would, tables are cut, each with a note of how many rows were left out and
+where the full JSON is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mlops_gitops.metrics.compare import Comparison, GateOutcome, Row
+from mlops_gitops.metrics.flatten import Scalar, number
+from mlops_gitops.metrics.gates import fmt
+
+MARKER_PREFIX = "<!-- mlops-gitops:pr-report project="
+GITHUB_LIMIT = 65536
+MAX_CHARTS = 12
+
+ICONS = {
+    "fail": "❌",
+    "regressed": "⚠️",
+    "improved": "🟢",
+    "pass": "✅",
+    "new": "🆕",
+    "removed": "➖",
+    "changed": "🔄",
+    "not numeric": "🔤",
+    "unchanged": "⚪",
+}
+# Failing first, then what a reviewer should look at, unchanged last.
+ORDER = {s: i for i, s in enumerate(ICONS)}
+
+
+def marker(project: str) -> str:
+    return f"{MARKER_PREFIX}{project} -->"
+
+
+@dataclass
+class Table:
+    """A Markdown table that may be cut to fit; ``where`` names what was left out."""
+
+    header: list[str]
+    rows: list[str]
+    what: str
+    before: str = ""
+    after: str = ""
+    keep: int | None = None  # rows kept after a cut; None = all
+    notes: list[str] = field(default_factory=list)
+
+    def text(self, json_hint: str) -> str:
+        rows = self.rows if self.keep is None else self.rows[: self.keep]
+        out = [self.before] if self.before else []
+        out += self.header + rows
+        left = len(self.rows) - len(rows)
+        if left:
+            out.append("")
+            out.append(f"*{left:,} more {self.what} left out to fit GitHub's comment limit; {json_hint}.*")
+        if self.after:
+            out.append(self.after)
+        return "\n".join(out) + "\n"
+
+
+Part = str | Table
+
+
+def cell(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("\r", " ")
+        .replace("\n", " ")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
+
+
+def code(text: str) -> str:
+    ticks = "``" if "`" in text else "`"
+    pad = " " if ticks == "``" else ""
+    body = text.replace("|", "\\|").replace("\n", " ")
+    return f"{ticks}{pad}{body}{pad}{ticks}"
+
+
+def value(v: Scalar) -> str:
+    return cell(fmt(v)) if not isinstance(v, str) else cell(f'"{v}"' if len(v) <= 60 else f'"{v[:57]}..."')
+
+
+def change(row: Row) -> tuple[str, str]:
+    b, h = number(row.base), number(row.head)
+    if b is None or h is None:
+        return "", ""
+    d = h - b
+    if d == 0:
+        return "0", "0%"
+    diff = ("+" if d > 0 else "") + fmt(row.diff)
+    pct = row.change_pct
+    return diff, "" if pct is None or math.isnan(pct) else f"{pct:+.2f}%"
+
+
+def metric_name(row: Row, several_files: bool) -> str:
+    return f"{code(row.key)} ({cell(row.file)})" if several_files else code(row.key)
+
+
+def gate_rows(comparison: Comparison, several: bool) -> list[tuple[bool, str]]:
+    rows: list[tuple[bool, str]] = []
+    for outcome in comparison.gates:
+        rule = cell(outcome.rule)
+        if outcome.gate.is_pattern:
+            rows.append((outcome.passed, _pattern_row(outcome, rule)))
+            continue
+        if not any(r.head is not None for r in outcome.rows):
+            verdict = "❌ missing at head" if outcome.failures else "➖ missing (optional)"
+            base = value(outcome.rows[0].base) if outcome.rows else "—"
+            rows.append(
+                (outcome.passed, f"| {code(outcome.gate.metric)} | {base} | — |  |  | {verdict} · {rule} |")
+            )
+            continue
+        for row in outcome.rows:
+            if row.head is None and not outcome.gate.required:
+                continue
+            diff, pct = change(row)
+            status = f"❌ {cell(row.reason)}" if row.reason else f"{ICONS[row.status]} {row.status}"
+            line = f"| {metric_name(row, several)} | {value(row.base)} | {value(row.head)} | {diff} | {pct} | {status} · {rule} |"
+            rows.append((row.reason is None, line))
+    rows.sort(key=lambda t: t[0])  # stable: failing first, manifest order otherwise
+    return rows
+
+
+def _pattern_row(outcome: GateOutcome, rule: str) -> str:
+    worst = outcome.worst
+    segments = [r for r in outcome.rows if r.head is not None]
+    failing = sum(1 for r in segments if r.reason)
+    name = f"{code(outcome.gate.metric)} worst of {len(segments)}"
+    if worst is None:
+        verdict = "❌ no segment at head" if outcome.failures else "➖ no segment (optional)"
+        return f"| {name} | — | — |  |  | {verdict} · {rule} |"
+    diff, pct = change(worst)
+    verdict = f"❌ {failing} failing; worst {cell(worst.reason or '')}" if failing else "✅ all pass"
+    return (
+        f"| {name}: {code(worst.key)} | {value(worst.base)} | {value(worst.head)} | {diff} | {pct} "
+        f"| {verdict} · {rule} |"
+    )
+
+
+def metric_row(row: Row, several: bool) -> str:
+    diff, pct = change(row)
+    status = f"{ICONS[row.status]} {row.status}"
+    if row.reason:
+        status += f": {cell(row.reason)}"
+    return (
+        f"| {metric_name(row, several)} | {value(row.base)} | {value(row.head)} | {diff} | {pct} | {status} |"
+    )
+
+
+def headline(comparison: Comparison) -> str:
+    total = len(comparison.gates)
+    failing = sum(1 for g in comparison.gates if not g.passed)
+    if not total:
+        verdict = "✅ **No gates** configured"
+    elif failing:
+        verdict = f"❌ **Fail**: {failing} of {total} gate{'s' if total != 1 else ''} failed"
+    else:
+        verdict = f"✅ **Pass**: {'all ' if total > 1 else ''}{total} gate{'s' if total != 1 else ''} passed"
+    counts = comparison.counts()
+    parts = ", ".join(f"{n:,} {status}" for status, n in counts.items())
+    n = len(comparison.rows)
+    return f"{verdict} · {n:,} metric{'s' if n != 1 else ''}{': ' + parts if parts else ''}"
+
+
+def chart(title: str, labels: list[str], values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.1 or abs(hi) * 0.05 or 1.0
+    title = title.replace('"', "'")
+    xs = ", ".join(f'"{x}"' for x in labels)
+    ys = ", ".join(repr(round(v, 6)) for v in values)
+    return (
+        "```mermaid\nxychart-beta\n"
+        f'    title "{title}"\n'
+        f"    x-axis [{xs}]\n"
+        f'    y-axis "{title.split(" ")[0]}" {lo - pad:.6g} --> {hi + pad:.6g}\n'
+        f"    line [{ys}]\n```\n"
+    )
+
+
+def charts(comparison: Comparison, several: bool) -> list[str]:
+    history = comparison.history
+    if history is None or not history.commits:
+        return []
+    heads = {(r.file, r.key): r.head for r in comparison.rows}
+    out: list[str] = []
+    for (file, key), series in list(history.series.items())[:MAX_CHARTS]:
+        points = [(c, v) for c, v in zip(history.commits, series, strict=False) if v is not None]
+        head = heads.get((file, key))
+        h = number(head) if head is not None else None
+        if comparison.head.sha != comparison.base.sha and h is not None and math.isfinite(h):
+            points.append(("head", h))
+        if len(points) < 2:
+            continue
+        title = f"{key} ({file})" if several else key
+        out.append(chart(title, [p[0] for p in points], [p[1] for p in points]))
+    return out
+
+
+def lineage_parts(comparison: Comparison) -> list[Part]:
+    lin = comparison.lineage
+    if lin is None:
+        return []
+    head = (
+        f"`{lin.head_commit[:12]}` {cell(lin.head_subject)}" if lin.head_commit else "work tree (uncommitted)"
+    )
+    lines = [
+        "### Lineage",
+        "",
+        f"- Base: `{(lin.base_commit or '')[:12]}` {cell(lin.base_subject)}",
+        f"- Head: {head}",
+        f"- Python {lin.python}" + "".join(f" · {cell(k)} {cell(v)}" for k, v in lin.packages.items()),
+    ]
+    if comparison.from_dvc:
+        lines.append("- Read from the DVC cache: " + ", ".join(code(f) for f in comparison.from_dvc))
+    parts: list[Part] = ["\n".join(lines) + "\n"]
+    if lin.data:
+        changed = sum(1 for d in lin.data if d.changed)
+        rows = [
+            f"| {code(d.path)} | {_hash(d.base)} | {_hash(d.head)}{' 🔄' if d.changed else ''} |"
+            for d in lin.data
+        ]
+        parts.append(
+            Table(
+                ["| Data (dvc.lock) | Base md5 | Head md5 |", "| --- | --- | --- |"],
+                rows,
+                "data hashes",
+                before=f"<details><summary>Data hashes from dvc.lock ({changed} changed)</summary>\n",
+                after="\n</details>",
+            )
+        )
+    return parts
+
+
+def _hash(h: str | None) -> str:
+    return f"`{h[:10]}`" if h else "—"
+
+
+def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
+    several = len({r.file for r in comparison.rows}) > 1
+    out: list[Part] = [marker(comparison.project) + "\n" + headline(comparison) + "\n"]
+    head_label = comparison.head.label
+    intro = (
+        f"\n**{cell(comparison.project)}**: base {code(comparison.base.label)} → head {code(head_label)}\n"
+    )
+    out.append(intro)
+    if note:
+        out.append("\n> [!NOTE]\n> " + cell(note) + "\n")
+    if comparison.first_run:
+        out.append("\n*First run: the base revision has no metrics, so every metric is new.*\n")
+    gated = gate_rows(comparison, several)
+    if gated:
+        out.append("\n### Gates\n\n")
+        out.append(
+            Table(
+                [
+                    "| Metric | Base | Head | Change | Change % | Gate |",
+                    "| --- | ---: | ---: | ---: | ---: | --- |",
+                ],
+                [line for _, line in gated],
+                "gated rows",
+            )
+        )
+    segments = sorted((r for r in comparison.rows if r.segment), key=lambda r: ORDER[r.status])
+    if segments:
+        out.append("\n### Segments\n\n")
+        out.append(
+            Table(
+                [
+                    "| Segment metric | Base | Head | Change | Change % | Status |",
+                    "| --- | ---: | ---: | ---: | ---: | --- |",
+                ],
+                [metric_row(r, several) for r in segments],
+                "segment rows",
+            )
+        )
+    others = sorted(
+        (r for r in comparison.rows if not r.gates and r.status != "unchanged"), key=lambda r: ORDER[r.status]
+    )
+    if others:
+        out.append("\n### Other metrics that changed\n\n")
+        out.append(
+            Table(
+                [
+                    "| Metric | Base | Head | Change | Change % | Status |",
+                    "| --- | ---: | ---: | ---: | ---: | --- |",
+                ],
+                [metric_row(r, several) for r in others],
+                "changed metrics",
+            )
+        )
+    if comparison.params:
+        out.append("\n### Changed params\n\n")
+        several_params = len({p.file for p in comparison.params}) > 1
+        out.append(
+            Table(
+                ["| Param | Base | Head |", "| --- | --- | --- |"],
+                [
+                    f"| {code(p.key)}{f' ({cell(p.file)})' if several_params else ''} | {value(p.base)} | {value(p.head)} |"
+                    for p in comparison.params
+                ],
+                "params",
+            )
+        )
+    unchanged = [r for r in comparison.rows if not r.gates and r.status == "unchanged"]
+    if unchanged:
+        out.append(
+            Table(
+                ["| Metric | Value |", "| --- | ---: |"],
+                [f"| {metric_name(r, several)} | {value(r.head)} |" for r in unchanged],
+                "unchanged metrics",
+                before=f"\n<details><summary>Unchanged metrics ({len(unchanged):,})</summary>\n",
+                after="\n</details>",
+            )
+        )
+    drawn = charts(comparison, several)
+    if drawn:
+        n = len(comparison.history.commits) if comparison.history else 0
+        out.append(f"\n### History (last {n} commit{'s' if n != 1 else ''} of base, then head)\n\n")
+        out.extend(drawn)
+    out.append("\n")
+    out.extend(lineage_parts(comparison))
+    return out
+
+
+def render(comparison: Comparison, *, note: str | None = None, limit: int = GITHUB_LIMIT) -> str:
+    """The report, at most ``limit`` characters; the first line is the sticky-comment marker."""
+    parts = parts_of(comparison, note)
+    hint = (
+        f"all rows are in `{comparison.json_path}`"
+        if comparison.json_path
+        else "all rows are in the JSON report (`mlops-gitops report --format json`; in CI the report artifact)"
+    )
+    text = _join(parts, hint)
+    if len(text) <= limit:
+        return text
+    tables = [p for p in parts if isinstance(p, Table)]
+    for t in tables:
+        t.keep = 0
+    fixed = len(_join(parts, hint))
+    budget = limit - fixed - 16
+    for t in tables:  # in display order: gates first, unchanged metrics and hashes last
+        kept = 0
+        for row in t.rows:
+            if len(row) + 1 > budget:
+                break
+            budget -= len(row) + 1
+            kept += 1
+        t.keep = kept
+    text = _join(parts, hint)
+    if len(text) > limit:  # only a huge note or lineage can get here
+        tail = f"\n\n*Report cut at {limit:,} characters; {hint}.*\n"
+        text = text[: limit - len(tail)] + tail
+    return text
+
+
+def _join(parts: list[Part], hint: str) -> str:
+    return "".join(p if isinstance(p, str) else p.text(hint) for p in parts)
