@@ -1,0 +1,115 @@
+"""Set up a directory for mlops-gitops: copy a bundled example, make it a Git and DVC repository,
+track its data with DVC. Everything here shells out to ``git`` and ``dvc``; DVC is never imported."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mlops_gitops.errors import UsageError
+
+EXAMPLE_MANIFEST = "mlops.example.yaml"
+# Left behind by running an example in place; never part of a scaffold.
+_NOT_COPIED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".dvc", ".git", "dvc.lock", "metrics.json", "models", "plots", "prepared"
+)
+
+
+def available_examples() -> list[str]:
+    from mlops_gitops.resources import examples_dir
+
+    try:
+        base = examples_dir()
+    except FileNotFoundError:
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and (p / EXAMPLE_MANIFEST).is_file())
+
+
+def example_dir(name: str) -> Path:
+    """The bundled example ``name``; UsageError naming the available ones when there is no such example."""
+    from mlops_gitops.resources import examples_dir
+
+    names = available_examples()
+    if name not in names:
+        raise UsageError(f"unknown example '{name}'; available: {', '.join(names) or 'none'}")
+    return examples_dir() / name
+
+
+def is_empty(root: Path) -> bool:
+    """True when ``root`` is missing or holds nothing but (possibly) an empty clone's ``.git``."""
+    return not root.exists() or all(p.name == ".git" for p in root.iterdir())
+
+
+def copy_example(name: str, dest: Path) -> str:
+    """Copy example ``name`` into ``dest`` (created if needed), without its curated manifest.
+    Returns that manifest's text, which init writes as mlops.yaml."""
+    source = example_dir(name)
+    shutil.copytree(source, dest, ignore=_ignore_with_manifest, dirs_exist_ok=True)
+    return (source / EXAMPLE_MANIFEST).read_text(encoding="utf-8")
+
+
+def _ignore_with_manifest(directory: str, names: list[str]) -> set[str]:
+    ignored = set(_NOT_COPIED(directory, names))
+    if EXAMPLE_MANIFEST in names:
+        ignored.add(EXAMPLE_MANIFEST)
+    return ignored
+
+
+def git_init(root: Path) -> None:
+    """``git init``; on ``main`` unless the user configured another initial branch name."""
+    configured = subprocess.run(
+        ["git", "config", "--get", "init.defaultBranch"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    _run(["git", "init", "-q", *([] if configured else ["-b", "main"])], root)
+
+
+def dvc_init(root: Path) -> None:
+    _run(dvc_command("init", "-q"), root)
+
+
+def dvc_command(*args: str) -> list[str]:
+    """DVC from the interpreter running mlops-gitops, so a venv's dvc is used even when not on PATH."""
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def pointer_outs(root: Path, pointers: list[str]) -> list[str]:
+    """Workspace paths (relative to root) of the data the ``.dvc`` pointers describe that exist on disk."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    found: list[str] = []
+    for pointer in pointers:
+        try:
+            data = YAML(typ="safe", pure=True).load((root / pointer).read_text(encoding="utf-8"))
+        except (OSError, YAMLError, UnicodeDecodeError):
+            continue
+        for out in (data or {}).get("outs") or [] if isinstance(data, dict) else []:
+            if isinstance(out, dict) and isinstance(out.get("path"), str):
+                rel = (Path(pointer).parent / out["path"]).as_posix()
+                if (root / rel).exists():
+                    found.append(rel)
+    return found
+
+
+def track_data(root: Path, pointers: list[str], echo: Callable[[str], None]) -> list[str]:
+    """``dvc add`` the data behind ``pointers``, so a fresh DVC repo's cache holds it (``dvc push``
+    needs that) and each pointer records the data actually present."""
+    outs = pointer_outs(root, pointers)
+    if outs:
+        _run(dvc_command("add", "-q", *outs), root)
+        echo(f"tracked with DVC: {', '.join(outs)}")
+    return outs
+
+
+def _run(args: list[str], cwd: Path) -> None:
+    try:
+        proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise UsageError(f"cannot run {args[0]}: {exc.strerror}") from None
+    if proc.returncode != 0:
+        shown = " ".join(a for a in args if a not in (sys.executable, "-m"))
+        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
+        raise UsageError(f"{shown} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
