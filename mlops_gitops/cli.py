@@ -63,6 +63,13 @@ def cli() -> None:
     by deployment pull requests."""
 
 
+@cli.result_callback()
+def exit_with(result: Any) -> None:
+    """A command returns its exit code; make it the process's, however click was invoked."""
+    if isinstance(result, int) and result:
+        click.get_current_context().exit(result)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: MlopsError -> its lines on stderr and its exit code, never a traceback."""
     from mlops_gitops.errors import MlopsError

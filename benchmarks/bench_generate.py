@@ -1,0 +1,111 @@
+"""Speed targets of the generator (issue 2), measured against baselines in the same run.
+
+1. `mlops-gitops generate --check` on the example: median wall time within 3x of
+   `python -c "import jinja2, ruamel.yaml"`; and it must not import dvc or github.
+2. A manifest with 200 stages and 20 deployment environments: `generate` under 1 s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PY = sys.executable
+RUNS = 7
+
+
+def wall(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def median(args: list[str], cwd: Path) -> float:
+    wall(args, cwd)  # warm the OS file cache
+    return statistics.median(wall(args, cwd) for _ in range(RUNS))
+
+
+def example_project(root: Path) -> Path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from mlops_gitops.resources import examples_dir
+
+    repo = root / "example"
+    import shutil
+
+    shutil.copytree(examples_dir() / "iris", repo)
+    (repo / "mlops.example.yaml").rename(repo / "mlops.yaml")
+    subprocess.run(
+        [PY, "-m", "mlops_gitops", "generate", "--force"], cwd=repo, check=True, capture_output=True
+    )
+    return repo
+
+
+def big_manifest(root: Path) -> Path:
+    repo = root / "big"
+    repo.mkdir()
+    lines = ["version: 1", "project: {name: big}", "stages:"]
+    for i in range(200):
+        lines += [
+            f"  stage{i}:",
+            f"    cmd: python step.py {i}",
+            f"    deps: [step.py, data/in{i}.csv]",
+            f"    params: [step.p{i}]",
+            f"    outs: [out/{i}.bin]",
+        ]
+    lines += [
+        "  final:",
+        "    cmd: python final.py",
+        "    outs: [model.pkl]",
+        "    metrics:",
+        "      - metrics.json:",
+        "          cache: false",
+    ]
+    lines += ["metrics:", "  gates:", "    - {metric: accuracy, min: 0.5}"]
+    lines += ["deploy:", "  model: {name: big, path: model.pkl}", "  environments:"]
+    for i in range(20):
+        after = f", after: [env{i - 1}]" if i else ""
+        lines.append(
+            f"    - {{name: env{i}, file: deploy/env{i}.yaml, field: spec.model, value: 's3://m/{{model_hash}}'{after}}}"
+        )
+    (repo / "mlops.yaml").write_text("\n".join(lines) + "\n")
+    return repo
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        repo = example_project(root)
+        baseline = median([PY, "-c", "import jinja2, ruamel.yaml"], repo)
+        check = median([PY, "-m", "mlops_gitops", "generate", "--check"], repo)
+        ratio = check / baseline
+        print(
+            f"generate --check on the example: {check * 1000:.0f} ms; import jinja2+ruamel.yaml: "
+            f"{baseline * 1000:.0f} ms; ratio {ratio:.2f} (target <= 3.00) {'OK' if ratio <= 3 else 'MISSED'}"
+        )
+        imported = subprocess.run(
+            [PY, "-X", "importtime", "-m", "mlops_gitops", "generate", "--check"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        ).stderr
+        heavy = sorted(
+            {line.split("|")[-1].strip().split(".")[0] for line in imported.splitlines()} & {"dvc", "github"}
+        )
+        print(f"heavy modules imported by generate --check: {heavy or 'none'} (target: none)")
+
+        big = big_manifest(root)
+        first = wall([PY, "-m", "mlops_gitops", "generate"], big)
+        again = median([PY, "-m", "mlops_gitops", "generate", "--check"], big)
+        print(
+            f"200 stages + 20 environments: generate {first * 1000:.0f} ms (target < 1000 ms, ratio "
+            f"{first:.2f}) {'OK' if first < 1 else 'MISSED'}; generate --check median {again * 1000:.0f} ms"
+        )
+        return 0 if ratio <= 3 and first < 1 and not heavy else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
