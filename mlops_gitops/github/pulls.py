@@ -1,0 +1,189 @@
+"""Finding a pull request for a run, and the bot lifecycle of promotion PRs (Renovate conventions).
+
+One branch per environment and model. The branch is always rebuilt as one commit on top of the base
+branch, so a newer model (or a moved base) just replaces that commit; but only while the branch head is
+our own commit: once someone else pushed to it, we comment on the PR instead of force-pushing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_gitops.errors import UsageError
+from mlops_gitops.github.client import BOT_EMAIL, BOT_NAME, cap
+from mlops_gitops.github.comments import upsert
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    name: str = BOT_NAME
+    email: str = BOT_EMAIL
+
+    @classmethod
+    def from_env(cls) -> BotIdentity:
+        """``MLOPS_GITOPS_BOT_NAME/EMAIL`` override the identity (an App's ``name[bot]``)."""
+        return cls(
+            os.environ.get("MLOPS_GITOPS_BOT_NAME") or BOT_NAME,
+            os.environ.get("MLOPS_GITOPS_BOT_EMAIL") or BOT_EMAIL,
+        )
+
+
+def pr_number_from_event(event_path: str | None) -> int | None:
+    """The PR number in a pull_request / issue_comment / workflow_run event payload, if any."""
+    if not event_path:
+        return None
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{event_path}: cannot read the event payload: {exc}") from None
+    if not isinstance(event, dict):
+        return None
+    candidates: list[Any] = []
+    if isinstance(event.get("pull_request"), dict):
+        candidates.append(event["pull_request"].get("number"))
+    issue = event.get("issue")
+    if isinstance(issue, dict) and issue.get("pull_request"):
+        candidates.append(issue.get("number"))
+    run = event.get("workflow_run")
+    if isinstance(run, dict):
+        candidates += [p.get("number") for p in run.get("pull_requests") or [] if isinstance(p, dict)]
+    for value in candidates:
+        # bool is an int in Python; a payload is untrusted data, so insist on a real positive integer.
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def pulls_for_commit(repo: Any, sha: str) -> list[Any]:
+    """Open PRs whose head contains ``sha`` (GitHub's "list pull requests associated with a commit")."""
+    return [p for p in repo.get_commit(sha).get_pulls() if p.state == "open"]
+
+
+def read_file(repo: Any, path: str, ref: str) -> str | None:
+    """Text of ``path`` at ``ref`` in ``repo``, or None when it does not exist there."""
+    from github import UnknownObjectException
+
+    try:
+        content = repo.get_contents(path, ref=ref)
+    except UnknownObjectException:
+        return None
+    if isinstance(content, list):
+        raise UsageError(f"{repo.full_name}: {path} is a directory, not a deployment file")
+    data: bytes = content.decoded_content
+    return data.decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What to publish: ``text`` as the new content of ``path`` on ``branch``, proposed to ``base``."""
+
+    base: str
+    branch: str
+    path: str
+    text: str
+    commit_message: str
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    marker: str  # stable part: same for every model version of this env/model
+    model_hash: str
+
+
+@dataclass(frozen=True)
+class Published:
+    action: str  # created | updated | unchanged | blocked | skipped
+    number: int | None
+    url: str | None
+    detail: str = ""
+
+
+def _ref(repo: Any, branch: str) -> Any | None:
+    from github import UnknownObjectException
+
+    try:
+        return repo.get_git_ref(f"heads/{branch}")
+    except UnknownObjectException:
+        return None
+
+
+def publish(repo: Any, plan: Promotion, bot: BotIdentity | None = None) -> Published:
+    """Open the promotion PR, or update the open one; never force-push over someone else's commit."""
+    from github import InputGitAuthor, InputGitTreeElement
+
+    from mlops_gitops.promotion import marked_hash
+
+    bot = bot or BotIdentity.from_env()
+    owner = repo.owner.login
+    open_prs = list(repo.get_pulls(state="open", head=f"{owner}:{plan.branch}", base=plan.base))
+    pr = next((p for p in open_prs if plan.marker in (p.body or "")), open_prs[0] if open_prs else None)
+    if pr is None:
+        # Renovate's convention: a PR closed without merging means "not this version".
+        for closed in repo.get_pulls(state="closed", head=f"{owner}:{plan.branch}", base=plan.base):
+            if not closed.merged and marked_hash(closed.body) == plan.model_hash:
+                return Published(
+                    "skipped",
+                    closed.number,
+                    closed.html_url,
+                    f"PR #{closed.number} for this model was closed without merging; not reopening it",
+                )
+
+    base_ref = repo.get_git_ref(f"heads/{plan.base}")
+    base_commit = repo.get_git_commit(base_ref.object.sha)
+    ref = _ref(repo, plan.branch)
+    push = True
+    if ref is not None:
+        head = repo.get_git_commit(ref.object.sha)
+        if head.author.email != bot.email:
+            who = f"{head.author.name} <{head.author.email}>"
+            detail = f"branch {plan.branch} has commit {head.sha[:7]} by {who}: not force-pushing over it"
+            if pr is None:
+                return Published("blocked", None, None, detail + " (and no open PR to comment on)")
+            note = (
+                f"{plan.marker.replace('mlops-gitops:promotion', 'mlops-gitops:promotion-blocked')} -->\n"
+                f"mlops-gitops wanted to update this PR to **{plan.title}** (model `{plan.model_hash}`), "
+                f"but the branch `{plan.branch}` has commit {head.sha} by {who}, so it did not "
+                "force-push over that work.\n\nTo let mlops-gitops manage the branch again, close this PR "
+                "and delete the branch (the next run opens a fresh PR), or apply the change yourself."
+            )
+            upsert(pr, note, note.splitlines()[0])
+            return Published("blocked", pr.number, pr.html_url, detail + "; commented on the PR")
+        current = _file_at(repo, head, plan.path)
+        push = not ([p.sha for p in head.parents] == [base_commit.sha] and current == plan.text)
+
+    if push:
+        blob = repo.create_git_blob(plan.text, "utf-8")
+        tree = repo.create_git_tree(
+            [InputGitTreeElement(plan.path, "100644", "blob", sha=blob.sha)], base_tree=base_commit.tree
+        )
+        identity = InputGitAuthor(bot.name, bot.email)
+        commit = repo.create_git_commit(
+            plan.commit_message, tree, [base_commit], author=identity, committer=identity
+        )
+        if ref is None:
+            repo.create_git_ref(f"refs/heads/{plan.branch}", commit.sha)
+        else:
+            # Our own single commit on top of base: replacing it is the point (newer model, moved base).
+            ref.edit(commit.sha, force=True)
+
+    body = cap(plan.body)
+    if pr is None:
+        pr = repo.create_pull(base=plan.base, head=plan.branch, title=plan.title, body=body, draft=False)
+        action = "created"
+    else:
+        changed = pr.title != plan.title or (pr.body or "").strip() != body.strip()
+        if changed:
+            pr.edit(title=plan.title, body=body)
+        action = "updated" if changed or push else "unchanged"
+    have = {label.name for label in pr.labels}
+    missing = [name for name in plan.labels if name not in have]
+    if missing:
+        pr.add_to_labels(*missing)
+    return Published(action, pr.number, pr.html_url)
+
+
+def _file_at(repo: Any, commit: Any, path: str) -> str | None:
+    return read_file(repo, path, commit.sha)
