@@ -181,7 +181,7 @@ def chart(title: str, labels: list[str], values: list[float]) -> str:
         f'    title "{title}"\n'
         f"    x-axis [{xs}]\n"
         f'    y-axis "{title.split(" ")[0]}" {lo - pad:.6g} --> {hi + pad:.6g}\n'
-        f"    line [{ys}]\n```\n"
+        f"    line [{ys}]\n```\n\n"
     )
 
 
@@ -232,7 +232,7 @@ def lineage_parts(comparison: Comparison) -> list[Part]:
                 ["| Data (dvc.lock) | Base md5 | Head md5 |", "| --- | --- | --- |"],
                 rows,
                 "data hashes",
-                before=f"<details><summary>Data hashes from dvc.lock ({changed} changed)</summary>\n",
+                before=f"\n<details><summary>Data hashes from dvc.lock ({changed} changed)</summary>\n",
                 after="\n</details>",
             )
         )
