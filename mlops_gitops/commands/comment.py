@@ -57,7 +57,7 @@ def command(report_path: str, pr_number: int | None) -> int:
     gh = client.connect(ctx)
     action = "finding the pull request"
     try:
-        repo = gh.get_repo(repo_name, lazy=True)
+        repo = gh.get_repo(repo_name)
         if number is None:
             if not ctx.sha:
                 raise UsageError("no PR: pass --pr N (no PR in the event payload and GITHUB_SHA is unset)")

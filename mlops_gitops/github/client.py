@@ -95,6 +95,9 @@ def connect(ctx: GitHubContext, token_hint: str = "GITHUB_TOKEN") -> github.Gith
         retry=retry,
         per_page=100,
         timeout=int(ctx.timeout),
+        # PyGithub's own pacing (GitHub's advice against secondary rate limits), scaled the same way.
+        seconds_between_requests=0.25 * ctx.backoff,
+        seconds_between_writes=1.0 * ctx.backoff,
         user_agent="mlops-gitops",
     )
 
