@@ -227,9 +227,9 @@ def body(
             "> [!WARNING]",
             "> Promoted with `--force` although gates failed.",
             f"> Reason: {forced_reason}",
-            "",
         ]
-        lines += [f"> - {f}" for f in failed]
+        if failed:
+            lines += [">", *(f"> - {f}" for f in failed)]
         lines.append("")
     if model.deps or model.params:
         lines += ["<details><summary>Lineage</summary>", ""]

@@ -135,8 +135,10 @@ def _sha(*parts: object) -> str:
 class FakeGitHub:
     """The fake server and its state. Use as a context manager, or via the ``fake_github`` fixture."""
 
-    def __init__(self, token: str = "ghs_FAKEtoken0123456789abcdefSECRET") -> None:
+    def __init__(self, token: str = "ghs_FAKEtoken0123456789abcdefSECRET", prefix: str = "") -> None:
         self.token = token
+        # "/api/v3" serves the API the way GitHub Enterprise Server does; URLs in responses follow.
+        self.prefix = prefix.rstrip("/")
         self.repos: dict[str, Repo] = {}
         self.requests: list[Request] = []
         self.dispatches: list[dict[str, Any]] = []
@@ -197,7 +199,7 @@ class FakeGitHub:
     def url(self) -> str:
         assert self._server is not None, "server not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}{self.prefix}"
 
     # ---------------------------------------------------------------- seeding
     def add_repo(
@@ -656,8 +658,11 @@ class FakeGitHub:
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parsed = urllib.parse.urlsplit(h.path)
         path = urllib.parse.unquote(parsed.path)
-        if path.startswith("/api/v3/"):  # GitHub Enterprise Server layout
-            path = path[len("/api/v3") :]
+        if self.prefix:
+            if not path.startswith(self.prefix + "/"):
+                h.send_error(404)
+                return
+            path = path[len(self.prefix) :]
         query = dict(urllib.parse.parse_qsl(parsed.query))
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""

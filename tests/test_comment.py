@@ -218,3 +218,14 @@ def test_token_never_leaks_from_a_subprocess(fake_github: FakeGitHub, pr: int, t
     )
     assert proc.returncode == 1 and "Bad credentials" in proc.stderr
     assert "ghp_wrongTOKENvalue123" not in proc.stdout + proc.stderr
+
+
+def test_github_enterprise_api_prefix(tmp_path: Path) -> None:
+    with FakeGitHub(prefix="/api/v3") as fake:
+        fake.add_repo(REPO)
+        number = fake.add_pull(REPO, "feature")
+        fake.add_comments(REPO, number, 120)
+        code, out = run(fake, "comment", "--report", str(report(tmp_path)), "--pr", str(number))
+        assert code == 0, out
+        assert fake.url.endswith("/api/v3")
+        assert len(bot_comments(fake, number)) == 1
