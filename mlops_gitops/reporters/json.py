@@ -79,4 +79,5 @@ def _gate(outcome: GateOutcome) -> dict[str, Any]:
 
 
 def render(comparison: Comparison) -> str:
-    return json.dumps(to_data(comparison), indent=2, ensure_ascii=False) + "\n"
+    # No indent: the C encoder is ten times faster than the pure-Python one indent= selects.
+    return json.dumps(to_data(comparison), ensure_ascii=False) + "\n"

@@ -1,0 +1,148 @@
+"""Wall time of `mlops-gitops report`, against `dvc metrics diff` measured in the same run.
+
+Targets (issue 3): with 5,000 nested metrics at two commits, `report --format json` takes at most 1/3
+of `dvc metrics diff --json`; on an example-like repo `report` has a median under 0.5 s.
+
+    .venv/bin/python benchmarks/bench_report.py [--runs N]
+
+Prints the medians and ratios; exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "DVC_NO_ANALYTICS": "1",
+}
+ENV.pop("GITHUB_ACTIONS", None)
+
+
+def sh(cwd: Path, *args: str) -> None:
+    subprocess.run(args, cwd=cwd, env=ENV, check=True, capture_output=True)
+
+
+def median_time(cwd: Path, args: list[str], runs: int, ok: tuple[int, ...] = (0, 1)) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True)
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in ok:
+            raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.decode()[-500:]}")
+    return statistics.median(times)
+
+
+def nested(n: int, shift: float) -> dict[str, object]:
+    # 5,000 leaves: 50 groups x 10 segments x 10 metrics, three levels deep
+    return {
+        f"group{g}": {
+            f"seg{s}": {f"m{m}": round((g * 100 + s * 10 + m) / 5000 + shift, 6) for m in range(10)}
+            for s in range(10)
+        }
+        for g in range(n // 100)
+    }
+
+
+def big_repo(root: Path) -> None:
+    sh(root, "git", "init", "-q", "-b", "main")
+    sh(root, str(BIN / "dvc"), "init", "-q")
+    (root / "dvc.yaml").write_text("metrics:\n  - metrics.json\n")
+    (root / "mlops.yaml").write_text(
+        "version: 1\nproject: {name: big}\nstages:\n  s:\n    cmd: x\nmetrics:\n  files: [metrics.json]\n"
+        "  gates:\n    - {metric: group1.*.m1, min: 0}\n"
+    )
+    for shift in (0.0, 0.01):
+        (root / "metrics.json").write_text(json.dumps(nested(5000, shift)))
+        sh(root, "git", "add", "-A")
+        sh(root, "git", "commit", "-q", "-m", f"shift {shift}")
+
+
+def example_repo(root: Path) -> None:
+    """Like examples/iris: a few metrics with per-class segments, params, dvc.lock, 20 commits."""
+    sh(root, "git", "init", "-q", "-b", "main")
+    (root / "mlops.yaml").write_text(
+        "version: 1\nproject: {name: iris}\nstages:\n  train:\n    cmd: python train.py\n"
+        "    deps: [data/iris.csv, train.py]\n    params: [train]\n    outs: [model.pkl]\n"
+        "    metrics:\n      - metrics.json: {cache: false}\n"
+        "metrics:\n  gates:\n    - {metric: accuracy, min: 0.8, regression: {absolute: 0.02}}\n"
+        "    - {metric: per_class.*.f1, min: 0.7}\n"
+    )
+    (root / "requirements.txt").write_text("scikit-learn>=1.3\nnumpy>=1.24\nPyYAML>=6\n")
+    for i in range(21):
+        acc = 0.9 + i / 1000
+        (root / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "accuracy": acc,
+                    "per_class": {
+                        c: {"f1": acc - 0.01 * k} for k, c in enumerate(["setosa", "versicolor", "virginica"])
+                    },
+                }
+            )
+        )
+        (root / "params.yaml").write_text(f"train:\n  n_estimators: {100 + i}\n  max_depth: 4\n")
+        (root / "dvc.lock").write_text(
+            "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    deps:\n    - path: data/iris.csv\n"
+            f"      hash: md5\n      md5: {i:032x}\n    outs:\n    - path: model.pkl\n      hash: md5\n      md5: {i + 1:032x}\n"
+        )
+        sh(root, "git", "add", "-A")
+        sh(root, "git", "commit", "-q", "-m", f"run {i}")
+    sh(root, "git", "branch", "base", "HEAD~1")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    report = str(BIN / "mlops-gitops")
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big"
+        big.mkdir()
+        big_repo(big)
+        dvc_t = median_time(big, [str(BIN / "dvc"), "metrics", "diff", "HEAD~1", "HEAD", "--json"], args.runs)
+        ours_t = median_time(
+            big, [report, "report", "--base", "HEAD~1", "--head", "HEAD", "--format", "json"], args.runs
+        )
+        ratio = ours_t / dvc_t
+        ok = ratio <= 1 / 3
+        failed |= not ok
+        print(
+            f"5,000 nested metrics: report --format json {ours_t:.3f} s, dvc metrics diff --json {dvc_t:.3f} s, "
+            f"ratio {ratio:.2f} (target <= 0.33) {'OK' if ok else 'MISSED'}"
+        )
+        md_t = median_time(big, [report, "report", "--base", "HEAD~1", "--head", "HEAD"], args.runs)
+        print(f"5,000 nested metrics: report (markdown) {md_t:.3f} s, ratio to dvc {md_t / dvc_t:.2f}")
+
+        ex = Path(tmp) / "example"
+        ex.mkdir()
+        example_repo(ex)
+        ex_t = median_time(ex, [report, "report", "--base", "base"], args.runs)
+        py_t = median_time(ex, [sys.executable, "-c", "pass"], args.runs)
+        ok = ex_t < 0.5
+        failed |= not ok
+        print(
+            f"example-like repo (20 commits of history): report median {ex_t:.3f} s (target < 0.5 s) "
+            f"{'OK' if ok else 'MISSED'}; python startup {py_t:.3f} s"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
