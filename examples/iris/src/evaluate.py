@@ -43,7 +43,7 @@ def main() -> None:
     with (plots / "confusion.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["actual", "predicted"])
-        writer.writerows(zip(y, predicted))
+        writer.writerows(zip(y, predicted, strict=True))
     with (plots / "per_class.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["class", "precision", "recall", "f1"])
