@@ -768,6 +768,7 @@ class FakeGitHub:
             ("POST", R + r"/git/blobs", self._create_blob),
             ("GET", R + r"/contents/(?P<path>.+)", self._get_contents),
             ("PUT", R + r"/contents/(?P<path>.+)", self._put_contents),
+            ("GET", R + r"/actions/workflows/(?P<wf>[^/]+)", self._get_workflow),
             ("POST", R + r"/actions/workflows/(?P<wf>[^/]+)/dispatches", self._dispatch_workflow),
         ]
 
@@ -1174,6 +1175,21 @@ class FakeGitHub:
             },
             {},
         )
+
+    def _get_workflow(self, r: Repo, wf: str, **_: Any) -> Any:
+        base = f"{self.url}/repos/{r.full_name}/actions/workflows/{wf}"
+        return {
+            "id": int(hashlib.md5(wf.encode()).hexdigest()[:6], 16),
+            "node_id": f"W_{wf}",
+            "name": wf,
+            "path": f".github/workflows/{wf}",
+            "state": "active",
+            "created_at": NOW,
+            "updated_at": NOW,
+            "url": base,
+            "html_url": f"{self.url}/{r.full_name}/actions/workflows/{wf}",
+            "badge_url": f"{self.url}/{r.full_name}/workflows/{wf}/badge.svg",
+        }
 
     def _dispatch_workflow(self, r: Repo, wf: str, body: dict[str, Any], **_: Any) -> Any:
         ref = str(body.get("ref", ""))

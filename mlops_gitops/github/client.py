@@ -88,6 +88,9 @@ def connect(ctx: GitHubContext, token_hint: str = "GITHUB_TOKEN") -> github.Gith
         backoff_factor=ctx.backoff,
         secondary_rate_wait=60 * ctx.backoff,
         retry_after_max=int(120 * ctx.backoff),
+        # After the last retry, hand GitHub's own answer to PyGithub (a GithubException with status and
+        # message) instead of urllib3's "too many 500 error responses".
+        raise_on_status=False,
     )
     return github.Github(
         base_url=ctx.api_url,
