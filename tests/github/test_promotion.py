@@ -37,7 +37,7 @@ def test_identity_from_a_directory_out_and_wdir() -> None:
 
 
 def test_identity_missing() -> None:
-    with pytest.raises(UsageError, match="no stage output is or contains nope.pkl"):
+    with pytest.raises(UsageError, match=r"no stage output is or contains nope\.pkl"):
         promotion.model_identity(LOCK, "nope.pkl", "f" * 40, "clf")
     with pytest.raises(UsageError, match="no stages"):
         promotion.model_identity({}, "x", "f" * 40, "clf")
