@@ -38,6 +38,7 @@ def example_project(root: Path) -> Path:
 
     shutil.copytree(examples_dir() / "iris", repo)
     (repo / "mlops.example.yaml").rename(repo / "mlops.yaml")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(
         [PY, "-m", "mlops_gitops", "generate", "--force"], cwd=repo, check=True, capture_output=True
     )
@@ -47,6 +48,7 @@ def example_project(root: Path) -> Path:
 def big_manifest(root: Path) -> Path:
     repo = root / "big"
     repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     lines = ["version: 1", "project: {name: big}", "stages:"]
     for i in range(200):
         lines += [

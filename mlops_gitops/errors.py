@@ -26,7 +26,9 @@ class Problem:
             where += f":{self.line}"
             if self.col is not None:
                 where += f":{self.col}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        # One problem, one line: values quoted from the user's file may hold line breaks.
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class MlopsError(Exception):

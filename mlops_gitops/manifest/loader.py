@@ -165,6 +165,14 @@ def load_manifest(path: str | Path = MANIFEST_FILE) -> Manifest:
 
 
 def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:
+    data = quick_parse(text)
+    if isinstance(data, dict):
+        data = to_plain(data)  # keys as strings, as the round-trip path gives them
+        # The happy path: the plain parser is much faster than the round trip, and positions are
+        # only needed to report problems.
+        problems = find_problems(data, SourceMap(), filename)
+        if not problems:
+            return build(data)
     doc, source = parse_yaml(text, filename)
     if doc is None:
         raise ManifestError(
@@ -175,12 +183,30 @@ def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:
             ]
         )
     data = to_plain(doc)
-    problems = schema_problems(data, source, filename)
-    if not problems:
-        problems = semantic_problems(data, source, filename)
+    problems = find_problems(data, source, filename)
     if problems:
         raise ManifestError(problems)
     return build(data)
+
+
+def quick_parse(text: str) -> Any:
+    """Plain data from ruamel's safe loader, or None when the text needs the careful path (a syntax
+    error, a custom tag, an empty document)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError:
+        return None
+
+
+def find_problems(data: Any, source: SourceMap, filename: str) -> list[Problem]:
+    problems = schema_problems(data, source, filename)
+    if not problems:
+        problems = semantic_problems(data, source, filename)
+        problems.sort(key=lambda p: (p.line or 0, p.col or 0, p.path))
+    return problems
 
 
 def schema_problems(data: Any, source: SourceMap, filename: str) -> list[Problem]:

@@ -167,7 +167,10 @@ def edited(text: str, manifest: Manifest) -> bool:
     Without it (a dvc.yaml written by hand, e.g. before ``init``): a stage or section the manifest now
     manages differs from what the manifest says."""
     parsed, body = split_header(text)
-    doc = load_existing(body)
+    return edited_doc(parsed, load_existing(body), manifest)
+
+
+def edited_doc(parsed: Header | None, doc: Any, manifest: Manifest) -> bool:
     if parsed is not None:
         stage_names, top_names = decode_managed(parsed.managed)
         stages, top = current_managed(doc, stage_names, top_names)
@@ -188,6 +191,7 @@ def render(manifest: Manifest, existing: str | None) -> Rendered:
     parsed, body = split_header(existing) if existing is not None else (None, "")
     doc = load_existing(body) if existing is not None else CommentedMap()
     previous_stages, previous_top = decode_managed(parsed.managed) if parsed else ([], [])
+    was_edited = existing is not None and edited_doc(parsed, doc, manifest)  # before the merge changes doc
 
     stages_node = doc.get("stages")
     if stages_node is None:
@@ -245,4 +249,6 @@ def render(manifest: Manifest, existing: str | None) -> Rendered:
         header(digest(canonical(stages, top)), managed=encode_managed(names, list(top)), intro=intro)
         + out.getvalue()
     )
-    return Rendered(DVC_FILE, text, edited=lambda old: edited(old, manifest))
+    return Rendered(
+        DVC_FILE, text, edited=lambda old: was_edited if old == existing else edited(old, manifest)
+    )
