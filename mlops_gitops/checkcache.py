@@ -9,6 +9,7 @@ without importing jsonschema or jinja2. Any difference takes the full path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,7 +39,7 @@ def _tool_signature() -> str:
     from mlops_gitops.resources import PACKAGE_DIR, templates_dir
 
     parts = [__version__]
-    files = sorted(templates_dir().rglob("*.j2")) + [PACKAGE_DIR / "manifest" / "schema.json"]
+    files = [*sorted(templates_dir().rglob("*.j2")), PACKAGE_DIR / "manifest" / "schema.json"]
     for file in files:
         st = file.stat()
         parts.append(f"{file.name}:{st.st_size}:{st.st_mtime_ns}")
@@ -77,10 +78,8 @@ def remember(root: Path, the_plan: Plan) -> None:
         elif action.op != "remove":
             return  # a conflict or a kept file: the next check must look properly
     state = {"tool": _tool_signature(), "manifest": _sha(manifest), "files": files}
-    try:
+    with contextlib.suppress(OSError):  # a read-only .git only costs speed
         cache.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
-    except OSError:
-        pass  # a read-only .git only costs speed
 
 
 def still_current(root: Path) -> bool:
