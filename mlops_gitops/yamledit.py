@@ -364,7 +364,7 @@ def set_scalar(text: str, path: str, value: str, document: int = 0, *, source: s
     if node.value == value and (explicit_tag or _reads_as_str(node.value, node.style)):
         return text
 
-    for start, end, replacement in _candidates(text, doc, node, segs, value):
+    for start, end, replacement in _candidates(text, doc, node, value):
         new_text = text[:start] + replacement + text[end:]
         if _verify(events, new_text, node.event, value):
             return new_text
@@ -380,6 +380,13 @@ def set_scalar(text: str, path: str, value: str, document: int = 0, *, source: s
 # -- rendering --------------------------------------------------------------------------------------
 
 
+def _plain_spellable(value: str) -> bool:
+    """Could ``value`` be a one-line plain scalar at all (the parse check decides the context)."""
+    if not value or value != value.strip(" \t") or any(c in value for c in "\r\n\x85\u2028\u2029\ufeff"):
+        return False
+    return bool(_PRINTABLE.fullmatch(value))
+
+
 def _plain_is_str(value: str) -> bool:
     """True when ``value`` written plain reads back as that string under YAML 1.1 and 1.2.
 
@@ -389,9 +396,7 @@ def _plain_is_str(value: str) -> bool:
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
 
-    if not value or value != value.strip() or "\n" in value or "\r" in value:
-        return False
-    if not _PRINTABLE.fullmatch(value) or "\x85" in value or "\ufeff" in value:
+    if not _plain_spellable(value):
         return False
     for version in ((1, 1), (1, 2)):
         tag = VersionedResolver(version=version).resolve(ScalarNode, value, (True, False))
@@ -511,11 +516,11 @@ def _parent_of(doc: _Doc, node: _Node) -> tuple[_Node | None, _Node | None]:
     return None, None
 
 
-def _candidates(
-    text: str, doc: _Doc, node: _Node, segs: list[str], value: str
-) -> Iterator[tuple[int, int, str]]:
+def _candidates(text: str, doc: _Doc, node: _Node, value: str) -> Iterator[tuple[int, int, str]]:
     start = _skip_props(text, node.start, node.end)
     end = node.end
+    # With an explicit tag (`!!str 1`) the tag, not the spelling, decides the type.
+    plain = _plain_spellable(value) if node.tag is not None else _plain_is_str(value)
     if node.style in ("|", ">"):
         yield from _block_candidates(text, node, start, value)
         for q in _quoted(value):
@@ -536,12 +541,12 @@ def _candidates(
             if found is None:
                 return
             at, sep = found, " "
-        if _plain_is_str(value):
+        if plain:
             yield at, at, sep + value
         for q in _quoted(value):
             yield at, at, sep + q
         return
-    if node.style is None and _plain_is_str(value):
+    if node.style is None and plain:
         yield start, end, value
     if node.style == "'" and _single_ok(value):
         yield start, end, _single(value)

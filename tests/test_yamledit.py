@@ -168,6 +168,8 @@ def test_yaml_edit_error_is_a_usage_error() -> None:
         ("a: [1, 2\nb: 1\n", "a", "<yaml>:2:2: invalid YAML"),
         ("a: b: c\n", "a", "<yaml>:1:5: invalid YAML"),
         ("a: 1\n", "a..b", "empty key"),
+        ("a: 1\na: 2\n", "a", "key 'a' appears 2 times"),
+        ("base: &b {tag: v1}\napp:\n  <<: *b\n", "app.tag", "a merge key '<<' may define it"),
         ("a: 1\n", "a", None),
     ],
 )
@@ -364,3 +366,22 @@ def test_random_documents_change_only_the_target(data: Any, draw: Any, value: st
     tail = len(a) - last - 1
     assert a[:first] == b[:first], (src, out)
     assert a[len(a) - tail :] == b[len(b) - tail :], (src, out)
+
+
+@pytest.mark.parametrize(
+    ("src", "path", "value", "expected"),
+    [
+        ("a: !!str 1\n", "a", "2.5", "a: !!str 2.5\n"),
+        ("%YAML 1.1\n---\na: x\n", "a", "on", '%YAML 1.1\n---\na: "on"\n'),
+        ("l:\n  -   # c\n  - b\n", "l.0", "v", "l:\n  - v   # c\n  - b\n"),
+        ("? complex\n:\n", "complex", "w", "? complex\n: w\n"),
+        ("a: this is\n  multi line plain\nb: 1\n", "a", "short", "a: short\nb: 1\n"),
+        ("a: |+\n  x\n\nb: 1\n", "a", "z\n\n\n", "a: |+\n  z\n\n\nb: 1\n"),
+        ("s:\n- |\n  x\n- y\n", "s.0", "new\n", "s:\n- |\n  new\n- y\n"),
+        ("a: |\nb: 1\n", "a", "text\n", "a: |\n  text\nb: 1\n"),
+    ],
+)
+def test_edge_shapes(src: str, path: str, value: str, expected: str) -> None:
+    out = set_scalar(src, path, value)
+    assert out == expected
+    assert get_scalar(out, path) == value
