@@ -121,7 +121,6 @@ def test_workflows_no_longer_produced_are_removed_only_when_unedited(project: Pa
         "logs": "logs/",
         "baseline": "data/iris.csv",
         "prediction": "prediction",
-        "schedule": "0 6 * * *",
     }
     yaml.dump(doc, manifest)
     assert run(project, "generate")[0] == 0

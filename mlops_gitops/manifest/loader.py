@@ -304,6 +304,23 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
         line, col = (source.key(path) if at_key else source.value(path)) or (None, None)
         problems.append(Problem(filename, line, col, dotted(path), message))
 
+    def no_expressions(node: Any, path: Path_) -> None:
+        if isinstance(node, str) and "${{" in node:
+            add(
+                path,
+                "'${{' is not allowed: this value is written into a generated workflow, where GitHub would evaluate it as an expression",
+            )
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                no_expressions(value, (*path, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                no_expressions(value, (*path, index))
+
+    for section, value in data.items():
+        if section not in ("stages", "dvc", "metrics"):  # these go to dvc.yaml or reports, not workflows
+            no_expressions(value, (section,))
+
     deploy = data.get("deploy") or {}
     envs = deploy.get("environments") or []
     names: dict[str, int] = {}

@@ -126,6 +126,13 @@ def test_good_manifest_builds_typed_model() -> None:
         ("", "mlops.yaml:1:1: the manifest is empty"),
         # 18. not a mapping
         ("- a\n- b\n", "(root): expected object, got a list"),
+        # 20. a GitHub expression smuggled into a workflow-bound value
+        (
+            GOOD.replace(
+                "  name: iris\n", "  name: iris\npython:\n  install: pip install ${{ secrets.X }}\n", 1
+            ),
+            "python.install: '${{' is not allowed",
+        ),
         # 19. foreach stage with cmd
         (
             GOOD.replace(
