@@ -129,7 +129,10 @@ def ensure_present(path: Path, shown: str) -> Path:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    target = os.path.relpath(path.resolve(), root)
+    # Absolute: DVC resolves targets against the working directory, not the repository root.
+    target = str(path.resolve())
+    if Path(f"{target}.dvc").is_file():
+        target += ".dvc"  # a bare path is looked up only among dvc.yaml outs, not .dvc files
     try:
         with Repo(str(root)) as repo:
             repo.pull(targets=[target])

@@ -112,10 +112,10 @@ def render_text(report: dict[str, Any]) -> str:
         if failures:
             failed_files += 1
             out.append(
-                f"FAIL {file['path']}: {file['rows']} rows, {len(failures)} of {len(file['checks'])} checks failed"
+                f"FAIL {file['path']}: {_rows(file['rows'])}, {len(failures)} of {len(file['checks'])} checks failed"
             )
         else:
-            out.append(f"ok   {file['path']}: {file['rows']} rows, {len(file['checks'])} checks passed")
+            out.append(f"ok   {file['path']}: {_rows(file['rows'])}, {len(file['checks'])} checks passed")
         for c in failures:
             where = f"{c['column']}: " if c["column"] is not None else ""
             n = c["bad_rows"]
@@ -145,6 +145,10 @@ def render_text(report: dict[str, Any]) -> str:
     else:
         out.append(f"validate-data: all {total} files passed")
     return "\n".join(out) + "\n"
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -64,7 +64,7 @@ def sync_issue(
     gh = connect(ctx)
     action = f"reading {name}"
     try:
-        repo = gh.get_repo(name, lazy=True)
+        repo = gh.get_repo(name)
         if drift:
             outcome = AlertOutcome("disabled")
             if want_issue:

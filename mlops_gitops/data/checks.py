@@ -236,10 +236,11 @@ def type_violations(arr: pa.Array, expected: str, text_format: bool) -> np.ndarr
             return none
         if _is_string(t):
             shaped = _regex(arr, _ISO_DATETIME)
-            day = pc.strptime(
-                pc.utf8_slice_codeunits(arr, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True
-            )
-            good = pc.and_(pc.fill_null(shaped, False), pc.is_valid(day))
+            date_part = pc.utf8_slice_codeunits(arr, 0, 10)
+            day = pc.strptime(date_part, format="%Y-%m-%d", unit="s", error_is_null=True)
+            # strptime rolls 2024-02-30 over to March 1st; printing it back catches impossible dates.
+            real = pc.equal(pc.strftime(day, format="%Y-%m-%d"), date_part)
+            good = pc.and_(pc.fill_null(shaped, False), pc.fill_null(real, False))
             return _mask(pc.and_(valid, pc.invert(good)))
         return _mask(valid)
     raise ValueError(f"unknown type {expected!r}")

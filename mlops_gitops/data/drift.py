@@ -269,7 +269,7 @@ def compare(
             if seg not in table.column_names:
                 raise UsageError(f"monitoring.segments: column '{seg}' is not in the {side}")
         b_codes, w_codes, labels = shared_codes(baseline.column(seg), window.column(seg))
-        for k in np.unique(w_codes):
+        for k in sorted(np.unique(w_codes).tolist(), key=lambda k: labels[k]):
             groups.append(
                 _group(
                     {"column": seg, "value": labels[k]},
