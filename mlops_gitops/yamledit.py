@@ -373,8 +373,13 @@ def set_scalar(text: str, path: str, value: str, document: int = 0, *, source: s
         node.line,
         node.col,
         path,
-        f"cannot write {value!r} here without changing other data; edit this value by hand",
+        f"cannot write {_short(value)} here without changing other data; edit this value by hand",
     )
+
+
+def _short(value: str) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 # -- rendering --------------------------------------------------------------------------------------
