@@ -67,7 +67,7 @@ def git_init(root: Path) -> None:
 
 
 def dvc_init(root: Path) -> None:
-    _run(dvc_command("init", "-q"), root)
+    _run(dvc_command("init"), root)
 
 
 def dvc_command(*args: str) -> list[str]:
@@ -99,7 +99,7 @@ def track_data(root: Path, pointers: list[str], echo: Callable[[str], None]) -> 
     needs that) and each pointer records the data actually present."""
     outs = pointer_outs(root, pointers)
     if outs:
-        _run(dvc_command("add", "-q", *outs), root)
+        _run(dvc_command("add", *outs), root)
         echo(f"tracked with DVC: {', '.join(outs)}")
     return outs
 
@@ -111,5 +111,7 @@ def _run(args: list[str], cwd: Path) -> None:
         raise UsageError(f"cannot run {args[0]}: {exc.strerror}") from None
     if proc.returncode != 0:
         shown = " ".join(a for a in args if a not in (sys.executable, "-m"))
-        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
-        raise UsageError(f"{shown} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        lines = [line.strip() for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+        # DVC puts the reason on its ERROR line, or on the first line when it prints a report.
+        reason = next((line for line in lines if line.startswith("ERROR")), lines[0] if lines else "")
+        raise UsageError(f"{shown} failed: {reason or f'exit {proc.returncode}'}")

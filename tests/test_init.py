@@ -368,3 +368,27 @@ def test_example_in_empty_directory_is_ready_for_dvc_repro(tmp_path: Path) -> No
     metrics = json.loads((root / "metrics.json").read_text())
     assert set(metrics["per_class"]) == {"setosa", "versicolor", "virginica"}
     assert generate(root, check=True, echo=lambda _: None) == 0
+
+
+def test_dvc_project_outside_git_is_refused_and_untouched(tmp_path: Path) -> None:
+    write(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
+    before = tree(tmp_path)
+    proc = run_cli("init", "--yes", "--dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("is not a Git repository, which DVC needs: run `git init` first")
+    assert tree(tmp_path) == before and not (tmp_path / ".dvc").exists()
+
+
+def test_init_runs_dvc_init_and_tracks_pointed_data(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"], "data/raw.csv": "a,b\n1,2\n"}, dvc_init=False
+    )
+    empty_md5 = "d41d8cd98f00b204e9800998ecf8427e"
+    stale = f"outs:\n- md5: {empty_md5}\n  size: 0\n  hash: md5\n  path: raw.csv\n"
+    write(root, {"data/raw.csv.dvc": stale})
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "tracked with DVC: data/raw.csv" in result.output
+    pointer = YAML(typ="safe").load((root / "data/raw.csv.dvc").read_text())
+    assert pointer["outs"][0]["md5"] != empty_md5  # the pointer now describes the data present
+    assert dvc(root, "status", "data/raw.csv.dvc").returncode == 0
