@@ -70,12 +70,13 @@ def exit_with(result: Any) -> None:
         click.get_current_context().exit(result)
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> int:
     """Entry point: MlopsError -> its lines on stderr and its exit code, never a traceback."""
     from mlops_gitops.errors import MlopsError
 
     try:
-        return cli.main(args=argv, prog_name="mlops-gitops", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="mlops-gitops", standalone_mode=False)
+        return result if isinstance(result, int) else 0
     except MlopsError as exc:
         for line in exc.lines():
             click.echo(line, err=True)

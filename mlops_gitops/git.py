@@ -14,9 +14,7 @@ class GitError(UsageError):
 
 def run(args: list[str], cwd: str | Path = ".", *, check: bool = True, input: bytes | None = None) -> bytes:
     """Run ``git ARGS`` and return stdout bytes; raise GitError with git's own first line on failure."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, input=input, capture_output=True, check=False
-    )
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
     if check and proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {' '.join(args)}: {message[0] if message else f'exit {proc.returncode}'}")

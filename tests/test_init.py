@@ -5,6 +5,7 @@ regenerating dvc.yaml from the imported manifest)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from mlops_gitops.commands.generate import generate
 from mlops_gitops.commands.init import SCHEMA_URL
 from mlops_gitops.commands.init import command as init_command
 from mlops_gitops.manifest.loader import load_manifest, to_plain
+from mlops_gitops.resources import examples_dir
 
 
 def git(root: Path, *args: str) -> str:
@@ -392,3 +394,17 @@ def test_init_runs_dvc_init_and_tracks_pointed_data(tmp_path: Path) -> None:
     pointer = YAML(typ="safe").load((root / "data/raw.csv.dvc").read_text())
     assert pointer["outs"][0]["md5"] != empty_md5  # the pointer now describes the data present
     assert dvc(root, "status", "data/raw.csv.dvc").returncode == 0
+
+
+def test_init_force_keeps_what_a_person_wrote(tmp_path: Path) -> None:
+    """Re-running init refreshes detection but keeps gates and deployment environments."""
+    root = tmp_path / "iris"
+    shutil.copytree(examples_dir() / "iris", root)
+    (root / "mlops.example.yaml").rename(root / "mlops.yaml")
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    result = run_init(root, "--yes", "--force")
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(root / "mlops.yaml")
+    assert [g.metric for g in manifest.gates][:1] == ["accuracy"]
+    assert manifest.deploy is not None and manifest.deploy.environment("production") is not None
+    assert (root / ".github/workflows/mlops-deploy.yml").exists()

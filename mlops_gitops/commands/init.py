@@ -240,17 +240,11 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def run_generate(root: Path, found: Detection, force: bool, echo: Callable[[str], None]) -> int:
-    from mlops_gitops.commands.generate import build_plan, generate
-    from mlops_gitops.files import parse_header
+def run_generate(root: Path, force: bool, echo: Callable[[str], None]) -> int:
+    from mlops_gitops.commands.generate import generate
 
-    if found.has_dvc_yaml and not force:
-        text = (root / "dvc.yaml").read_text(encoding="utf-8")
-        if parse_header(text) is None:
-            # A hand-written dvc.yaml was imported whole into mlops.yaml, so regenerating it loses
-            # nothing, even where the manifest adds to it (the data-validation dependency).
-            conflicts = {a.path for a in build_plan(root).conflicts}
-            force = conflicts == {"dvc.yaml"}
+    # A hand-written dvc.yaml imported whole into mlops.yaml is not a conflict: generate compares it
+    # with the manifest's own stages, so only a real difference is refused.
     return generate(root, force=force, echo=echo)
 
 
@@ -278,7 +272,10 @@ def init(
             raise UsageError(f"{root}: no such directory")
         if manifest.exists() and not force:
             raise UsageError(f"{MANIFEST_FILE} already exists; use --force to overwrite it")
-        if (root / scaffold.EXAMPLE_MANIFEST).is_file():
+        if manifest.is_file() and _is_mapping(manifest.read_text(encoding="utf-8")):
+            # Re-running init refreshes what it detects and keeps what a person wrote (gates, deploy...).
+            template = manifest.read_text(encoding="utf-8")
+        elif (root / scaffold.EXAMPLE_MANIFEST).is_file():
             template = (root / scaffold.EXAMPLE_MANIFEST).read_text(encoding="utf-8")
     made_root = not root.exists()
     before = set() if made_root else set(root.iterdir())
@@ -309,7 +306,7 @@ def init(
             scaffold.track_data(root, found.pointers, echo)
         write_atomic(manifest, text)
         echo(f"wrote {MANIFEST_FILE}")
-        code = run_generate(root, found, force, echo)
+        code = run_generate(root, force, echo)
         if code != 0:
             raise _GenerateRefused(code)
     except _GenerateRefused as refused:
@@ -321,6 +318,16 @@ def init(
         raise
     echo("next: `dvc repro`, then commit mlops.yaml, dvc.yaml, dvc.lock, the .dvc pointers and .github/")
     return 0
+
+
+def _is_mapping(text: str) -> bool:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return isinstance(YAML(typ="safe").load(text), dict)
+    except YAMLError:
+        return False
 
 
 class _GenerateRefused(Exception):
