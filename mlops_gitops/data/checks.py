@@ -109,8 +109,11 @@ def json_value(value: Any) -> Any:
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:
+    # Kept chunked: every kernel used here takes chunked arrays, and combining would copy the column.
     col = table.column(name)
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(col.type):
+        return col.combine_chunks()
+    return col
 
 
 def _is_string(t: pa.DataType) -> bool:
@@ -305,6 +308,8 @@ def _pattern_mask(arr: pa.Array, pattern: str) -> np.ndarray:
 
 def _codes(arr: pa.Array, nulls_are_values: bool) -> tuple[np.ndarray, int]:
     """Dense integer codes per distinct value (-1 for null unless nulls count as a value)."""
+    if pa.types.is_null(arr.type):  # an all-empty column: one value (null) or none
+        return np.full(len(arr), 0 if nulls_are_values else -1, np.int64), int(nulls_are_values)
     encoded = pc.dictionary_encode(_plain(arr), null_encoding="encode" if nulls_are_values else "mask")
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
