@@ -229,3 +229,18 @@ def test_github_enterprise_api_prefix(tmp_path: Path) -> None:
         assert code == 0, out
         assert fake.url.endswith("/api/v3")
         assert len(bot_comments(fake, number)) == 1
+
+
+def test_report_for_another_commit_is_not_posted(fake_github: FakeGitHub, pr: int, tmp_path: Path) -> None:
+    """A fork's run could name any PR in pr-number.txt; the head SHA from workflow_run must match."""
+    head = fake_github.repos[REPO].refs["heads/feature"]
+    code, out = run(
+        fake_github, "comment", "--report", str(report(tmp_path)), "--pr", str(pr), "--head-sha", "f" * 40
+    )
+    assert code == 0 and "not posted" in out
+    assert bot_comments(fake_github, pr) == []
+    code, out = run(
+        fake_github, "comment", "--report", str(report(tmp_path)), "--pr", str(pr), "--head-sha", head
+    )
+    assert code == 0 and "created comment" in out
+    assert len(bot_comments(fake_github, pr)) == 1

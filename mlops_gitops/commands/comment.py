@@ -45,7 +45,13 @@ def read_report(path: str) -> tuple[str, str]:
     metavar="N",
     help="PR number (default: from the event payload, else the open PRs containing GITHUB_SHA).",
 )
-def command(report_path: str, pr_number: int | None) -> int:
+@click.option(
+    "--head-sha",
+    metavar="SHA",
+    help="Commit the report was made for; it is posted only while it is the PR's head. The comment "
+    "workflow passes workflow_run.head_sha, so a fork's run cannot post on another pull request.",
+)
+def command(report_path: str, pr_number: int | None, head_sha: str | None) -> int:
     """Post or update the one sticky PR comment with a report (needs pull-requests: write)."""
     from mlops_gitops import gha
     from mlops_gitops.github import client, comments, pulls
@@ -66,6 +72,12 @@ def command(report_path: str, pr_number: int | None) -> int:
                 raise UsageError(f"no open pull request contains commit {ctx.sha[:12]}: pass --pr N")
             number = found[0].number
         pr = repo.get_pull(number)
+        if head_sha and pr.head.sha != head_sha:
+            click.echo(
+                f"not posted: the report is for commit {head_sha[:12]}, but PR #{number}'s head is "
+                f"{pr.head.sha[:12]} (a newer push, or a run of another pull request)"
+            )
+            return 0
         action = f"commenting on PR #{number}"
         outcome = comments.upsert(pr, body, marker)
     except UsageError:

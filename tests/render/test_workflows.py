@@ -227,6 +227,7 @@ def test_comment_workflow_never_touches_pr_code(rendered: tuple[Manifest, dict[s
     post = steps(job)[-1]
     assert (
         post["run"] == 'mlops-gitops comment --report "$RUNNER_TEMP/mlops-report/report.md" --pr "$PR_NUMBER"'
+        ' --head-sha "$HEAD_SHA"'
     )
     assert post["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
 
