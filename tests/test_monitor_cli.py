@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -142,28 +141,6 @@ def in_actions(monkeypatch: pytest.MonkeyPatch, fake: FakeGitHub) -> None:
     for name, value in env_for(fake, REPO).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    serve_workflow_lookup(monkeypatch)
-
-
-def serve_workflow_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PyGithub's get_workflow() first GETs the workflow (GitHub answers it); the shared fake only
-    serves the dispatch POST so far, so add the GET route for these tests (asked for upstream)."""
-    if any("actions/workflows/(?P<wf>[^/]+)$" in p for m, p, _ in FakeGitHub()._routes() if m == "GET"):
-        return
-    original = FakeGitHub._routes
-
-    def routes(self: FakeGitHub) -> list[Any]:
-        def get_workflow(r: Any, wf: str, **_: Any) -> Any:
-            url = f"{self.url}/repos/{r.full_name}/actions/workflows/{wf}"
-            body = {"id": 1, "name": wf, "path": f".github/workflows/{wf}", "state": "active", "url": url}
-            return 200, body, {}
-
-        return [
-            *original(self),
-            ("GET", r"/repos/(?P<repo>[^/]+/[^/]+)/actions/workflows/(?P<wf>[^/]+)$", get_workflow),
-        ]
-
-    monkeypatch.setattr(FakeGitHub, "_routes", routes)
 
 
 def test_issue_lifecycle_with_retrain(

@@ -12,20 +12,14 @@ from pathlib import Path
 
 import click
 
+from mlops_gitops.commands.options import manifest_option
 from mlops_gitops.errors import UsageError
 
 
 @click.command(name="changed")
 @click.option("--base", required=True, metavar="REV", help="Base revision (the PR's base commit).")
 @click.option("--head", default="HEAD", show_default=True, metavar="REV", help="Head revision.")
-@click.option(
-    "--manifest",
-    "manifest_path",
-    default="mlops.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="The manifest whose triggers.paths decide.",
-)
+@manifest_option("whose triggers.paths decide")
 def command(base: str, head: str, manifest_path: str) -> int:
     """Print the changed files that retrain, then retrain=true|false (also to $GITHUB_OUTPUT)."""
     from mlops_gitops import git

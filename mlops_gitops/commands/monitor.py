@@ -13,13 +13,14 @@ from typing import Any
 
 import click
 
+from mlops_gitops.commands.options import manifest_option
 from mlops_gitops.errors import UsageError
 
 REPORT_LIMIT = 60_000  # below GitHub's 65,536-character issue body
 
 
 @click.command("monitor")
-@click.option("--manifest", "manifest_path", default="mlops.yaml", show_default=True, help="The manifest.")
+@manifest_option("whose monitoring section applies")
 @click.option(
     "--format",
     "fmt",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mlops_gitops.commands.options import manifest_option
 from mlops_gitops.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,14 +100,7 @@ def default_base(root: Path, commit: str) -> str:
     type=click.Path(file_okay=False, exists=True),
     help="--dry-run: checkout holding the deployment files (default: this repository's work tree).",
 )
-@click.option(
-    "--manifest",
-    "manifest_path",
-    default="mlops.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="The manifest whose deploy section applies.",
-)
+@manifest_option("whose deploy section applies")
 def command(
     env_name: str,
     model_ref: str,

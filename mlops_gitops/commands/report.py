@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from mlops_gitops.commands.options import manifest_option
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.metrics.compare import Comparison
 
@@ -82,14 +83,7 @@ def _write(path: str, text: str) -> None:
 @click.option("--output", "output", metavar="FILE", help="Write the report here instead of stdout.")
 @click.option("--json-output", "json_output", metavar="FILE", help="Also write the full JSON report here.")
 @click.option("--note", metavar="TEXT", help="A plain-text note shown near the top of the report.")
-@click.option(
-    "--manifest",
-    "manifest_path",
-    default="mlops.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="The manifest whose metrics files and gates apply.",
-)
+@manifest_option("whose metrics files and gates apply")
 def command(
     base: str,
     head: str,

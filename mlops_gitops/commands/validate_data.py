@@ -13,11 +13,12 @@ from typing import Any
 
 import click
 
+from mlops_gitops.commands.options import manifest_option
 from mlops_gitops.errors import UsageError
 
 
 @click.command("validate-data")
-@click.option("--manifest", "manifest_path", default="mlops.yaml", show_default=True, help="The manifest.")
+@manifest_option("whose data checks apply")
 @click.option(
     "--format",
     "fmt",
