@@ -33,7 +33,7 @@ def progress(label: str) -> Iterator[None]:
     def spin() -> None:
         frames = "|/-\\"
         i = 0
-        while not done.wait(0.2):
+        while sys.stdout.isatty() and not done.wait(0.2):
             if time.monotonic() - start > 1:
                 print(f"\r    {label} {frames[i % 4]} {time.monotonic() - start:4.1f}s", end="", flush=True)
                 i += 1
@@ -66,7 +66,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="mlops-gitops-demo-"))
     repo = work / "iris"
     say(f"Copying the bundled example into {repo} (nothing downloads: the data ships with scikit-learn)")
-    shutil.copytree(examples_dir() / "iris", repo, ignore=shutil.ignore_patterns("mlops.example.yaml"))
+    # mlops.example.yaml comes along: init starts from it, so the demo has gates and environments.
+    shutil.copytree(examples_dir() / "iris", repo)
     run(["git", "init", "-q", "-b", "main"], repo, "git init")
     run(["dvc", "init", "-q"], repo, "dvc init")
 
@@ -87,7 +88,31 @@ def main() -> int:
     say("Metrics (metrics.json)")
     metrics = json.loads((repo / "metrics.json").read_text())
     print(json.dumps(metrics, indent=2))
-    say(f"Done. The project is in {repo}; try `cd {repo} && dvc repro` (nothing reruns) or edit params.yaml.")
+    run(["git", "add", "-A"], repo, "git add")
+    run(["git", "commit", "-q", "-m", "Adopt mlops-gitops; first model"], repo, "git commit")
+
+    say("A change a reviewer should catch: train.C 1.0 -> 0.01 on a branch, retrain, report against main")
+    run(["git", "checkout", "-q", "-b", "weaker-regularisation"], repo, "git checkout -b")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("C: 1.0", "C: 0.01"))
+    print(run(["dvc", "repro"], repo, "dvc repro").rstrip().splitlines()[-1])
+    report = subprocess.run(
+        [str(BIN / "mlops-gitops"), "report", "--base", "main", "--format", "text"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    print(report.stdout)
+    verdict = {0: "every gate passed", 1: "a gate failed: the PR check would be red"}.get(
+        report.returncode, "error"
+    )
+    say(
+        f"report exited {report.returncode} ({verdict}); in a pull request the same report, as Markdown, "
+        "becomes the one sticky comment"
+    )
+    say(
+        f"Done. The project is in {repo}; try `cd {repo} && mlops-gitops report --base main` for the Markdown."
+    )
     return 0
 
 
