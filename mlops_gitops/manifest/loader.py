@@ -6,6 +6,7 @@ are collected before raising, so a user fixes the manifest in one pass.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -161,7 +162,62 @@ def load_manifest(path: str | Path = MANIFEST_FILE) -> Manifest:
         raise ManifestError([Problem(name, None, None, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise ManifestError([Problem(name, None, None, "", f"cannot read: {exc.strerror}")]) from None
-    return load_manifest_text(text, name)
+    memo = ValidationMemo.beside(file)
+    if memo is not None and memo.knows(text):
+        data = quick_parse(text)
+        if isinstance(data, dict):
+            return build(to_plain(data))
+    manifest = load_manifest_text(text, name)
+    if memo is not None:
+        memo.remember(text)
+    return manifest
+
+
+class ValidationMemo:
+    """Hashes of manifests that passed validation, kept in the repository's ``.git`` (never committed).
+
+    Every command loads the manifest, and in CI several run one after another on the same text:
+    validating it once is enough. A key covers the text, the tool version and the schema and loader
+    files, so a changed manifest or tool is validated again."""
+
+    NAME = "mlops-gitops-valid"
+    KEEP = 16
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def beside(cls, manifest: Path) -> ValidationMemo | None:
+        git = manifest.resolve().parent / ".git"
+        return cls(git / cls.NAME) if git.is_dir() else None
+
+    @staticmethod
+    def key(text: str) -> str:
+        import hashlib
+
+        from mlops_gitops import __version__
+
+        here = Path(__file__).resolve()
+        parts = [__version__, text]
+        for file in (here, here.parent / "schema.json", here.parent / "model.py"):
+            st = file.stat()
+            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+        return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+    def _keys(self) -> list[str]:
+        try:
+            return self.path.read_text(encoding="utf-8").split()
+        except OSError:
+            return []
+
+    def knows(self, text: str) -> bool:
+        return self.key(text) in self._keys()
+
+    def remember(self, text: str) -> None:
+        key = self.key(text)
+        keys = [*[k for k in self._keys() if k != key][-(self.KEEP - 1) :], key]
+        with contextlib.suppress(OSError):  # a read-only .git only costs speed
+            self.path.write_text("\n".join(keys) + "\n", encoding="utf-8")
 
 
 def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:

@@ -186,3 +186,19 @@ def test_cli_validate_exit_code_and_no_traceback(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert "valid" in ok.stdout
+
+
+def test_validation_memo_skips_only_text_that_already_passed(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    manifest = tmp_path / "mlops.yaml"
+    manifest.write_text(GOOD)
+    assert load_manifest(manifest).name == "iris"
+    memo = tmp_path / ".git" / "mlops-gitops-valid"
+    assert len(memo.read_text().split()) == 1
+    assert load_manifest(manifest).gates == load_manifest_text(GOOD).gates  # from the memo, same result
+    bad = GOOD.replace("direction: higher", "direction: up")
+    manifest.write_text(bad)
+    for _ in range(2):  # a failing text is never remembered
+        with pytest.raises(ManifestError):
+            load_manifest(manifest)
+    assert len(memo.read_text().split()) == 1
