@@ -85,9 +85,32 @@ def main() -> int:
         check = median([PY, "-m", "mlops_gitops", "generate", "--check"], repo)
         ratio = check / baseline
         print(
-            f"generate --check on the example: {check * 1000:.0f} ms; import jinja2+ruamel.yaml: "
-            f"{baseline * 1000:.0f} ms; ratio {ratio:.2f} (target <= 3.00) {'OK' if ratio <= 3 else 'MISSED'}"
+            f"generate --check on the example (after generate, as a pre-commit hook runs it): {check * 1000:.0f} ms;"
+            f" import jinja2+ruamel.yaml: {baseline * 1000:.0f} ms; ratio {ratio:.2f} (target <= 3.00) "
+            f"{'OK' if ratio <= 3 else 'MISSED'}"
         )
+        # A fresh clone has no memo in .git: everything is validated and rendered.
+        cold_runs = []
+        for _ in range(RUNS):
+            for memo in (repo / ".git").glob("mlops-gitops-*"):
+                memo.unlink()
+            cold_runs.append(wall([PY, "-m", "mlops_gitops", "generate", "--check"], repo))
+        cold = statistics.median(cold_runs)
+        print(
+            f"generate --check with no memo (fresh clone: validate and render everything): {cold * 1000:.0f} ms;"
+            f" ratio {cold / baseline:.2f} (target <= 3.00) {'OK' if cold / baseline <= 3 else 'MISSED'}"
+        )
+        # In the generated PR workflow `validate` runs first, so check finds the manifest validated.
+        ci_runs = []
+        for _ in range(RUNS):
+            (repo / ".git" / "mlops-gitops-generated.json").unlink(missing_ok=True)
+            ci_runs.append(wall([PY, "-m", "mlops_gitops", "generate", "--check"], repo))
+        ci = statistics.median(ci_runs)
+        print(
+            f"generate --check after `validate` in a fresh clone (the PR workflow's order): {ci * 1000:.0f} ms;"
+            f" ratio {ci / baseline:.2f} (target <= 3.00) {'OK' if ci / baseline <= 3 else 'MISSED'}"
+        )
+        ratio = max(ratio, cold / baseline)
         imported = subprocess.run(
             [PY, "-X", "importtime", "-m", "mlops_gitops", "generate", "--check"],
             cwd=repo,

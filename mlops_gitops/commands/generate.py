@@ -15,15 +15,18 @@ from mlops_gitops.manifest import MANIFEST_FILE, load_manifest
 VERBS = {"create": "created", "update": "updated", "remove": "removed"}
 
 
-def build_plan(root: Path, *, force: bool = False) -> Plan:
-    """Load and validate the manifest, render every file in memory and compare with the tree."""
+def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> Plan:
+    """Load and validate the manifest, render every file in memory and compare with the tree.
+    Before ``writing``, each templated file must parse: a template bug must not reach the tree
+    (dvc.yaml was just dumped by ruamel.yaml; a check writes nothing and shows any difference)."""
     from mlops_gitops.render import render_all
 
     manifest = load_manifest(root / MANIFEST_FILE)
     rendered = render_all(manifest, lambda rel: read_text(root / rel))
-    for item in rendered:
-        if item.path.startswith(".github/"):  # templated text; dvc.yaml was just dumped by ruamel.yaml
-            check_yaml(item.path, item.text)
+    if writing:
+        for item in rendered:
+            if item.path.startswith(".github/"):
+                check_yaml(item.path, item.text)
     return plan(root, rendered, force=force)
 
 
@@ -46,7 +49,7 @@ def generate(
     if check and not force and checkcache.still_current(root):
         echo("generated files are current")
         return 0
-    the_plan = build_plan(root, force=force)
+    the_plan = build_plan(root, force=force, writing=not check)
     if check:
         stale = the_plan.by_op("create", "update", "conflict", "remove")
         for action in stale:
