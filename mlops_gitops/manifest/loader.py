@@ -13,7 +13,6 @@ import os
 import re
 import string
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,8 @@ Path_ = tuple[str | int, ...]
 @cache
 def schema() -> dict[str, Any]:
     """The manifest JSON Schema shipped in the package."""
-    text = resources.files("mlops_gitops.manifest").joinpath("schema.json").read_text(encoding="utf-8")
+    # Beside this module in a wheel and in a checkout alike; plain file access is cheaper than importlib.resources.
+    text = (Path(__file__).resolve().parent / "schema.json").read_text(encoding="utf-8")
     result: dict[str, Any] = json.loads(text)
     return result
 
@@ -163,24 +163,24 @@ def load_manifest(path: str | Path = MANIFEST_FILE) -> Manifest:
     except OSError as exc:
         raise ManifestError([Problem(name, None, None, "", f"cannot read: {exc.strerror}")]) from None
     memo = ValidationMemo.beside(file)
-    if memo is not None and memo.knows(text):
-        data = quick_parse(text)
-        if isinstance(data, dict):
-            return build(to_plain(data))
+    data = memo.recall(text) if memo is not None else None
+    if data is not None:
+        return build(data)
     manifest = load_manifest_text(text, name)
     if memo is not None:
-        memo.remember(text)
+        memo.remember(text, manifest.raw)
     return manifest
 
 
 class ValidationMemo:
-    """Hashes of manifests that passed validation, kept in the repository's ``.git`` (never committed).
+    """Manifests that passed validation, as plain data keyed by a hash, kept in the repository's
+    ``.git`` (never committed).
 
     Every command loads the manifest, and in CI several run one after another on the same text:
-    validating it once is enough. A key covers the text, the tool version and the schema and loader
-    files, so a changed manifest or tool is validated again."""
+    validating (and even parsing) it once is enough. A key covers the text, the tool version and the
+    schema and loader files, so a changed manifest or tool is validated again."""
 
-    NAME = "mlops-gitops-valid"
+    NAME = "mlops-gitops-valid.json"
     KEEP = 16
 
     def __init__(self, path: Path) -> None:
@@ -204,20 +204,29 @@ class ValidationMemo:
             parts.append(f"{st.st_size}:{st.st_mtime_ns}")
         return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
-    def _keys(self) -> list[str]:
+    def _entries(self) -> dict[str, Any]:
         try:
-            return self.path.read_text(encoding="utf-8").split()
-        except OSError:
-            return []
+            entries = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return entries if isinstance(entries, dict) else {}
 
-    def knows(self, text: str) -> bool:
-        return self.key(text) in self._keys()
+    def recall(self, text: str) -> dict[str, Any] | None:
+        data = self._entries().get(self.key(text))
+        return data if isinstance(data, dict) else None
 
-    def remember(self, text: str) -> None:
+    def remember(self, text: str, data: dict[str, Any]) -> None:
+        try:
+            if json.loads(json.dumps(data)) != data:
+                return  # a value JSON cannot carry (a YAML timestamp): validate every time instead
+        except (TypeError, ValueError):
+            return
         key = self.key(text)
-        keys = [*[k for k in self._keys() if k != key][-(self.KEEP - 1) :], key]
+        entries = {k: v for k, v in self._entries().items() if k != key}
+        kept = dict(list(entries.items())[-(self.KEEP - 1) :])
+        kept[key] = data
         with contextlib.suppress(OSError):  # a read-only .git only costs speed
-            self.path.write_text("\n".join(keys) + "\n", encoding="utf-8")
+            self.path.write_text(json.dumps(kept), encoding="utf-8")
 
 
 def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -193,12 +194,12 @@ def test_validation_memo_skips_only_text_that_already_passed(tmp_path: Path) -> 
     manifest = tmp_path / "mlops.yaml"
     manifest.write_text(GOOD)
     assert load_manifest(manifest).name == "iris"
-    memo = tmp_path / ".git" / "mlops-gitops-valid"
-    assert len(memo.read_text().split()) == 1
+    memo = tmp_path / ".git" / "mlops-gitops-valid.json"
+    assert len(json.loads(memo.read_text())) == 1
     assert load_manifest(manifest).gates == load_manifest_text(GOOD).gates  # from the memo, same result
     bad = GOOD.replace("direction: higher", "direction: up")
     manifest.write_text(bad)
     for _ in range(2):  # a failing text is never remembered
         with pytest.raises(ManifestError):
             load_manifest(manifest)
-    assert len(memo.read_text().split()) == 1
+    assert len(json.loads(memo.read_text())) == 1
