@@ -2,19 +2,22 @@
 
 Exit codes: 0 every gate passes, 1 a gate fails, 2 bad input (one line on stderr). Inside GitHub
 Actions the Markdown also goes to the job summary, ``verdict``/``failed``/``report-path`` to the step
-outputs, and each failing gate becomes an ``::error`` annotation on its metrics file.
+outputs, and each failing gate becomes an ``::error`` annotation on its metrics file (each failing data
+check, on its data file and first bad line).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from mlops_gitops.commands.options import manifest_option
-from mlops_gitops.manifest.model import Manifest
+from mlops_gitops.manifest.model import VALIDATION_REPORT, Manifest
 from mlops_gitops.metrics.compare import Comparison
 
 
@@ -46,7 +49,11 @@ def evaluate(root: Path, manifest: Manifest, base: str, head: str = "workspace")
         python=lineage.python_version(),
         packages=lineage.package_versions(lineage.requirement_names(root, manifest.requirements)),
     )
+    validation = None
+    if manifest.data_checks:
+        validation = read_validation(reader.read_many(head_rev, [VALIDATION_REPORT])[VALIDATION_REPORT])
     return Comparison(
+        data_validation=validation,
         project=manifest.name,
         base=base_rev,
         head=head_rev,
@@ -59,6 +66,17 @@ def evaluate(root: Path, manifest: Manifest, base: str, head: str = "workspace")
         first_run=not any(before.metrics.values()),
         from_dvc=sorted(set(before.from_dvc) | set(after.from_dvc)),
     )
+
+
+def read_validation(blob: bytes | None) -> dict[str, Any] | None:
+    """The JSON `validate-data` wrote (the pipeline's first stage), or None when it did not run."""
+    if blob is None:
+        return None
+    try:
+        data = json.loads(blob)
+    except ValueError:
+        return {"passed": False, "files": [], "error": f"{VALIDATION_REPORT} is not valid JSON"}
+    return data if isinstance(data, dict) else None
 
 
 def _write(path: str, text: str) -> None:
@@ -143,6 +161,18 @@ def command(
                     file=_repo_path(path, failure.file or _first(comparison)),
                     title=f"Gate failed: {outcome.gate.metric}",
                 )
+        for file in (comparison.data_validation or {}).get("files") or []:
+            for check in file.get("checks") or []:
+                if not check.get("passed", True):
+                    first_line = next(
+                        (e.get("line") for e in check.get("examples") or [] if e.get("line")), None
+                    )
+                    gha.error(
+                        f"{check.get('bad_rows', 0)} bad row(s): {check.get('message') or check.get('check')}",
+                        file=_repo_path(path, str(file.get("path"))),
+                        line=first_line,
+                        title=f"Data check failed: {check.get('check')} {check.get('column') or ''}".strip(),
+                    )
     return 0 if comparison.verdict == "pass" else 1
 
 

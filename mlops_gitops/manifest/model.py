@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_RUNS_ON = "ubuntu-latest"
+# Written by the generated data-validation stage (`validate-data --output`), read by `report`.
+VALIDATION_REPORT = ".mlops/data-validation.json"
 DEFAULT_TIMEOUT = {"default": 30, "train": 120, "deploy": 15, "monitor": 30}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics import gates as G
@@ -105,15 +106,37 @@ class Comparison:
     first_run: bool = False
     from_dvc: list[str] = field(default_factory=list)
     json_path: str | None = None  # where the full JSON is, for notes on cut tables
+    # What `validate-data` wrote at head (its JSON), when the manifest has data checks and it ran.
+    data_validation: dict[str, Any] | None = None
+
+    @property
+    def data_failures(self) -> list[str]:
+        """One description per failing data check: ``data/iris.csv: range on sepal_length: 3 bad rows``."""
+        if not self.data_validation:
+            return []
+        out: list[str] = []
+        for file in self.data_validation.get("files") or []:
+            for check in file.get("checks") or []:
+                if not check.get("passed", True):
+                    column = f" on {check['column']}" if check.get("column") else ""
+                    bad = check.get("bad_rows") or 0
+                    detail = f"{bad} bad row{'' if bad == 1 else 's'}"
+                    if check.get("message"):
+                        detail += f" ({check['message']})"
+                    out.append(f"{file.get('path')}: {check.get('check')}{column}: {detail}")
+        if not out and self.data_validation.get("passed") is False:
+            out.append("data validation failed")
+        return out
 
     @property
     def verdict(self) -> str:
-        return "fail" if any(not g.passed for g in self.gates) else "pass"
+        return "fail" if any(not g.passed for g in self.gates) or self.data_failures else "pass"
 
     @property
     def failed(self) -> list[str]:
-        """One description per failing gate check: ``metrics.json: acc: 0.71 < min 0.8``."""
-        return [str(f) for g in self.gates for f in g.failures]
+        """One description per failing gate check (``metrics.json: acc: 0.71 < min 0.8``), then per
+        failing data check."""
+        return [str(f) for g in self.gates for f in g.failures] + self.data_failures
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATUSES, 0)

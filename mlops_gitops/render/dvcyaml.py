@@ -16,12 +16,11 @@ from mlops_gitops import __version__
 from mlops_gitops.errors import ManifestError, Problem
 from mlops_gitops.files import Header, Rendered, digest, header, parse_header
 from mlops_gitops.manifest.loader import parse_yaml, to_plain
-from mlops_gitops.manifest.model import Manifest
+from mlops_gitops.manifest.model import VALIDATION_REPORT, Manifest
 
 DVC_FILE = "dvc.yaml"
 TOP_LEVEL_ORDER = ("vars", "params", "stages", "metrics", "plots", "artifacts", "datasets")
 VALIDATION_STAGE = "mlops_validate_data"
-VALIDATION_REPORT = ".mlops/data-validation.json"
 
 
 def managed_stages(manifest: Manifest) -> dict[str, Any]:

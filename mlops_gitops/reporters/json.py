@@ -50,6 +50,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "params": params,
         "lineage": asdict(comparison.lineage) if comparison.lineage else None,
         "history": history,
+        "data_validation": comparison.data_validation,
     }
 
 

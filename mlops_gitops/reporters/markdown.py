@@ -8,8 +8,10 @@ where the full JSON is.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlops_gitops.metrics.compare import Comparison, GateOutcome, Row
 from mlops_gitops.metrics.flatten import Scalar, number
@@ -158,10 +160,15 @@ def metric_row(row: Row, several: bool) -> str:
 def headline(comparison: Comparison) -> str:
     total = len(comparison.gates)
     failing = sum(1 for g in comparison.gates if not g.passed)
-    if not total:
-        verdict = "✅ **No gates** configured"
-    elif failing:
+    bad_data = len(comparison.data_failures)
+    data = f"{bad_data} data check{'s' if bad_data != 1 else ''} failed" if bad_data else ""
+    if failing:
         verdict = f"❌ **Fail**: {failing} of {total} gate{'s' if total != 1 else ''} failed"
+        verdict += f", {data}" if data else ""
+    elif data:
+        verdict = f"❌ **Fail**: {data}"
+    elif not total:
+        verdict = "✅ **No gates** configured"
     else:
         verdict = f"✅ **Pass**: {'all ' if total > 1 else ''}{total} gate{'s' if total != 1 else ''} passed"
     counts = comparison.counts()
@@ -243,6 +250,36 @@ def _hash(h: str | None) -> str:
     return f"`{h[:10]}`" if h else "—"
 
 
+def data_validation_part(result: dict[str, Any]) -> Part:
+    """What the pipeline's data-validation stage found at head: one line per file, failing checks listed."""
+    lines: list[str] = []
+    failing: list[str] = []
+    if result.get("error"):
+        lines.append(f"❌ {cell(str(result['error']))}")
+    for file in result.get("files") or []:
+        checks = file.get("checks") or []
+        bad = [c for c in checks if not c.get("passed", True)]
+        rows = file.get("rows")
+        size = f"{rows:,} rows, " if isinstance(rows, int) else ""
+        status = f"{len(bad)} of {len(checks)} checks failed" if bad else f"all {len(checks)} checks passed"
+        lines.append(f"{'❌' if bad else '✅'} {code(str(file.get('path')))}: {size}{status}")
+        for check in bad:
+            examples = ", ".join(
+                f"row {e.get('row')}: {code(json.dumps(e.get('value'), default=str))}"
+                for e in (check.get("examples") or [])[:3]
+            )
+            failing.append(
+                f"| {code(str(file.get('path')))} | {cell(str(check.get('check')))} | "
+                f"{code(str(check['column'])) if check.get('column') else ''} | {check.get('bad_rows', 0):,} | "
+                f"{cell(str(check.get('message') or ''))} | {examples} |"
+            )
+    text = "\n### Data validation\n\n" + "\n".join(f"{line}  " for line in lines) + "\n"
+    if failing:
+        header = "\n| File | Check | Column | Bad rows | Rule | First examples |\n| --- | --- | --- | ---: | --- | --- |\n"
+        text += header + "\n".join(failing) + "\n"
+    return text
+
+
 def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
     several = len({r.file for r in comparison.rows}) > 1
     out: list[Part] = [marker(comparison.project) + "\n" + headline(comparison) + "\n"]
@@ -255,6 +292,8 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
         out.append("\n> [!NOTE]\n> " + cell(note) + "\n")
     if comparison.first_run:
         out.append("\n*First run: the base revision has no metrics, so every metric is new.*\n")
+    if comparison.data_validation is not None:
+        out.append(data_validation_part(comparison.data_validation))
     gated = gate_rows(comparison, several)
     if gated:
         out.append("\n### Gates\n\n")

@@ -70,6 +70,14 @@ def render(comparison: Comparison, color: bool) -> str:
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items()) or "no metrics found")
     if comparison.first_run:
         lines.append("first run: the base revision has no metrics")
+    if comparison.data_validation is not None:
+        failures = comparison.data_failures
+        mark = "FAIL" if failures else "ok  "
+        if color:
+            mark = click.style(mark, fg="red" if failures else "green", bold=bool(failures))
+        files = ", ".join(str(f.get("path")) for f in comparison.data_validation.get("files") or [])
+        lines += ["", f"Data validation:  {mark}  {files}"]
+        lines += [f"        {failure}" for failure in failures[:20]]
     if comparison.gates:
         lines += ["", "Gates:"]
         for g in comparison.gates:
