@@ -187,13 +187,9 @@ def _pyproject(root: Path) -> dict[str, Any]:
     path = root / "pyproject.toml"
     if not path.is_file():
         return {}
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10 without tomllib
-        try:
-            import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return {"project": {"name": ""}} if "[project]" in path.read_text(encoding="utf-8") else {}
+    from mlops_gitops import toml
+
+    tomllib = toml.tomllib()
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

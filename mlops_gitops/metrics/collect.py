@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_gitops import git
+from mlops_gitops import git, toml
 from mlops_gitops.errors import UsageError
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
 
@@ -140,7 +140,7 @@ def parse_file(text: bytes, path: str, where: str) -> Any:
                 f"{path}:{exc.lineno}:{exc.colno}: invalid JSON at {where}: {exc.msg}"
             ) from None
     if suffix == ".toml":
-        tomllib = _toml()
+        tomllib = toml.tomllib()
         try:
             return tomllib.loads(decoded)
         except tomllib.TOMLDecodeError as exc:
@@ -258,13 +258,3 @@ def snapshot(reader: Reader, rev: Revision, metrics_files: list[str], param_file
         if text is not None:
             snap.params[path] = flatten_params(parse_file(text, path, where))
     return snap
-
-
-def _toml() -> Any:
-    """tomllib (3.11+) or its backport; imported by name so either works under one type check."""
-    import importlib
-
-    try:
-        return importlib.import_module("tomllib")
-    except ImportError:
-        return importlib.import_module("tomli")

@@ -85,10 +85,10 @@ def requirement_names(root: Path, files: tuple[str, ...] | list[str]) -> list[st
 
 
 def _pyproject_names(text: str) -> list[str]:
-    from mlops_gitops.metrics.collect import _toml
+    from mlops_gitops import toml
 
     try:
-        tomllib = _toml()
+        tomllib = toml.tomllib()
     except ImportError:
         return []
     try:
