@@ -142,3 +142,25 @@ def test_git_metrics_never_import_dvc(project: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True)
     assert proc.stdout.strip().splitlines()[-1] == "NO-DVC NO-JINJA", proc.stderr
+
+
+def test_reproduced_dvc_lock_that_differs_from_the_commit_is_flagged(project: Path) -> None:
+    lock = "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n"
+    (project / "dvc.lock").write_text(lock)
+    git(project, "add", "dvc.lock")
+    git(project, "commit", "-q", "-m", "lock")
+    clean = run(project, "--base", "main")
+    assert clean.returncode == 0 and "does not match the pipeline reproduced here" not in clean.stdout
+    (project / "dvc.lock").write_text(lock + "    outs:\n    - path: model.pkl\n      md5: 1234\n")
+    stale = run(project, "--base", "main")
+    assert stale.returncode == 0, "a stale lock warns; it is not a gate"
+    assert (
+        "> [!WARNING]\n> `dvc.lock` in this commit does not match the pipeline reproduced here"
+        in stale.stdout
+    )
+    assert json.loads(run(project, "--base", "main", "--format", "json").stdout)["stale_lock"] is True
+    # Comparing two commits says nothing about the work tree.
+    assert (
+        json.loads(run(project, "--base", "main", "--head", "HEAD", "--format", "json").stdout)["stale_lock"]
+        is False
+    )

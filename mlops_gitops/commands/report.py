@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from mlops_gitops import git
 from mlops_gitops.commands.options import manifest_option
 from mlops_gitops.manifest.model import VALIDATION_REPORT, Manifest
 from mlops_gitops.metrics.compare import Comparison
@@ -49,10 +50,12 @@ def evaluate(root: Path, manifest: Manifest, base: str, head: str = "workspace")
         python=lineage.python_version(),
         packages=lineage.package_versions(lineage.requirement_names(root, manifest.requirements)),
     )
+    stale_lock = head_rev.sha is None and lock_differs_from_head(reader)
     validation = None
     if manifest.data_checks:
         validation = read_validation(reader.read_many(head_rev, [VALIDATION_REPORT])[VALIDATION_REPORT])
     return Comparison(
+        stale_lock=stale_lock,
         data_validation=validation,
         project=manifest.name,
         base=base_rev,
@@ -66,6 +69,19 @@ def evaluate(root: Path, manifest: Manifest, base: str, head: str = "workspace")
         first_run=not any(before.metrics.values()),
         from_dvc=sorted(set(before.from_dvc) | set(after.from_dvc)),
     )
+
+
+def lock_differs_from_head(reader: Any) -> bool:
+    """After `dvc repro` in the work tree: does dvc.lock differ from the one committed at HEAD? Then
+    what would merge is not what was evaluated (promotion reads dvc.lock from Git)."""
+    from mlops_gitops.metrics import collect
+
+    head = collect.Revision("HEAD", git.resolve("HEAD", reader.top))
+    if head.sha is None:
+        return False
+    committed = reader.read_many(head, ["dvc.lock"])["dvc.lock"]
+    here = reader.read_many(collect.Revision(collect.WORKSPACE, None), ["dvc.lock"])["dvc.lock"]
+    return here is not None and committed != here
 
 
 def read_validation(blob: bytes | None) -> dict[str, Any] | None:

@@ -108,6 +108,8 @@ class Comparison:
     json_path: str | None = None  # where the full JSON is, for notes on cut tables
     # What `validate-data` wrote at head (its JSON), when the manifest has data checks and it ran.
     data_validation: dict[str, Any] | None = None
+    # The work tree's dvc.lock (just reproduced) differs from the committed one: commit it before merging.
+    stale_lock: bool = False
 
     @property
     def data_failures(self) -> list[str]:

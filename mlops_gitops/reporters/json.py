@@ -51,6 +51,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "lineage": asdict(comparison.lineage) if comparison.lineage else None,
         "history": history,
         "data_validation": comparison.data_validation,
+        "stale_lock": comparison.stale_lock,
     }
 
 

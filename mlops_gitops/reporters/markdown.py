@@ -36,6 +36,13 @@ ICONS = {
 ORDER = {s: i for i, s in enumerate(ICONS)}
 
 
+STALE_LOCK = (
+    "`dvc.lock` in this commit does not match the pipeline reproduced here, so what would merge is not "
+    "what this report evaluated. Run `dvc pull --run-cache && dvc repro` (it restores this run and trains "
+    "nothing) and commit `dvc.lock`: promotion reads the model's hash from it."
+)
+
+
 def marker(project: str) -> str:
     return f"{MARKER_PREFIX}{project} -->"
 
@@ -290,6 +297,8 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
     out.append(intro)
     if note:
         out.append("\n> [!NOTE]\n> " + cell(note) + "\n")
+    if comparison.stale_lock:
+        out.append("\n> [!WARNING]\n> " + STALE_LOCK + "\n")
     if comparison.first_run:
         out.append("\n*First run: the base revision has no metrics, so every metric is new.*\n")
     if comparison.data_validation is not None:

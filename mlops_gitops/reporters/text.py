@@ -68,6 +68,10 @@ def render(comparison: Comparison, color: bool) -> str:
     lines = [f"{head}  {comparison.project}: {comparison.base.label} -> {comparison.head.label}"]
     counts = comparison.counts()
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items()) or "no metrics found")
+    if comparison.stale_lock:
+        from mlops_gitops.reporters.markdown import STALE_LOCK
+
+        lines.append("warning: " + STALE_LOCK.replace("`", ""))
     if comparison.first_run:
         lines.append("first run: the base revision has no metrics")
     if comparison.data_validation is not None:
