@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "Validate mlops.yaml and print every problem with file:line:col."),
     "schema": ("schema", "Print the JSON Schema of mlops.yaml (for editors)."),
     "changed": ("changed", "Tell whether the files changed between two revisions should retrain."),
+    "push-runs": (
+        "push_runs",
+        "dvc push --run-cache, plus the uncached outputs runs need to be restored elsewhere.",
+    ),
     "report": ("report", "Compare metrics and params between two revisions, apply gates."),
     "comment": ("comment", "Post or update the one sticky PR comment with a report."),
     "promote": ("promote", "Open or update the deployment PR that promotes a model to an environment."),
