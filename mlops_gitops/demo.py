@@ -1,10 +1,15 @@
-"""``make demo``: the bundled example, end to end, in a temporary directory. No account, no network,
-no Docker: everything runs locally with git and DVC."""
+"""``make demo``: the whole GitOps loop on the bundled example, locally, narrated.
+
+No account, no network and no Docker: a bare Git repository plays GitHub's copy of the project, a
+local folder plays the DVC remote, and each workflow's job is run as the generated workflow runs it,
+in a fresh clone with an empty DVC cache, as a CI runner would. What would be posted to GitHub (the PR
+comment, the deployment PR) is printed instead.
+"""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,10 +23,17 @@ from pathlib import Path
 from mlops_gitops.resources import examples_dir
 
 BIN = Path(sys.executable).parent
+MLOPS = str(BIN / "mlops-gitops")
+TTY = sys.stdout.isatty()
+RAN = re.compile(r"^Running stage '([^']+)'", re.M)
 
 
 def say(text: str) -> None:
-    print(f"\n\033[1m==> {text}\033[0m" if sys.stdout.isatty() else f"\n==> {text}", flush=True)
+    print(f"\n\033[1m==> {text}\033[0m" if TTY else f"\n==> {text}", flush=True)
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.rstrip("\n").splitlines())
 
 
 @contextmanager
@@ -33,7 +45,7 @@ def progress(label: str) -> Iterator[None]:
     def spin() -> None:
         frames = "|/-\\"
         i = 0
-        while sys.stdout.isatty() and not done.wait(0.2):
+        while TTY and not done.wait(0.2):
             if time.monotonic() - start > 1:
                 print(f"\r    {label} {frames[i % 4]} {time.monotonic() - start:4.1f}s", end="", flush=True)
                 i += 1
@@ -45,74 +57,229 @@ def progress(label: str) -> Iterator[None]:
     finally:
         done.set()
         thread.join()
-        print(f"\r    {label}: done in {time.monotonic() - start:.1f}s      ", flush=True)
+        elapsed = time.monotonic() - start
+        if elapsed > 1 or TTY:
+            print(f"\r    {label}: done in {elapsed:.1f}s      ", flush=True)
 
 
-def run(args: list[str], cwd: Path, label: str | None = None) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
-    env.setdefault("GIT_AUTHOR_NAME", "mlops-gitops demo")
-    env.setdefault("GIT_AUTHOR_EMAIL", "demo@example.invalid")
-    env.setdefault("GIT_COMMITTER_NAME", "mlops-gitops demo")
-    env.setdefault("GIT_COMMITTER_EMAIL", "demo@example.invalid")
+def env() -> dict[str, str]:
+    out = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
+    for key, value in {
+        "GIT_AUTHOR_NAME": "mlops-gitops demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+        "GIT_COMMITTER_NAME": "mlops-gitops demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+    }.items():
+        out.setdefault(key, value)
+    for key in ("GITHUB_ACTIONS", "GITHUB_TOKEN", "MLOPS_GITOPS_TOKEN"):
+        out.pop(key, None)  # the demo never talks to GitHub, whatever the shell has set
+    return out
+
+
+def run(args: list[str], cwd: Path, label: str | None = None, ok: tuple[int, ...] = (0,)) -> tuple[int, str]:
     with progress(label or " ".join(args)):
-        proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
+        proc = subprocess.run(args, cwd=cwd, env=env(), capture_output=True, text=True)
+    if proc.returncode not in ok:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"demo step failed: {' '.join(args)} (exit {proc.returncode})")
-    return proc.stdout
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def out(args: list[str], cwd: Path, label: str | None = None) -> str:
+    return run(args, cwd, label)[1]
+
+
+class Story:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.origin = work / "origin.git"  # GitHub's copy of the repository
+        self.remote = work / "dvc-remote"  # the DVC remote (an S3 bucket in real life)
+        self.laptop = work / "laptop"  # where the ML engineer works
+        self.executed: list[tuple[str, list[str]]] = []
+        self.runs = 0
+
+    def ci_clone(self, ref: str, name: str) -> Path:
+        """A CI runner's checkout: a fresh clone with an empty DVC cache."""
+        self.runs += 1
+        path = self.work / "runners" / f"{self.runs:02d}-{name}"
+        out(["git", "clone", "-q", str(self.origin), str(path)], self.work, f"checkout {ref}")
+        out(["git", "checkout", "-q", ref], path, "git checkout")
+        return path
+
+    def reproduce(self, repo: Path, step: str) -> list[str]:
+        """What mlops-pr and mlops-train run: fetch run records, reproduce with --pull, share the result."""
+        out(["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], repo, "dvc pull --run-cache")
+        log = out(["dvc", "repro", "--pull", "--allow-missing"], repo, "dvc repro --pull --allow-missing")
+        out([MLOPS, "push-runs"], repo, "mlops-gitops push-runs")
+        ran = RAN.findall(log)
+        restored = re.findall(r"Stage '([^']+)' is cached - skipping run", log)
+        self.executed.append((step, ran))
+        print(
+            f"    stages executed: {', '.join(ran) or 'none'}"
+            + (f"; restored from the run-cache: {', '.join(restored)}" if restored else "")
+        )
+        return ran
+
+    def restore_and_commit(self, name: str) -> None:
+        """What the engineer runs after CI trained the PR: restore that run, record it in Git."""
+        log = out(
+            ["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], self.laptop, "dvc pull --run-cache"
+        )
+        log = out(["dvc", "repro", "--pull", "--allow-missing"], self.laptop, "dvc repro (restores)")
+        print(f"    stages executed on the laptop: {', '.join(RAN.findall(log)) or 'none (restored)'}")
+        out(["git", "add", "dvc.lock", "metrics.json", "plots"], self.laptop)
+        out(["git", "commit", "-qm", "Record the reproduced pipeline (dvc.lock)"], self.laptop)
+        out(["git", "push", "-q", "origin", name], self.laptop, f"git push origin {name}")
+
+    def branch(self, name: str, edit: dict[str, tuple[str, str]], message: str) -> None:
+        out(["git", "checkout", "-q", "-b", name, "main"], self.laptop)
+        for rel, (old, new) in edit.items():
+            path = self.laptop / rel
+            path.write_text(path.read_text().replace(old, new))
+        out(["git", "commit", "-qam", message], self.laptop)
+        out(["git", "push", "-q", "origin", name], self.laptop, f"git push origin {name}")
+
+    def pull_request(self, name: str) -> tuple[int, str, Path]:
+        say(f"mlops-pr on the pull request from {name!r}: detect changes, reproduce, report against main")
+        ci = self.ci_clone(name, f"pr-{name}")
+        changed = out([MLOPS, "changed", "--base", "origin/main"], ci, "mlops-gitops changed")
+        print(indent(changed))
+        if "retrain=true" in changed:
+            self.reproduce(ci, f"PR {name}")
+        else:
+            self.executed.append((f"PR {name}", []))
+            print("    no pipeline input changed: the training job is skipped")
+        code, report = run(
+            [MLOPS, "report", "--base", "origin/main", "--output", str(ci / "report.md")],
+            ci,
+            "mlops-gitops report",
+            ok=(0, 1),
+        )
+        return code, (ci / "report.md").read_text() if (ci / "report.md").exists() else report, ci
 
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="mlops-gitops-demo-"))
-    repo = work / "iris"
-    say(f"Copying the bundled example into {repo} (nothing downloads: the data ships with scikit-learn)")
-    # mlops.example.yaml comes along: init starts from it, so the demo has gates and environments.
-    shutil.copytree(examples_dir() / "iris", repo)
-    run(["git", "init", "-q", "-b", "main"], repo, "git init")
-    run(["dvc", "init", "-q"], repo, "dvc init")
+    story = Story(work)
+    laptop = story.laptop
+    print(
+        "mlops-gitops demo: the GitOps loop for ML, locally. No account, no network, no Docker:\n"
+        f"a bare Git repository plays GitHub, a folder plays the DVC remote. Everything is in {work}."
+    )
 
-    say("mlops-gitops init --yes: detect the repo, write mlops.yaml, generate")
-    print(run([str(BIN / "mlops-gitops"), "init", "--yes"], repo, "mlops-gitops init"))
-    say("Generated files")
+    say("1. Adopt: copy the bundled scikit-learn example, `mlops-gitops init --yes`, train the first model")
+    shutil.copytree(examples_dir() / "iris", laptop)  # with mlops.example.yaml: init starts from it
+    out(["git", "init", "-q", "-b", "main"], laptop, "git init")
+    print(indent(out([MLOPS, "init", "--yes"], laptop, "mlops-gitops init")))
+    out(["dvc", "remote", "add", "-d", "storage", str(story.remote)], laptop, "dvc remote add")
+    manifest = laptop / "mlops.yaml"
+    manifest.write_text(manifest.read_text().replace("\ndata:\n", "\ndata:\n  remote: storage\n", 1))
+    out([MLOPS, "generate"], laptop, "mlops-gitops generate")
+    print("    generated:")
     for path in [
-        "mlops.yaml",
         "dvc.yaml",
-        *sorted(str(p.relative_to(repo)) for p in (repo / ".github/workflows").glob("*.yml")),
+        *sorted(f".github/workflows/{p.name}" for p in (laptop / ".github/workflows").iterdir()),
     ]:
-        lines = (repo / path).read_text().count("\n")
-        print(f"    {path} ({lines} lines)")
-    print(run([str(BIN / "mlops-gitops"), "generate", "--check"], repo, "mlops-gitops generate --check"))
+        print(f"      {path}")
+    first = RAN.findall(out(["dvc", "repro"], laptop, "dvc repro (on the laptop)"))
+    print(f"    stages executed on the laptop: {', '.join(first)}")
+    out([MLOPS, "push-runs"], laptop, "mlops-gitops push-runs")
+    out(["git", "add", "-A"], laptop)
+    out(["git", "commit", "-qm", "Adopt mlops-gitops; first model"], laptop)
+    out(["git", "init", "-q", "--bare", "-b", "main", str(story.origin)], work)
+    out(["git", "remote", "add", "origin", str(story.origin)], laptop)
+    out(["git", "push", "-q", "origin", "main"], laptop, "git push origin main")
 
-    say("dvc repro: prepare -> train -> evaluate")
-    print(run(["dvc", "repro"], repo, "dvc repro"))
-    say("Metrics (metrics.json)")
-    metrics = json.loads((repo / "metrics.json").read_text())
-    print(json.dumps(metrics, indent=2))
-    run(["git", "add", "-A"], repo, "git add")
-    run(["git", "commit", "-q", "-m", "Adopt mlops-gitops; first model"], repo, "git commit")
+    say(
+        "2. mlops-train on the push to main, in a fresh runner: the run-cache makes it a restore, not a retrain"
+    )
+    story.reproduce(story.ci_clone("main", "train-1"), "push main (adoption)")
 
-    say("A change a reviewer should catch: train.C 1.0 -> 0.01 on a branch, retrain, report against main")
-    run(["git", "checkout", "-q", "-b", "weaker-regularisation"], repo, "git checkout -b")
-    params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("C: 1.0", "C: 0.01"))
-    print(run(["dvc", "repro"], repo, "dvc repro").rstrip().splitlines()[-1])
-    report = subprocess.run(
-        [str(BIN / "mlops-gitops"), "report", "--base", "main", "--format", "text"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    print(report.stdout)
-    verdict = {0: "every gate passed", 1: "a gate failed: the PR check would be red"}.get(
-        report.returncode, "error"
-    )
+    params = "params.yaml"
+    story.branch("stronger-model", {params: ("C: 1.0", "C: 2.0")}, "Weaker regularisation: C 1.0 -> 2.0")
+    code, report, _ = story.pull_request("stronger-model")
     say(
-        f"report exited {report.returncode} ({verdict}); in a pull request the same report, as Markdown, "
-        "becomes the one sticky comment"
+        f"   report exit code {code}: {'every gate passes' if code == 0 else 'a gate failed'}. The PR comment,"
+        " as mlops-comment would post it (one comment per PR, edited in place on every run):"
     )
+    print(indent(report, "    | "))
+    say("   The engineer records the PR's run in Git: `dvc pull --run-cache && dvc repro` restores it")
+    out(["git", "checkout", "-q", "stronger-model"], laptop)
+    story.restore_and_commit("stronger-model")
+    story.pull_request("stronger-model")
+    print("    (same sticky comment, updated; the dvc.lock warning is gone)")
+
+    story.branch("tiny-C", {params: ("C: 1.0", "C: 0.01")}, "Much stronger regularisation: C 0.01")
+    code, _, bad_ci = story.pull_request("tiny-C")
+    print(
+        indent(
+            run(
+                [MLOPS, "report", "--base", "origin/main", "--format", "text"],
+                bad_ci,
+                "report (text)",
+                ok=(0, 1),
+            )[1]
+        )
+    )
+    say(f"   report exit code {code}: the PR check is red. Promotion refuses this model too:")
+    out(["git", "checkout", "-q", "tiny-C"], laptop)
+    story.restore_and_commit("tiny-C")
+    print(
+        indent(
+            run(
+                [MLOPS, "promote", "--env", "staging", "--dry-run"],
+                laptop,
+                "mlops-gitops promote --env staging",
+                ok=(1,),
+            )[1]
+        )
+    )
+
+    story.branch("docs", {"README.md": ("# ", "# (edited) ")}, "Docs only")
+    story.pull_request("docs")
+
+    say("3. Merge the passing PR; mlops-train on main restores what the PR trained")
+    out(["git", "checkout", "-q", "main"], laptop)
+    out(["git", "pull", "-q", "--no-rebase", "origin", "stronger-model"], laptop, "git merge stronger-model")
+    out(["git", "push", "-q", "origin", "main"], laptop, "git push origin main")
+    merged_ci = story.ci_clone("main", "train-2")
+    ran = story.reproduce(merged_ci, "push main (merge)")
+    print("    the merge trained nothing: the model trained for the PR was restored" if not ran else "")
+
     say(
-        f"Done. The project is in {repo}; try `cd {repo} && mlops-gitops report --base main` for the Markdown."
+        "4. mlops-deploy: the deployment PR for staging (printed by `promote --dry-run`; in CI it is opened on"
+        " GitHub, and Argo CD or Flux roll it out once merged)"
     )
+    print(
+        indent(
+            out(
+                [MLOPS, "promote", "--env", "staging", "--dry-run"],
+                merged_ci,
+                "mlops-gitops promote --env staging",
+            )
+        )
+    )
+    say("   Production only takes a model that staging already runs:")
+    print(
+        indent(
+            run(
+                [MLOPS, "promote", "--env", "production", "--dry-run"],
+                merged_ci,
+                "mlops-gitops promote --env production",
+                ok=(1,),
+            )[1]
+        )
+    )
+
+    say("Pipeline stages executed by CI per event (a CML-style workflow re-runs all of them every time)")
+    per_event = len(first)
+    naive = 0
+    for step, stages in story.executed:
+        naive += per_event
+        print(f"    {step:<36} {len(stages)}  {', '.join(stages)}")
+    ours = sum(len(s) for _, s in story.executed)
+    print(f"    {'total':<36} {ours}  (naive: {naive}, {per_event} per event)")
+    say(f"Done. Everything is in {work}: `laptop/` is the project, `runners/` the CI checkouts.")
     return 0
 
 
