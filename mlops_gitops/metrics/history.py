@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from mlops_gitops import git
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.model import Gate
+from mlops_gitops.metrics import gates as G
 from mlops_gitops.metrics.collect import MetricsFileError, Reader, cat_files, parse_file
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, number
 
@@ -25,18 +26,31 @@ class History:
 
 
 def charted(gates: tuple[Gate, ...] | list[Gate], files: list[str]) -> list[tuple[str, str]]:
-    """(file, key) pairs to chart: every single-metric gate; patterns have too many segments."""
+    """(file, key) pairs to chart: every gate. A pattern gate (``per_class.*.f1``) is charted as its
+    worst segment at each commit, which is what the gate judges."""
     out: list[tuple[str, str]] = []
     for gate in gates:
-        if gate.is_pattern:
-            continue
         for file in [gate.file] if gate.file else files:
             out.append((file, gate.metric))
     return list(dict.fromkeys(out))
 
 
+def worst_of(gate: Gate, file: str, flat: dict[str, Scalar]) -> float | None:
+    """The worst finite value among the segments a pattern gate matches in one file."""
+    values = [v for k, v in flat.items() if G.matches(gate, file, k)]
+    finite = [n for n in (number(v) for v in values) if n is not None and math.isfinite(n)]
+    if not finite:
+        return None
+    return min(finite) if gate.direction == "higher" else max(finite)
+
+
 def collect_history(
-    reader: Reader, base_sha: str, depth: int, files: list[str], wanted: list[tuple[str, str]]
+    reader: Reader,
+    base_sha: str,
+    depth: int,
+    files: list[str],
+    wanted: list[tuple[str, str]],
+    gates: tuple[Gate, ...] | list[Gate] = (),
 ) -> History:
     """Read ``wanted`` metrics at the last ``depth`` first-parent commits up to ``base_sha``."""
     history = History()
@@ -62,7 +76,11 @@ def collect_history(
                 flat[file] = flatten_metrics(parse_file(blob, file, sha[:7]))
             except MetricsFileError:
                 continue  # an old broken commit must not break today's report
+        patterns = {g.metric: g for g in gates if g.is_pattern}
         for file, key in wanted:
+            if key in patterns:
+                history.series[(file, key)].append(worst_of(patterns[key], file, flat.get(file, {})))
+                continue
             value = number(flat.get(file, {}).get(key))
             history.series[(file, key)].append(value if value is not None and math.isfinite(value) else None)
     return history

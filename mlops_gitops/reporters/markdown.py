@@ -204,6 +204,11 @@ def charts(comparison: Comparison, several: bool) -> list[str]:
     if history is None or not history.commits:
         return []
     heads = {(r.file, r.key): r.head for r in comparison.rows}
+    # A pattern gate's series is its worst segment per commit; at head, the segment the gate reported.
+    patterns = {o.gate.metric for o in comparison.gates if o.gate.is_pattern}
+    for outcome in comparison.gates:
+        if outcome.gate.is_pattern and outcome.worst is not None:
+            heads[(outcome.worst.file, outcome.gate.metric)] = outcome.worst.head
     out: list[str] = []
     for (file, key), series in list(history.series.items())[:MAX_CHARTS]:
         points = [(c, v) for c, v in zip(history.commits, series, strict=False) if v is not None]
@@ -214,6 +219,8 @@ def charts(comparison: Comparison, several: bool) -> list[str]:
         if len(points) < 2:
             continue
         title = f"{key} ({file})" if several else key
+        if key in patterns:
+            title = f"{title.split(' ')[0]} worst segment" + (f" ({file})" if several else "")
         out.append(chart(title, [p[0] for p in points], [p[1] for p in points]))
     return out
 

@@ -13,6 +13,7 @@ from mlops_gitops.commands.report import evaluate
 from mlops_gitops.errors import MlopsError
 from mlops_gitops.manifest.loader import load_manifest_text
 from mlops_gitops.metrics.compare import Comparison
+from mlops_gitops.reporters import markdown
 
 
 def manifest(gates: str = "", extra_metrics: str = "", files: str = "") -> object:
@@ -229,9 +230,17 @@ def test_history_reads_gated_metric_over_base_branch(repo: GitRepo) -> None:
     gates = "    - {metric: acc, min: 0}\n    - {metric: per.*.x, min: 0}\n"
     m = load_manifest_text(MANIFEST + "metrics:\n  history: 3\n  gates:\n" + gates)
     for value in (0.1, 0.2, "broken", 0.4):
-        repo.commit({"metrics.json": {"acc": value} if value != "broken" else "{nope"})
+        per = {"a": {"x": value}, "b": {"x": 0.3}} if value != "broken" else {}
+        repo.commit({"metrics.json": {"acc": value, "per": per} if value != "broken" else "{nope"})
     repo.git("checkout", "-q", "-b", "feature")
-    repo.commit({"metrics.json": {"acc": 0.9}})
+    repo.commit({"metrics.json": {"acc": 0.9, "per": {"a": {"x": 0.9}, "b": {"x": 0.8}}}})
     c = evaluate(repo.path, m, "main", "feature")
     assert c.history is not None and len(c.history.commits) == 3
-    assert c.history.series == {("metrics.json", "acc"): [0.2, None, 0.4]}
+    # A pattern gate is charted as its worst segment at each commit (higher is better: the minimum).
+    assert c.history.series == {
+        ("metrics.json", "acc"): [0.2, None, 0.4],
+        ("metrics.json", "per.*.x"): [0.2, None, 0.3],
+    }
+    text = markdown.render(c)
+    assert 'title "per.*.x worst segment"' in text
+    assert "line [0.2, 0.3, 0.8]" in text  # the base history, then head's worst segment (b: 0.8)
