@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from mlops_gitops import checkcache
+from mlops_gitops.commands.options import dir_option
 from mlops_gitops.errors import MlopsError
 from mlops_gitops.files import Plan, apply, plan, read_text
 from mlops_gitops.manifest import MANIFEST_FILE, load_manifest
@@ -92,14 +93,7 @@ def generate(
     help="Change nothing; exit 1 with a diff when a generated file is stale, missing or hand-edited.",
 )
 @click.option("--force", is_flag=True, help="Overwrite generated files that were edited by hand.")
-@click.option(
-    "--dir",
-    "root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project root holding mlops.yaml.",
-)
+@dir_option("Project root holding mlops.yaml.")
 def command(check: bool, force: bool, root: Path) -> int:
     """Render dvc.yaml and .github/workflows/* from mlops.yaml.
 

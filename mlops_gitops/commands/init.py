@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from mlops_gitops import __version__
+from mlops_gitops.commands.options import dir_option
 from mlops_gitops.detect import Detection, detect
 from mlops_gitops.errors import ManifestError, MlopsError, UsageError
 
@@ -387,14 +388,7 @@ def _undo(root: Path, made_root: bool, before: set[Path], manifest: Path, previo
 @click.option(
     "--example", metavar="NAME", help="Scaffold a bundled example (e.g. iris) into an empty directory."
 )
-@click.option(
-    "--dir",
-    "root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory.",
-)
+@dir_option("Project directory.")
 def command(yes: bool, force: bool, example: str | None, root: Path) -> int:
     """Detect the project (dvc.yaml, requirements, Python, branch, DVC remote), write mlops.yaml and
     generate dvc.yaml and the workflows. With --example, scaffold a bundled example first."""

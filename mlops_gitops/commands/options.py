@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -21,4 +22,16 @@ def manifest_option(purpose: str) -> Callable[[F], F]:
         show_default=True,
         type=click.Path(dir_okay=False),
         help=f"The manifest {purpose}.",
+    )
+
+
+def dir_option(purpose: str) -> Callable[[F], F]:
+    """``--dir PATH`` (default the current directory), passed to the command as ``root``."""
+    return click.option(
+        "--dir",
+        "root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help=purpose,
     )
