@@ -244,6 +244,9 @@ def checkout(origin: Path, sha: str, dest: Path, repo: str) -> Path:
     """What actions/checkout leaves on a fresh runner: a full clone at ``sha`` (detached), no DVC cache."""
     run(["git", "clone", "-q", "--no-checkout", str(origin), str(dest)], dest.parent)
     run(["git", "checkout", "-q", "--detach", sha], dest)
+    # act's host mode copies the work tree without empty directories; a clone whose refs/ holds only
+    # packed refs would lose refs/ and stop being a repository. One loose ref keeps it.
+    run(["git", "update-ref", "refs/act/checkout", sha], dest)
     run(["git", "remote", "set-url", "origin", GITHUB_URL.format(repo=repo)], dest)
     return dest
 

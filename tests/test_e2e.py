@@ -1,0 +1,419 @@
+"""The whole loop, run for real: push -> retrain -> PR comment -> merge -> deployment PR -> production.
+
+One story on the bundled iris example (see docs/e2e.md): a bare git repository as `origin`, a
+local-directory DVC remote, the fake GitHub REST server, and the generated workflows run by `act` in
+host mode with stand-ins for the remote actions (tests/actrunner.py). Each step asserts what a user
+would see, and DVC's own log lines give the stages executed per step; the table is printed at the end
+and written to $MLOPS_E2E_COUNTS (JSON) for benchmarks/bench_e2e.py.
+
+It is one test function on purpose: the steps depend on each other (step 6 merges step 2's branch),
+and pytest-xdist must not split them across workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.actrunner import (
+    VENV_BIN,
+    ActRun,
+    StageCounts,
+    act,
+    checkout,
+    git,
+    make_example,
+    pr_reference,
+    pull_request_event,
+    push_event,
+    require_act,
+    run,
+    stage_counts,
+    workflow_dispatch_event,
+    workflow_run_event,
+)
+from tests.fakegithub import FakeGitHub
+
+pytestmark = pytest.mark.slow
+
+REPO = "acme/iris"
+ZERO = "0" * 40
+REPORT_MARKER = "<!-- mlops-gitops:pr-report project=iris -->"
+STAGING = "deploy/staging/inference.yaml"
+PRODUCTION = "deploy/production/inference.yaml"
+STORAGE_URI = re.compile(r"storageUri: s3://mlops-demo-models/iris/([0-9a-f]{32})")
+
+
+@dataclass
+class Step:
+    name: str
+    ci: StageCounts = field(default_factory=StageCounts)
+    local: StageCounts = field(default_factory=StageCounts)
+    # CI events that a naive workflow (dvc repro on every push and PR event) would also run on.
+    events: list[dict[str, str]] = field(default_factory=list)
+
+
+class Story:
+    """The temp world: developer clone, bare origin, DVC remote, fake GitHub; and the act runs."""
+
+    def __init__(self, root: Path, fake: FakeGitHub) -> None:
+        self.root = root
+        self.fake = fake
+        self.origin = root / "origin.git"
+        self.remote = root / "dvc-remote"
+        self.dev = root / "dev"
+        self.steps: list[Step] = []
+        self._runs = itertools.count(1)
+        self._run_ids = itertools.count(7001)
+
+    @property
+    def step(self) -> Step:
+        return self.steps[-1]
+
+    def begin(self, name: str) -> None:
+        self.steps.append(Step(name))
+
+    # ------------------------------------------------------------------ developer side
+    def sha(self, rev: str = "HEAD") -> str:
+        return git(self.dev, "rev-parse", rev)
+
+    def commit_and_push(self, message: str, branch: str) -> str:
+        git(self.dev, "add", "-A")
+        git(self.dev, "commit", "-qm", message)
+        git(self.dev, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        sha = self.sha()
+        if branch != "main":
+            # The fake GitHub's main keeps its own commits (the deployment files promote edits); a
+            # PR branch only needs to point at the real head (comment --head-sha checks it).
+            self.fake.repo(REPO).refs[f"heads/{branch}"] = sha
+        return sha
+
+    def record_lock(self, branch: str) -> str:
+        """The developer takes the model CI trained: `dvc pull --run-cache` then `dvc repro` restores
+        it without training, and dvc.lock + metrics are committed (promote reads the committed lock)."""
+        run(["dvc", "pull", "--run-cache", "--allow-missing", "-q"], self.dev)
+        log = run(["dvc", "repro", "--pull"], self.dev)
+        counts = stage_counts(log)
+        self.step.local = self.step.local + counts
+        # Only the model-producing stages come from the run-cache. DVC never run-caches a stage with a
+        # plain `cache: false` out (data validation), and `push --run-cache` does not upload the
+        # `cache: false` metrics and plots a run record names (evaluate): both run again, in seconds.
+        assert set(counts.executed) <= {"mlops_validate_data", "evaluate"}, f"the developer retrained:\n{log}"
+        assert {"prepare", "train"} <= set(counts.restored + counts.unchanged), log
+        return self.commit_and_push("Record the model CI trained (dvc.lock, metrics)", branch)
+
+    # ------------------------------------------------------------------ CI side
+    def _act(
+        self, event_name: str, workflow: str, sha: str, event: dict[str, Any], artifacts: Path | None
+    ) -> ActRun:
+        n = next(self._runs)
+        where = self.root / "runs" / f"{n:02d}-{workflow}"
+        where.mkdir(parents=True)
+        work = checkout(self.origin, sha, where / "checkout", REPO)
+        result = act(
+            event_name,
+            workflow,
+            work,
+            event,
+            where / "act",
+            artifacts or where / "artifacts",
+            env={"GITHUB_API_URL": self.fake.url, "MLOPS_GITOPS_RETRY_BACKOFF": "0"},
+            secrets={"GITHUB_TOKEN": self.fake.token},
+        )
+        (where / "act.log").write_text(result.log)
+        self.step.ci = self.step.ci + result.stages
+        return result
+
+    def push(self, before: str, after: str) -> ActRun:
+        self.step.events.append({"event": "push", "sha": after})
+        return self._act(
+            "push", "mlops-train", after, push_event(REPO, "refs/heads/main", before, after), None
+        )
+
+    def pull_request(self, number: int, branch: str, base_sha: str, head_sha: str) -> ActRun:
+        self.step.events.append({"event": "pull_request", "sha": head_sha})
+        event = pull_request_event(REPO, number, base_sha, head_sha, branch)
+        return self._act("pull_request", "mlops-pr", head_sha, event, None)
+
+    def comment(self, pr_run: ActRun, number: int, branch: str, base_sha: str, head_sha: str) -> ActRun:
+        """mlops-comment for a finished mlops-pr run; it runs on the default branch, like GitHub does."""
+        conclusion = "success" if pr_run.returncode == 0 else "failure"
+        event = workflow_run_event(
+            REPO,
+            "mlops-pr",
+            next(self._run_ids),
+            head_sha,
+            branch,
+            "pull_request",
+            conclusion,
+            [pr_reference(REPO, number, branch, head_sha, "main", base_sha)],
+        )
+        # The download-artifact stand-in reads what the PR run's upload-artifact stand-in wrote.
+        return self._act("workflow_run", "mlops-comment", self.sha("main"), event, pr_run.artifacts)
+
+    def deploy_after_training(self, sha: str) -> ActRun:
+        event = workflow_run_event(REPO, "mlops-train", next(self._run_ids), sha, "main", "push", "success")
+        return self._act("workflow_run", "mlops-deploy", sha, event, None)
+
+    def dispatch_deploy(self, environment: str, sha: str) -> ActRun:
+        event = workflow_dispatch_event(
+            REPO, "mlops-deploy", "refs/heads/main", {"environment": environment, "model_ref": ""}
+        )
+        return self._act("workflow_dispatch", "mlops-deploy", sha, event, None)
+
+    def open_pull(self, branch: str, title: str) -> int:
+        return self.fake.add_pull(REPO, branch, "main", title=title)
+
+    # ------------------------------------------------------------------ reading results
+    def lock_md5(self, rev: str, path: str) -> str:
+        from ruamel.yaml import YAML
+
+        lock = YAML(typ="safe").load(git(self.dev, "show", f"{rev}:dvc.lock"))
+        for stage in lock["stages"].values():
+            for entry in stage.get("outs", []) + stage.get("deps", []):
+                if entry["path"] == path:
+                    return str(entry["md5"])
+        raise AssertionError(f"{path} not in dvc.lock at {rev}")
+
+    def report_comments(self, number: int) -> list[str]:
+        return [c.body for c in self.fake.comments(REPO, number) if c.body.startswith(REPORT_MARKER)]
+
+    def table(self) -> str:
+        lines = [
+            f"{'step':<44} {'CI runs':>7} {'executed':>8} {'restored':>8} {'unchanged':>9} {'local exec':>10}",
+        ]
+        for s in self.steps:
+            lines.append(
+                f"{s.name:<44} {len(s.events):>7} {len(s.ci.executed):>8} {len(s.ci.restored):>8} "
+                f"{len(s.ci.unchanged):>9} {len(s.local.executed):>10}"
+            )
+        total = sum(len(s.ci.executed) for s in self.steps)
+        lines.append(f"{'total':<44} {sum(len(s.events) for s in self.steps):>7} {total:>8}")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "origin": str(self.origin),
+            "dvc_remote": str(self.remote),
+            "steps": [
+                {
+                    "name": s.name,
+                    "events": s.events,
+                    "executed": s.ci.executed,
+                    "restored": s.ci.restored,
+                    "unchanged": s.ci.unchanged,
+                    "local_executed": s.local.executed,
+                }
+                for s in self.steps
+            ],
+        }
+
+
+def change_params(dev: Path, c: str) -> None:
+    params = dev / "params.yaml"
+    text = params.read_text()
+    assert "C: 1.0" in text
+    params.write_text(text.replace("C: 1.0", f"C: {c}"))
+
+
+def drop_rows(path: Path, per_class: int) -> None:
+    """Remove the last ``per_class`` rows of every species (still >= 100 rows, all checks pass)."""
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    header, body = rows[0], rows[1:]
+    col = header.index("species")
+    keep: list[list[str]] = []
+    for species in dict.fromkeys(r[col] for r in body):
+        keep += [r for r in body if r[col] == species][:-per_class]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *keep])
+    path.write_text(out.getvalue())
+
+
+def test_the_loop(tmp_path: Path) -> None:
+    try:
+        require_act()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    with FakeGitHub() as fake:
+        story = Story(tmp_path, fake)
+        try:
+            _story(story)
+        finally:
+            print("\nDVC stages per step of the story (CI = the act runs; local = the developer):")
+            print(story.table())
+            counts_path = os.environ.get("MLOPS_E2E_COUNTS")
+            if counts_path:
+                Path(counts_path).write_text(json.dumps(story.as_json(), indent=2) + "\n")
+
+
+def _story(s: Story) -> None:
+    fake, dev = s.fake, s.dev
+
+    # ---- set-up: the example adopted, data pushed by the developer, main on origin and on the fake.
+    make_example(dev, s.remote)
+    run(["dvc", "push", "-q"], dev)  # the raw data: CI pulls it
+    git(dev, "add", "-A")
+    git(dev, "commit", "-qm", "Adopt mlops-gitops on the iris example")
+    run(["git", "init", "-q", "--bare", str(s.origin)], s.root)
+    git(dev, "remote", "add", "origin", str(s.origin))
+    git(dev, "push", "-q", "origin", "main")
+    fake.add_repo(REPO, "main", files={p: (dev / p).read_text() for p in (STAGING, PRODUCTION)})
+
+    # ---- 1. push to main: mlops-train trains and publishes outputs and run records.
+    s.begin("1. push to main: first training")
+    first = s.sha()
+    result = s.push(ZERO, first)
+    assert result.returncode == 0, result.log[-6000:]
+    assert result.job_result("reproduce and publish") == "succeeded"
+    assert {"mlops_validate_data", "prepare", "train", "evaluate"} <= set(result.stages.executed)
+    assert list(s.remote.rglob("runs/*/*/*")), "no run-cache entries in the DVC remote"
+    assert list(s.remote.glob("files/md5/*/*")), "no outputs in the DVC remote"
+    s.record_lock("main")
+    main_locked = s.sha()
+    result = s.push(first, main_locked)
+    assert result.returncode == 0, result.log[-6000:]
+    assert not result.stages.executed, "dvc.lock matches: nothing should train"
+
+    # ---- 2. a param change: the PR retrains, reports the change, one sticky comment.
+    s.begin("2. PR: train.C 1.0 -> 2.0")
+    git(dev, "checkout", "-qb", "tune-c")
+    change_params(dev, "2.0")
+    head = s.commit_and_push("Weaker regularisation: C 2.0", "tune-c")
+    tune_pr = s.open_pull("tune-c", "Tune C")
+    pr_run = s.pull_request(tune_pr, "tune-c", main_locked, head)
+    assert pr_run.returncode == 0, pr_run.log[-6000:]
+    assert pr_run.job_result("reproduce and report") == "succeeded"
+    assert "train" in pr_run.stages.executed
+    report = (pr_run.artifacts / "mlops-report" / "report.md").read_text()
+    assert report.startswith(REPORT_MARKER)
+    assert "### Changed params" in report
+    assert re.search(r"^\| `train\.C` \| 1(\.0)? \| 2(\.0)? \|$", report, flags=re.M), report
+    com = s.comment(pr_run, tune_pr, "tune-c", main_locked, head)
+    assert com.returncode == 0, com.log[-6000:]
+    assert com.job_result("post the report") == "succeeded"
+    assert len(s.report_comments(tune_pr)) == 1
+    # The developer commits the lock of the model CI trained; the PR runs again on that push.
+    tuned = s.record_lock("tune-c")
+    tuned_hash = s.lock_md5(tuned, "models/model.pkl")
+    assert list(s.remote.glob(f"files/md5/{tuned_hash[:2]}/{tuned_hash[2:]}")), "CI did not push the model"
+    pr_run = s.pull_request(tune_pr, "tune-c", main_locked, tuned)
+    assert pr_run.returncode == 0, pr_run.log[-6000:]
+    assert not pr_run.stages.executed
+    com = s.comment(pr_run, tune_pr, "tune-c", main_locked, tuned)
+    assert com.returncode == 0, com.log[-6000:]
+    comments = s.report_comments(tune_pr)
+    assert len(comments) == 1, "a second report comment was created"
+    assert fake.count("POST", rf"/issues/{tune_pr}/comments") == 1
+
+    # ---- 3. a data change: the PR retrains and the lineage shows the new data hash.
+    s.begin("3. PR: fewer rows in data/iris.csv")
+    git(dev, "checkout", "-q", "main")
+    git(dev, "checkout", "-qb", "less-data")
+    run(["dvc", "checkout", "-q"], dev)
+    drop_rows(dev / "data" / "iris.csv", 2)
+    run(["dvc", "add", "-q", "data/iris.csv"], dev)
+    run(["dvc", "push", "-q", "data/iris.csv.dvc"], dev)
+    head = s.commit_and_push("Drop two rows per species", "less-data")
+    new_data = run(["git", "show", "HEAD:data/iris.csv.dvc"], dev)
+    data_md5 = re.search(r"md5: ([0-9a-f]{32})", new_data)
+    assert data_md5
+    data_pr = s.open_pull("less-data", "Less data")
+    pr_run = s.pull_request(data_pr, "less-data", main_locked, head)
+    assert pr_run.job_result("reproduce and report") is not None, pr_run.log[-6000:]
+    assert {"mlops_validate_data", "prepare", "train"} <= set(pr_run.stages.executed)
+    report = (pr_run.artifacts / "mlops-report" / "report.md").read_text()
+    assert f"`{data_md5.group(1)[:10]}`" in report, report
+    lineage = json.loads((pr_run.artifacts / "mlops-report" / "report.json").read_text())["lineage"]
+    assert data_md5.group(1) in json.dumps(lineage)
+
+    # ---- 4. docs only: no training job, and a push of it would not start mlops-train.
+    s.begin("4. PR: docs only")
+    git(dev, "checkout", "-q", "main")
+    run(["dvc", "checkout", "-q"], dev)
+    git(dev, "checkout", "-qb", "docs")
+    (dev / "docs").mkdir(exist_ok=True)
+    (dev / "docs" / "notes.md").write_text("# Notes\n\nHow we label flowers.\n")
+    head = s.commit_and_push("Notes on labelling", "docs")
+    docs_pr = s.open_pull("docs", "Notes")
+    pr_run = s.pull_request(docs_pr, "docs", main_locked, head)
+    assert pr_run.returncode == 0, pr_run.log[-6000:]
+    assert "retrain=false" in pr_run.log
+    assert pr_run.job_result("reproduce and report") is None
+    assert not pr_run.stages.executed
+    # `changed` applies the same patterns as mlops-train's on.push.paths (act ignores `paths`).
+    out = run([str(VENV_BIN / "mlops-gitops"), "changed", "--base", main_locked, "--head", head], dev)
+    assert out.strip().splitlines()[-1] == "retrain=false"
+
+    # ---- 5. a gate broken: the check fails and no deployment PR can be opened for it.
+    s.begin("5. PR: train.C 0.01 (breaks gates)")
+    git(dev, "checkout", "-q", "main")
+    git(dev, "checkout", "-qb", "too-strong")
+    change_params(dev, "0.01")
+    head = s.commit_and_push("Much stronger regularisation: C 0.01", "too-strong")
+    gate_pr = s.open_pull("too-strong", "C 0.01")
+    pr_run = s.pull_request(gate_pr, "too-strong", main_locked, head)
+    assert pr_run.returncode != 0
+    assert pr_run.job_result("reproduce and report") == "failed"
+    bad = s.record_lock("too-strong")
+    pulls_before = len(fake.pulls(REPO))
+    proc = subprocess.run(
+        [str(VENV_BIN / "mlops-gitops"), "promote", "--env", "staging", "--model-ref", bad],
+        cwd=dev,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": fake.token},
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "accuracy" in proc.stdout + proc.stderr or "f1" in proc.stdout + proc.stderr, proc.stderr
+    assert len(fake.pulls(REPO)) == pulls_before
+    assert not fake.matching("POST", r"/git/refs")
+
+    # ---- 6. merge step 2: main restores instead of training; staging PR; production only after it.
+    s.begin("6. merge tune-c; deploy")
+    git(dev, "checkout", "-q", "main")
+    git(dev, "merge", "-q", "--no-ff", "-m", "Merge tune-c", "tune-c")
+    git(dev, "push", "-q", "origin", "main")
+    merge = s.sha()
+    result = s.push(main_locked, merge)
+    assert result.returncode == 0, result.log[-6000:]
+    assert result.stages.executed == [], f"main retrained: {result.stages.executed}"
+    assert result.stages.restored or result.stages.unchanged
+    assert s.lock_md5(merge, "models/model.pkl") == tuned_hash
+    deploy = s.deploy_after_training(merge)
+    assert deploy.returncode == 0, deploy.log[-6000:]
+    assert deploy.job_result("promote to staging") == "succeeded"
+    promotions = [p for p in fake.pulls(REPO) if p.head and p.head.startswith("mlops/promote/")]
+    assert len(promotions) == 1
+    staging_pr = promotions[0]
+    staged = fake.file(REPO, str(staging_pr.head), STAGING)
+    assert staged is not None
+    found = STORAGE_URI.search(staged)
+    assert found and found.group(1) == tuned_hash, staged
+    # Production before staging runs the model: refused, and no PR opened.
+    refused = s.dispatch_deploy("production", merge)
+    assert refused.returncode != 0
+    assert refused.job_result("promote to production") == "failed"
+    assert "staging" in refused.log
+    assert len([p for p in fake.pulls(REPO) if p.head and p.head.startswith("mlops/promote/")]) == 1
+    # Someone merges the staging PR on GitHub.
+    fake.add_file(REPO, "main", STAGING, staged, message="Merge the staging promotion")
+    staging_pr.state, staging_pr.merged = "closed", True
+    ok = s.dispatch_deploy("production", merge)
+    assert ok.returncode == 0, ok.log[-6000:]
+    assert ok.job_result("promote to production") == "succeeded"
+    production = [p for p in fake.pulls(REPO) if p.head and p.head.startswith("mlops/promote/production")]
+    assert len(production) == 1
+    prod_text = fake.file(REPO, str(production[0].head), PRODUCTION)
+    assert prod_text is not None
+    found = STORAGE_URI.search(prod_text)
+    assert found and found.group(1) == tuned_hash
