@@ -44,7 +44,9 @@ def managed_stages(manifest: Manifest) -> dict[str, Any]:
             "desc": "Validate input data against mlops.yaml data.checks before anything trains on it.",
             "cmd": f"mlops-gitops validate-data --format json --output {VALIDATION_REPORT}",
             "deps": [*dict.fromkeys(checked)],
-            "outs": [{VALIDATION_REPORT: {"cache": False}}],
+            # Declared as a metric, not a plain out: DVC keeps no run record for a stage with an
+            # uncached plain out, and the record is what lets another machine skip validation.
+            "metrics": [{VALIDATION_REPORT: {"cache": False}}],
         }
     for name, stage in manifest.stages.items():
         if checked:

@@ -39,7 +39,8 @@ ORDER = {s: i for i, s in enumerate(ICONS)}
 STALE_LOCK = (
     "`dvc.lock` in this commit does not match the pipeline reproduced here, so what would merge is not "
     "what this report evaluated. Run `dvc pull --run-cache && dvc repro` (it restores this run and trains "
-    "nothing) and commit `dvc.lock`: promotion reads the model's hash from it."
+    "nothing) and commit `dvc.lock`: promotion reads the model's hash from it, and the default branch "
+    "holds deployment while its `dvc.lock` is stale."
 )
 
 

@@ -190,7 +190,7 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     assert reproduce["if"] == "steps.mode.outputs.reproduce == 'true'"
     if manifest.data_remote:
         assert "dvc repro --pull --allow-missing" in reproduce["run"]
-        assert 'dvc push --run-cache --remote "$DVC_REMOTE"' in reproduce["run"]
+        assert 'mlops-gitops push-runs --remote "$DVC_REMOTE"' in reproduce["run"]
         assert reproduce["env"]["DVC_REMOTE"] == manifest.data_remote
     for var, secret in manifest.data_secrets.items():
         assert reproduce["env"][var] == f"${{{{ secrets.{secret} }}}}"
@@ -288,9 +288,17 @@ def test_train_workflow_follows_the_manifest_triggers(rendered: tuple[Manifest, 
     assert job["permissions"]["contents"] == "read"
     run = "\n".join(s.get("run", "") for s in steps(job))
     if manifest.data_remote:
-        assert "dvc repro --pull --allow-missing" in run and "dvc push --run-cache" in run
+        assert "dvc repro --pull --allow-missing" in run and "mlops-gitops push-runs" in run
     else:
         assert "dvc repro" in run and "dvc push" not in run
+    # A run whose reproduced dvc.lock differs from the commit fails, so mlops-deploy (which follows a
+    # successful run) never promotes a model the commit does not describe.
+    guard = next(s for s in steps(job) if s.get("name") == "The model is recorded in Git")
+    assert "git diff --quiet -- dvc.lock" in guard["run"] and "exit 1" in guard["run"]
+    names = [s.get("name") for s in steps(job)]
+    assert names.index("The model is recorded in Git") > names.index(
+        "Reproduce the pipeline, reusing the run-cache"
+    )
 
 
 def test_deploy_workflow_orders_environments_and_scopes_write_access(
