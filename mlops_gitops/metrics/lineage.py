@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +97,41 @@ def _pyproject_names(text: str) -> list[str]:
     return [m.group(1) for d in deps if isinstance(d, str) and (m := _REQUIREMENT.match(d))]
 
 
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed_from_dist_info() -> dict[str, str]:
+    """Versions read from ``NAME-VERSION.dist-info`` folder names on sys.path (the wheel spec fixes
+    that naming). It spares importing importlib.metadata, a sixth of a fast report's time."""
+    import os
+
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info") and "-" in folder:
+                name, _, version = folder[: -len(".dist-info")].rpartition("-")
+                found.setdefault(_canonical(name), version)
+    return found
+
+
 def package_versions(names: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
+    fast = _installed_from_dist_info()
     for name in [*names, *_ALWAYS]:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+        version = fast.get(_canonical(name))
+        if version is None:  # an egg-info or otherwise unusual install: ask importlib.metadata
+            from importlib import metadata
+
+            try:
+                version = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                version = "not installed"
+        out[name] = version
     return out
 
 

@@ -54,6 +54,7 @@ def render_workflows(manifest: Manifest) -> dict[str, str]:
         block_end_string="%]",
         comment_start_string="[#",
         comment_end_string="#]",
+        bytecode_cache=_bytecode_cache(jinja2),
     )
     job_ids = _job_ids(manifest)
     env.filters["q"] = quote
@@ -70,6 +71,24 @@ def render_workflows(manifest: Manifest) -> dict[str, str]:
         text = env.get_template(f"{name}.yml.j2").render(context)
         out[f"{WORKFLOW_DIR}/{name}.yml"] = _tidy(text)
     return out
+
+
+def _bytecode_cache(jinja2: Any) -> Any:
+    """Compiled templates kept per user: compiling them is most of a render, and `generate --check`
+    runs on every commit as a pre-commit hook. Jinja checks each template's source before reusing it;
+    without a writable cache directory templates are simply compiled each time."""
+    import os
+    from pathlib import Path
+
+    from mlops_gitops import __version__
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "mlops-gitops" / f"jinja-{__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
 
 
 def quote(value: Any) -> str:

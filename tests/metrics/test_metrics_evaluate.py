@@ -244,3 +244,16 @@ def test_history_reads_gated_metric_over_base_branch(repo: GitRepo) -> None:
     text = markdown.render(c)
     assert 'title "per.*.x worst segment"' in text
     assert "line [0.2, 0.3, 0.8]" in text  # the base history, then head's worst segment (b: 0.8)
+
+
+def test_package_versions_agree_with_importlib_metadata() -> None:
+    """The dist-info fast path gives the same version as importlib.metadata for every installed package."""
+    from importlib import metadata
+
+    from mlops_gitops.metrics.lineage import package_versions
+
+    names = sorted({d.metadata["Name"] for d in metadata.distributions() if d.metadata["Name"]})
+    got = package_versions(names)
+    wrong = {n: (got[n], metadata.version(n)) for n in names if got[n] != metadata.version(n)}
+    assert not wrong
+    assert package_versions(["surely-not-installed-pkg"])["surely-not-installed-pkg"] == "not installed"
