@@ -229,6 +229,20 @@ def _fmt_path(segs: list[str]) -> str:
     return ".".join(f'"{s}"' if "." in s else s for s in segs) or "(document root)"
 
 
+def _through_alias(node: _Node, follow: bool, source: str, path: str, subject: str, what: str) -> _Node:
+    """The node an alias stands for; refused when editing, since the edit belongs at the anchor."""
+    assert node.target is not None
+    if not follow:
+        raise _fail(
+            source,
+            node.line,
+            node.col,
+            path,
+            f"{subject} an alias (*{node.anchor}); edit the anchored {what} at line {node.target.line} instead",
+        )
+    return node.target
+
+
 def _describe(node: _Node) -> str:
     return {
         "map": "a mapping",
@@ -252,17 +266,7 @@ def _locate(doc: _Doc, segs: list[str], path: str, source: str, follow_alias: bo
     for depth, seg in enumerate(segs):
         here = _fmt_path(segs[:depth])
         if node.kind == "alias":
-            assert node.target is not None
-            if not follow_alias:
-                t = node.target
-                raise _fail(
-                    source,
-                    node.line,
-                    node.col,
-                    path,
-                    f"'{here}' is an alias (*{node.anchor}); edit the anchored node at line {t.line} instead",
-                )
-            node = node.target
+            node = _through_alias(node, follow_alias, source, path, f"'{here}' is", "node")
         if node.kind == "map":
             hits = [v for k, v in node.pairs if k.kind == "scalar" and k.value == seg]
             if len(hits) > 1:
@@ -294,17 +298,7 @@ def _locate(doc: _Doc, segs: list[str], path: str, source: str, follow_alias: bo
                 f"'{here}' is {_describe(node)}, not a mapping or sequence, so it has no key '{seg}'",
             )
     if node.kind == "alias":
-        assert node.target is not None
-        if not follow_alias:
-            t = node.target
-            raise _fail(
-                source,
-                node.line,
-                node.col,
-                path,
-                f"the value is an alias (*{node.anchor}); edit the anchored value at line {t.line} instead",
-            )
-        node = node.target
+        node = _through_alias(node, follow_alias, source, path, "the value is", "value")
     return node
 
 

@@ -10,13 +10,6 @@ from pathlib import Path
 
 import pytest
 
-ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 MANIFEST = """\
 version: 1
 project: {name: demo}
@@ -38,8 +31,7 @@ def git(cwd: Path, *args: str) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for k, v in ENV.items():
-        monkeypatch.setenv(k, v)
+    # git identity comes from tests/conftest.py
     monkeypatch.setenv("HOME", str(tmp_path))
     for k in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(k, raising=False)
