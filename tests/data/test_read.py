@@ -105,3 +105,14 @@ def test_header_only_csv_has_zero_rows(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "h.csv", "a,b\n"))
     assert table.num_rows == 0
     assert table.column_names == ["a", "b"]
+
+
+def test_csv_column_that_widens_after_the_first_block_is_read_whole(tmp_path: Path) -> None:
+    """Streaming fixes types from the first 1 MiB block; a float after 2.5 MB of integers must not fail."""
+    path = tmp_path / "wide.csv"
+    lines = ["x,y", *(f"{i},a" for i in range(300_000)), "1.5,b"]
+    path.write_text("\n".join(lines) + "\n")
+    table = read_table(path)
+    assert table.num_rows == 300_001
+    assert str(table.schema.field("x").type) == "double"
+    assert table.column("x")[-1].as_py() == 1.5
