@@ -235,6 +235,19 @@ def main() -> int:
         )
     )
 
+    say("   A data change: drop the last 10 flowers of data/iris.csv and `dvc add` it on a branch")
+    out(["git", "checkout", "-q", "-b", "less-data", "main"], laptop)
+    csv = laptop / "data" / "iris.csv"
+    csv.write_text("".join(csv.read_text().splitlines(keepends=True)[:-10]))
+    out(["dvc", "add", "--quiet", "data/iris.csv"], laptop, "dvc add data/iris.csv")
+    out([MLOPS, "push-runs"], laptop, "mlops-gitops push-runs (the new data)")
+    out(["git", "commit", "-qam", "Fewer rows"], laptop)
+    out(["git", "push", "-q", "origin", "less-data"], laptop, "git push origin less-data")
+    _, data_report, _ = story.pull_request("less-data")
+    hashes = [line for line in data_report.splitlines() if "data/iris.csv" in line and "🔄" in line]
+    print("    the report's lineage shows the new data hash:")
+    print(indent("\n".join(hashes[:1]) or "(not found)", "    | "))
+
     story.branch("docs", {"README.md": ("# ", "# (edited) ")}, "Docs only")
     story.pull_request("docs")
 
