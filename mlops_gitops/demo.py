@@ -122,9 +122,7 @@ class Story:
 
     def restore_and_commit(self, name: str) -> None:
         """What the engineer runs after CI trained the PR: restore that run, record it in Git."""
-        log = out(
-            ["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], self.laptop, "dvc pull --run-cache"
-        )
+        out(["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], self.laptop, "dvc pull --run-cache")
         log = out(["dvc", "repro", "--pull", "--allow-missing"], self.laptop, "dvc repro (restores)")
         print(f"    stages executed on the laptop: {', '.join(RAN.findall(log)) or 'none (restored)'}")
         out(["git", "add", "dvc.lock", "metrics.json", "plots"], self.laptop)
