@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Mermaid's own parser (npm), which the tests use to check every chart the reports draw.
+MERMAID := tests/mermaid/node_modules/.installed
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -12,6 +14,10 @@ $(STAMP): pyproject.toml examples/iris/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' -r examples/iris/requirements.txt
 	@touch $(STAMP)
+
+$(MERMAID): tests/mermaid/package.json tests/mermaid/package-lock.json
+	npm ci --prefix tests/mermaid --no-audit --no-fund --loglevel=error
+	@touch $(MERMAID)
 
 demo: $(STAMP)
 	$(BIN)/python -m mlops_gitops.demo
@@ -23,7 +29,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(MERMAID)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
@@ -33,4 +39,4 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache tests/mermaid/node_modules

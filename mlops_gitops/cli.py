@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -75,19 +76,20 @@ def exit_with(result: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: MlopsError -> its lines on stderr and its exit code, never a traceback."""
-    from mlops_gitops.errors import MlopsError
+    """Entry point, and the one place errors become exit codes (see :mod:`mlops_gitops.errors`):
+    our errors print their lines, a bug prints one line and leaves its traceback in a log file."""
+    from mlops_gitops import errors
 
     try:
         result = cli.main(args=argv, prog_name="mlops-gitops", standalone_mode=False)
-        return result if isinstance(result, int) else 0
-    except MlopsError as exc:
+        return result if isinstance(result, int) else errors.EXIT_OK
+    except errors.MlopsError as exc:
         for line in exc.lines():
-            click.echo(line, err=True)
+            click.echo(redact_tokens(line), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(errors.EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -95,4 +97,53 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(errors.EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
+        log = crash_log(exc, argv if argv is not None else sys.argv[1:])
+        what = redact_tokens(" ".join(f"{type(exc).__name__}: {exc}".split()))[:300]
+        where = f"details in {log}" if log else "no log file could be written"
+        click.echo(f"internal error: {what}; {where}, please report it", err=True)
+        sys.exit(errors.EXIT_INTERNAL)
+
+
+# Environment variables that may hold a token; their values never reach output or the crash log.
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "MLOPS_GITOPS_TOKEN", "GH_TOKEN")
+
+
+def redact_tokens(text: str) -> str:
+    for name in TOKEN_VARIABLES:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def crash_log(exc: BaseException, argv: list[str]) -> str | None:
+    """Append the traceback of an internal error to the user's log file; its path, or None."""
+    import datetime
+    import platform
+    import tempfile
+    import traceback
+
+    from mlops_gitops import __version__
+
+    entry = "\n".join(
+        [
+            f"=== {datetime.datetime.now(datetime.timezone.utc).isoformat()} mlops-gitops {__version__}",
+            f"python {platform.python_version()} on {platform.platform()}",
+            f"argv: {argv}",
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        ]
+    )
+    entry = redact_tokens(entry)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    for folder in (os.path.join(base, "mlops-gitops"), tempfile.gettempdir()):
+        path = os.path.join(folder, "mlops-gitops.log")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(entry + "\n")
+        except OSError:
+            continue
+        return path
+    return None

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlops_gitops.names import MANIFEST_FILE, WORKFLOWS_DIR
 from mlops_gitops.resources import examples_dir
 
 BIN = Path(sys.executable).parent
@@ -170,13 +171,13 @@ def main() -> int:
     out(["git", "init", "-q", "-b", "main"], laptop, "git init")
     print(indent(out([MLOPS, "init", "--yes"], laptop, "mlops-gitops init")))
     out(["dvc", "remote", "add", "-d", "storage", str(story.remote)], laptop, "dvc remote add")
-    manifest = laptop / "mlops.yaml"
+    manifest = laptop / MANIFEST_FILE
     manifest.write_text(manifest.read_text().replace("\ndata:\n", "\ndata:\n  remote: storage\n", 1))
     out([MLOPS, "generate"], laptop, "mlops-gitops generate")
     print("    generated:")
     for path in [
         "dvc.yaml",
-        *sorted(f".github/workflows/{p.name}" for p in (laptop / ".github/workflows").iterdir()),
+        *sorted(f"{WORKFLOWS_DIR}/{p.name}" for p in (laptop / WORKFLOWS_DIR).iterdir()),
     ]:
         print(f"      {path}")
     first = RAN.findall(out(["dvc", "repro"], laptop, "dvc repro (on the laptop)"))

@@ -115,12 +115,13 @@ def default_branch(root: Path) -> str:
 
 def read_dvc_yaml(root: Path) -> tuple[Any, dict[str, Any]]:
     """(stages, other top-level sections) of dvc.yaml, as ruamel round-trip nodes."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    from mlops_gitops.yamlsafe import load_roundtrip
 
     path = root / "dvc.yaml"
     try:
-        doc = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        doc = load_roundtrip(path.read_text(encoding="utf-8"), "dvc.yaml")
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"dvc.yaml:{mark.line + 1}:{mark.column + 1}" if mark else "dvc.yaml"

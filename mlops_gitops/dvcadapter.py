@@ -55,3 +55,48 @@ def push_runs(root: Path, remote: str | None = None) -> PushedRuns:
             f"dvc push --run-cache failed: {first[0] if first else type(exc).__name__}"
         ) from None
     return PushedRuns(runs=len(entries), objects=objects)
+
+
+def ensure_present(path: Path, shown: str) -> Path:
+    """``path``, pulled from the DVC remote first when it is missing but tracked by DVC."""
+    if path.exists():
+        return path
+    root = dvc_root(path)
+    if root is None or not is_dvc_tracked(path, root):
+        raise UsageError(f"{shown}: no such file or directory")
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    # Absolute: DVC resolves targets against the working directory, not the repository root.
+    target = str(path.resolve())
+    if Path(f"{target}.dvc").is_file():
+        target += ".dvc"  # a bare path is looked up only among dvc.yaml outs, not .dvc files
+    try:
+        with Repo(str(root)) as repo:
+            repo.pull(targets=[target])
+    except DvcException as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise UsageError(f"{shown}: missing and `dvc pull` failed: {first}") from None
+    if not path.exists():
+        raise UsageError(f"{shown}: still missing after `dvc pull`")
+    return path
+
+
+def dvc_root(path: Path) -> Path | None:
+    for parent in path.resolve().parents:
+        if (parent / ".dvc").is_dir():
+            return parent
+    return None
+
+
+def is_dvc_tracked(path: Path, root: Path) -> bool:
+    """A ``.dvc`` file next to it, or an out of some stage in dvc.lock."""
+    resolved = path.resolve()
+    if Path(f"{resolved}.dvc").is_file():
+        return True
+    lock = root / "dvc.lock"
+    if lock.is_file():
+        rel = os.path.relpath(resolved, root)
+        text = lock.read_text(encoding="utf-8", errors="replace")
+        return f"path: {rel}\n" in text or f"path: {rel}/\n" in text
+    return False

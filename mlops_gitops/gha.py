@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TextIO
 
 
@@ -75,26 +74,11 @@ def _append(variable: str, text: str, env: Mapping[str, str] | None) -> bool:
     return True
 
 
-def set_output(name: str, value: str, env: Mapping[str, str] | None = None) -> bool:
-    """Append to ``$GITHUB_OUTPUT``; False when the variable is not set (not in a step)."""
-    return _append("GITHUB_OUTPUT", format_output(name, value), env)
-
-
 def set_outputs(values: Mapping[str, str], env: Mapping[str, str] | None = None) -> bool:
+    """Append to ``$GITHUB_OUTPUT``; False when the variable is not set (not in a step)."""
     return _append("GITHUB_OUTPUT", "".join(format_output(k, v) for k, v in values.items()), env)
 
 
 def append_summary(markdown: str, env: Mapping[str, str] | None = None) -> bool:
     """Append Markdown to ``$GITHUB_STEP_SUMMARY`` (ends with a newline so summaries do not merge)."""
     return _append("GITHUB_STEP_SUMMARY", markdown if markdown.endswith("\n") else markdown + "\n", env)
-
-
-@contextmanager
-def group(title: str, stream: TextIO | None = None) -> Iterator[None]:
-    """Fold output in the log under ``title`` (plain output outside Actions)."""
-    out = stream or sys.stdout
-    print(command("group", title), file=out, flush=True)
-    try:
-        yield
-    finally:
-        print("::endgroup::", file=out, flush=True)

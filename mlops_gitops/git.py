@@ -5,11 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from mlops_gitops.errors import UsageError
-
-
-class GitError(UsageError):
-    """git refused: unknown revision, not a repository, ..."""
+from mlops_gitops.errors import GitError
 
 
 def run(args: list[str], cwd: str | Path = ".", *, check: bool = True, input: bytes | None = None) -> bytes:

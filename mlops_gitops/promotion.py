@@ -14,6 +14,7 @@ from typing import Any
 
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.model import Environment
+from mlops_gitops.names import GITHUB_BODY_LIMIT
 
 MARKER_PREFIX = "<!-- mlops-gitops:promotion"
 
@@ -204,7 +205,7 @@ def body(
     failed: list[str],
     report: str | None,
     forced_reason: str | None = None,
-    limit: int = 65536,
+    limit: int = GITHUB_BODY_LIMIT,
 ) -> str:
     """The PR body: hidden marker, what changes, lineage, gate verdict, and the evaluation report."""
     lines = [

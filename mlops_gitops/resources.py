@@ -22,3 +22,31 @@ def templates_dir() -> Path:
 
 def examples_dir() -> Path:
     return _find("examples")
+
+
+def tool_signature() -> str:
+    """A hash that changes whenever the running tool could answer differently: the version and the
+    size and mtime of every file of the package and every template. Memos in ``.git`` (the validated
+    manifest, the generate check, resolved pipeline facts) are keyed on it, so editing a render module
+    or bumping a pinned action in a source checkout invalidates them without a version bump."""
+    import hashlib
+    import os
+
+    from mlops_gitops import __version__
+
+    parts = [__version__]
+    roots = [PACKAGE_DIR]
+    templates = templates_dir()
+    if PACKAGE_DIR not in templates.parents:
+        roots.append(templates)
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith((".pyc", ".pyo")):
+                    continue
+                st = os.stat(os.path.join(folder, name))
+                parts.append(
+                    f"{os.path.relpath(os.path.join(folder, name), root)}:{st.st_size}:{st.st_mtime_ns}"
+                )
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()

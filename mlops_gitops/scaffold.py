@@ -77,13 +77,14 @@ def dvc_command(*args: str) -> list[str]:
 
 def pointer_outs(root: Path, pointers: list[str]) -> list[str]:
     """Workspace paths (relative to root) of the data the ``.dvc`` pointers describe that exist on disk."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
+
+    from mlops_gitops.yamlsafe import load_safe
 
     found: list[str] = []
     for pointer in pointers:
         try:
-            data = YAML(typ="safe", pure=True).load((root / pointer).read_text(encoding="utf-8"))
+            data = load_safe((root / pointer).read_text(encoding="utf-8"), pointer)
         except (OSError, YAMLError, UnicodeDecodeError):
             continue
         for out in (data or {}).get("outs") or [] if isinstance(data, dict) else []:

@@ -17,13 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_gitops.errors import UsageError
+from mlops_gitops.errors import YamlEditError
 
 __all__ = ["YamlEditError", "get_scalar", "set_scalar"]
-
-
-class YamlEditError(UsageError):
-    """The YAML cannot be read, the path does not name a scalar, or the edit cannot be made safely."""
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -84,7 +80,12 @@ def _events(text: str, source: str) -> list[Any]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.reader import ReaderError
 
+    from mlops_gitops.yamlsafe import guard
+
     try:
+        # The edit never expands aliases, but what reads the file after us (Argo CD, Flux, Helm)
+        # does: a deployment file whose aliases recurse or explode is refused before it is touched.
+        guard(text, source)
         return list(_yaml().parse(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -689,9 +690,11 @@ def _event_key(ev: Any) -> tuple[Any, ...]:
 
 def _verify(old: list[Any], new_text: str, target: int, value: str) -> bool:
     """True when ``new_text`` parses to the same events as before except the target's value."""
+    from ruamel.yaml.error import YAMLError
+
     try:
         new = list(_yaml().parse(new_text))
-    except Exception:  # any parse failure just rejects this candidate
+    except YAMLError:  # a candidate spelling that does not parse is rejected
         return False
     if len(new) != len(old):
         return False

@@ -37,7 +37,7 @@ def stages_run(output: str) -> list[str]:
 def test_example_manifest_is_valid_and_matches_dvc_yaml() -> None:
     manifest = load_manifest(EXAMPLE / "mlops.example.yaml")
     dvc_yaml = to_plain(YAML(typ="rt").load((EXAMPLE / "dvc.yaml").read_text()))
-    assert manifest.stages == dvc_yaml["stages"]
+    assert {n: s.definition for n, s in manifest.stages.items()} == dvc_yaml["stages"]
     assert {g.metric for g in manifest.gates} >= {"accuracy", "per_class.*.f1"}
     assert manifest.deploy is not None
     staging, production = manifest.deploy.environments
@@ -47,7 +47,7 @@ def test_example_manifest_is_valid_and_matches_dvc_yaml() -> None:
         assert service["kind"] == "InferenceService"
         assert env.field == "spec.predictor.model.storageUri"
         assert service["spec"]["predictor"]["model"]["storageUri"].startswith("s3://")
-    assert [c["path"] for c in manifest.data_checks] == ["data/iris.csv"]
+    assert [c.path for c in manifest.data_checks] == ["data/iris.csv"]
 
 
 def test_shipped_data_is_sklearn_iris_and_its_pointer_matches() -> None:

@@ -212,3 +212,34 @@ def test_wheel_ships_templates_and_renders_from_them(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[0] == str(site / "mlops_gitops/templates")
     assert (repo / WORKFLOWS / "mlops-pr.yml").exists()
+
+
+def test_check_notices_a_changed_tool_not_only_a_changed_manifest(tmp_path: Path, project: Path) -> None:
+    """Bump a pinned action in the installed package's render code: the memo must not answer
+    "current" from before; the workflows are stale."""
+    site = tmp_path / "site"
+    shutil.copytree(
+        resources.PACKAGE_DIR, site / "mlops_gitops", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(resources.templates_dir(), site / "templates")
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+
+    def gen(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mlops_gitops", "generate", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+
+    assert gen().returncode == 0
+    assert gen("--check").stdout == "generated files are current\n"
+    actions = site / "mlops_gitops" / "render" / "actions.py"
+    old = resources_sha = "11bd71901bbe5b1630ceea73d27597364c9af683"
+    assert old in actions.read_text()
+    actions.write_text(actions.read_text().replace(resources_sha, "0" * 40))
+    proc = gen("--check")
+    assert proc.returncode == 1, proc.stdout
+    assert ".github/workflows/mlops-pr.yml: stale" in proc.stdout
+    assert "+        uses: actions/checkout@" + "0" * 40 in proc.stdout

@@ -11,13 +11,13 @@ from mlops_gitops import gha
 def test_outputs_single_and_multiline(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {"GITHUB_OUTPUT": str(out)}
-    assert gha.set_output("verdict", "pass", env)
+    assert gha.set_outputs({"verdict": "pass"}, env)
     assert gha.set_outputs({"failed": "a: x\nb: y", "empty": ""}, env)
     text = out.read_text()
     assert text.startswith("verdict=pass\nfailed<<ghadelimiter_")
     delim = text.splitlines()[1].split("<<")[1]
     assert f"failed<<{delim}\na: x\nb: y\n{delim}\nempty=\n" in text
-    assert not gha.set_output("x", "y", {})  # outside a step: nothing written
+    assert not gha.set_outputs({"x": "y"}, {})  # outside a step: nothing written
 
 
 def test_delimiter_never_occurs_in_value() -> None:
@@ -34,14 +34,10 @@ def test_annotation_escaping() -> None:
     assert stream.getvalue() == line + "\n"
 
 
-def test_summary_and_group(tmp_path: Path) -> None:
+def test_summary(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     env = {"GITHUB_STEP_SUMMARY": str(summary)}
     gha.append_summary("# one", env)
     gha.append_summary("# two\n", env)
     assert summary.read_text() == "# one\n# two\n"
-    stream = io.StringIO()
-    with gha.group("Report", stream=stream):
-        print("inside", file=stream)
-    assert stream.getvalue() == "::group::Report\ninside\n::endgroup::\n"
     assert gha.in_actions({"GITHUB_ACTIONS": "true"}) and not gha.in_actions({})

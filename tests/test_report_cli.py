@@ -156,3 +156,14 @@ def test_reproduced_dvc_lock_that_differs_from_the_commit_is_flagged(project: Pa
         json.loads(run(project, "--base", "main", "--head", "HEAD", "--format", "json").stdout)["stale_lock"]
         is False
     )
+
+
+def test_output_that_cannot_be_written_is_bad_input_in_one_line(project: Path) -> None:
+    """Exit 1 means a gate failed; an unwritable --output is the user's input: one line, exit 2."""
+    (project / "blocker").write_text("a file where a directory is needed\n")
+    proc = run(project, "--base", "main", "--output", "blocker/report.md")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "blocker/report.md: cannot write the report: blocker is not a directory"
+    ]
+    assert "Traceback" not in proc.stderr

@@ -12,16 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops_gitops.manifest.model import OnDrift
+from mlops_gitops.reporters.drift import marker
+
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.github.client import GitHubContext
 
 TRAIN_WORKFLOW = "mlops-train.yml"
-DEFAULT_LABELS = ("mlops-gitops", "drift")
-
-
-def marker(project: str) -> str:
-    """The hidden first line of every monitoring report of ``project``."""
-    return f"<!-- mlops-gitops:monitor project={project} -->"
 
 
 @dataclass(frozen=True)
@@ -45,48 +42,40 @@ def sync_issue(
     project: str,
     drift: bool,
     body: str,
-    on_drift: dict[str, Any] | None,
+    on_drift: OnDrift,
     default_branch: str,
     window_summary: str = "",
 ) -> AlertOutcome:
     """Open/update the drift issue (and dispatch training) on a breach; comment and close it when clear."""
-    from github import GithubException
-
-    from mlops_gitops.github.client import connect, describe
+    from mlops_gitops.github.client import connect, translated_errors
     from mlops_gitops.github.issues import close_issue, dispatch_workflow, upsert_issue
 
-    settings = on_drift or {}
-    want_issue = bool(settings.get("issue", True))
-    retrain = bool(settings.get("retrain", False))
-    labels = tuple(settings.get("labels") or DEFAULT_LABELS)
+    labels = on_drift.labels
     mark = marker(project)
     name = ctx.require_repository()
     gh = connect(ctx)
-    action = f"reading {name}"
-    try:
+    with translated_errors(ctx, f"reading {name}", "issues: write") as step:
         repo = gh.get_repo(name)
         if drift:
             outcome = AlertOutcome("disabled")
-            if want_issue:
-                action = "opening or updating the drift issue"
+            if on_drift.issue:
+                step.action = "opening or updating the drift issue"
                 result = upsert_issue(repo, f"Drift detected: {project}", body, mark, labels)
                 outcome = AlertOutcome(result.action, result.number, result.url)
-            if retrain and (not want_issue or outcome.issue_action == "created"):
-                action = f"dispatching {TRAIN_WORKFLOW} on {default_branch}"
+            if on_drift.retrain and (not on_drift.issue or outcome.issue_action == "created"):
+                step.action, step.permission = (
+                    f"dispatching {TRAIN_WORKFLOW} on {default_branch}",
+                    "actions: write",
+                )
                 dispatch_workflow(repo, TRAIN_WORKFLOW, default_branch)
                 outcome = AlertOutcome(outcome.issue_action, outcome.issue_number, outcome.issue_url, True)
             return outcome
-        if not want_issue:
+        if not on_drift.issue:
             return AlertOutcome("disabled")
-        action = "closing the drift issue"
+        step.action = "closing the drift issue"
         comment = (
             f"Drift cleared: no threshold is breached in the latest window{window_summary}. "
             "Closing this issue; a new breach opens a new one.\n\n" + body
         )
         result = close_issue(repo, mark, comment=comment, labels=labels)
         return AlertOutcome(result.action, result.number, result.url)
-    except GithubException as exc:
-        permission = "actions: write" if "dispatch" in action else "issues: write"
-        raise describe(exc, action, ctx.token, permission) from None
-    except OSError as exc:  # connection refused, DNS, timeouts after retries
-        raise describe(exc, action, ctx.token) from None

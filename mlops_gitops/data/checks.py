@@ -15,12 +15,14 @@ import decimal
 import json
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from mlops_gitops.data.results import CheckResult, FileResult
+from mlops_gitops.manifest.model import ColumnCheck, DataCheck
 
 EXAMPLES = 5
 SEGMENT_VALUES = 50
@@ -30,55 +32,6 @@ _NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?(inf|infini
 _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 _TRUE_WORDS = ["true", "1", "yes", "t", "y"]
 _BOOL_WORDS = [*_TRUE_WORDS, "false", "0", "no", "f", "n"]
-
-
-@dataclass
-class CheckResult:
-    """One check of one column (or of the whole file when ``column`` is None)."""
-
-    check: str
-    column: str | None
-    passed: bool
-    bad_rows: int = 0
-    message: str = ""
-    examples: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "column": self.column,
-            "passed": self.passed,
-            "bad_rows": self.bad_rows,
-            "message": self.message,
-            "examples": self.examples,
-        }
-
-
-@dataclass
-class FileResult:
-    path: str
-    format: str
-    rows: int
-    checks: list[CheckResult]
-    segments: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failures(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.passed]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "format": self.format,
-            "rows": self.rows,
-            "passed": self.passed,
-            "checks": [c.to_json() for c in self.checks],
-            "segments": self.segments,
-        }
 
 
 # --- value helpers -------------------------------------------------------------------------------
@@ -352,48 +305,48 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else repr(x)
 
 
-def check_column(arr: pa.Array, name: str, spec: dict[str, Any], text_format: bool) -> list[CheckResult]:
+def check_column(arr: pa.Array, name: str, spec: ColumnCheck, text_format: bool) -> list[CheckResult]:
     """Every check the manifest asks of one present column."""
     results: list[CheckResult] = []
-    expected = spec.get("type")
+    expected = spec.type
     if expected:
         bad = type_violations(arr, expected, text_format)
         results.append(_result("type", name, bad, arr, f"values are not of type {expected}"))
-    if spec.get("not_null"):
+    if spec.not_null:
         bad = _mask(pc.is_null(_plain(arr), nan_is_null=True))
         results.append(_result("not_null", name, bad, arr, "missing values"))
-    if spec.get("not_empty"):
+    if spec.not_empty:
         plain = _plain(arr)
         if _is_string(plain.type):
             bad = _mask(pc.equal(pc.utf8_trim_whitespace(plain), ""))
         else:
             bad = np.zeros(len(arr), bool)
         results.append(_result("not_empty", name, bad, arr, "empty or blank strings"))
-    if spec.get("unique"):
+    if spec.unique:
         bad = duplicate_mask([arr])
         results.append(_result("unique", name, bad, arr, "values occur more than once"))
-    if "allowed" in spec:
-        bad = _allowed_mask(arr, list(spec["allowed"]))
-        shown = ", ".join(json.dumps(json_value(v), ensure_ascii=False) for v in spec["allowed"][:10])
-        more = ", ..." if len(spec["allowed"]) > 10 else ""
+    if spec.allowed is not None:
+        bad = _allowed_mask(arr, list(spec.allowed))
+        shown = ", ".join(json.dumps(json_value(v), ensure_ascii=False) for v in spec.allowed[:10])
+        more = ", ..." if len(spec.allowed) > 10 else ""
         results.append(_result("allowed", name, bad, arr, f"values outside the allowed set [{shown}{more}]"))
-    if "min" in spec or "max" in spec:
+    if spec.min is not None or spec.max is not None:
         values, not_numbers = as_float(arr)
         # With a numeric type declared, non-numbers are already the type check's finding.
         numeric_type = expected in ("int", "float", "number")
         bad = np.zeros(len(arr), bool) if numeric_type else not_numbers.copy()
-        if "min" in spec:
-            bad |= _mask(pc.less(values, float(spec["min"])))
-        if "max" in spec:
-            bad |= _mask(pc.greater(values, float(spec["max"])))
+        if spec.min is not None:
+            bad |= _mask(pc.less(values, float(spec.min)))
+        if spec.max is not None:
+            bad |= _mask(pc.greater(values, float(spec.max)))
         bad |= _mask(pc.is_nan(values))
-        low = _fmt(spec["min"]) if "min" in spec else "-inf"
-        high = _fmt(spec["max"]) if "max" in spec else "inf"
+        low = _fmt(spec.min) if spec.min is not None else "-inf"
+        high = _fmt(spec.max) if spec.max is not None else "inf"
         what = f"values outside [{low}, {high}]" + ("" if numeric_type else " or not numbers")
         results.append(_result("range", name, bad, arr, what))
-    if "pattern" in spec:
-        bad = _pattern_mask(arr, spec["pattern"])
-        results.append(_result("pattern", name, bad, arr, f"values do not match /{spec['pattern']}/"))
+    if spec.pattern is not None:
+        bad = _pattern_mask(arr, spec.pattern)
+        results.append(_result("pattern", name, bad, arr, f"values do not match /{spec.pattern}/"))
     return results
 
 
@@ -414,45 +367,45 @@ def segment_counts(arr: pa.Array) -> dict[str, int]:
     return result
 
 
-def string_columns(spec: dict[str, Any]) -> list[str]:
+def string_columns(spec: DataCheck) -> list[str]:
     """Columns to read as text from a CSV: those whose text itself is checked (type string, pattern)."""
     return [
         name
-        for name, col in (spec.get("columns") or {}).items()
-        if col.get("type") == "string" or ("pattern" in col and col.get("type") in (None, "string"))
+        for name, col in spec.columns.items()
+        if col.type == "string" or (col.pattern is not None and col.type in (None, "string"))
     ]
 
 
-def run_checks(table: pa.Table, spec: dict[str, Any], path: str, fmt: str) -> FileResult:
+def run_checks(table: pa.Table, spec: DataCheck, path: str, fmt: str) -> FileResult:
     """All checks of one manifest ``data.checks`` entry over one file's table."""
     rows = table.num_rows
     names = set(table.column_names)
     results: list[CheckResult] = []
     none = np.zeros(rows, bool)
 
-    if "min_rows" in spec and rows < spec["min_rows"]:
+    if spec.min_rows is not None and rows < spec.min_rows:
         results.append(
-            CheckResult("rows", None, False, 0, f"{rows} rows, fewer than min_rows {spec['min_rows']}")
+            CheckResult("rows", None, False, 0, f"{rows} rows, fewer than min_rows {spec.min_rows}")
         )
-    elif "max_rows" in spec and rows > spec["max_rows"]:
+    elif spec.max_rows is not None and rows > spec.max_rows:
         results.append(
-            CheckResult("rows", None, False, 0, f"{rows} rows, more than max_rows {spec['max_rows']}")
+            CheckResult("rows", None, False, 0, f"{rows} rows, more than max_rows {spec.max_rows}")
         )
-    elif "min_rows" in spec or "max_rows" in spec:
+    elif spec.min_rows is not None or spec.max_rows is not None:
         results.append(CheckResult("rows", None, True, 0))
 
-    for name, col_spec in (spec.get("columns") or {}).items():
+    for name, col_spec in spec.columns.items():
         if name not in names:
-            if col_spec.get("required", True):
+            if col_spec.required:
                 results.append(
                     CheckResult("required", name, False, rows, f"column is missing{_near(name, names)}")
                 )
             continue
-        if col_spec.get("required", True):
+        if col_spec.required:
             results.append(CheckResult("required", name, True))
         results.extend(check_column(_column(table, name), name, col_spec, fmt == "csv"))
 
-    combination = list(spec.get("unique") or [])
+    combination = list(spec.unique)
     if combination:
         label = ", ".join(combination)
         missing = [c for c in combination if c not in names]
@@ -471,7 +424,7 @@ def run_checks(table: pa.Table, spec: dict[str, Any], path: str, fmt: str) -> Fi
                     example["value"] = {k: json_value(v) for k, v in row.items()}
 
     segments: dict[str, dict[str, int]] = {}
-    for name in spec.get("segments") or []:
+    for name in spec.segments:
         if name not in names:
             results.append(
                 CheckResult("segment", name, False, rows, f"segment column is missing{_near(name, names)}")

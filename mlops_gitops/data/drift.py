@@ -22,11 +22,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from mlops_gitops.data.results import (
+    ClassShare,
+    DriftFindings,
+    FeatureDrift,
+    GroupDrift,
+    LogWindow,
+    PredictionShares,
+    Segment,
+)
+from mlops_gitops.errors import UsageError
+from mlops_gitops.manifest.model import Monitoring, Thresholds
 
 BINS = 10
 EPSILON = 1e-4
@@ -34,35 +45,6 @@ MIN_ROWS = 30  # a segment with fewer rows on either side is reported but not te
 EXACT_KS_ROWS = 10_000
 KSTWO_MAX_N = 10_000
 NULL_LABEL = "(null)"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Drift when PSI > psi, a p-value < its threshold (0 disables a test), a share moves > prediction_share."""
-
-    psi: float = 0.2
-    ks_pvalue: float = 0.01
-    chi2_pvalue: float = 0.01
-    prediction_share: float = 0.1
-
-    @classmethod
-    def from_manifest(cls, values: dict[str, Any] | None) -> Thresholds:
-        values = values or {}
-        return cls(
-            **{
-                k: float(values[k])
-                for k in ("psi", "ks_pvalue", "chi2_pvalue", "prediction_share")
-                if k in values
-            }
-        )
-
-    def to_json(self) -> dict[str, float]:
-        return {
-            "psi": self.psi,
-            "ks_pvalue": self.ks_pvalue,
-            "chi2_pvalue": self.chi2_pvalue,
-            "prediction_share": self.prediction_share,
-        }
 
 
 # --- statistics on plain numpy arrays ------------------------------------------------------------
@@ -223,19 +205,14 @@ def _prepare_numeric(name: str, base: pa.ChunkedArray, window: pa.ChunkedArray) 
     return _Numeric(name, b[b_order], b_order, w[w_order], w_order)
 
 
-def feature_kinds(
-    baseline: pa.Table, window: pa.Table, config: dict[str, Any]
-) -> tuple[list[str], list[str]]:
+def feature_kinds(baseline: pa.Table, window: pa.Table, config: Monitoring) -> tuple[list[str], list[str]]:
     """(numeric, categorical) feature names from the manifest or, by default, the shared columns."""
-    from mlops_gitops.errors import UsageError
-
     # Segment columns stay features: a shift in the segment mix is drift too.
-    reserved = {config.get("prediction"), config.get("timestamp")}
-    categorical = set(config.get("categorical") or [])
-    declared = config.get("features")
+    reserved = {config.prediction, config.timestamp}
+    categorical = set(config.categorical)
     names = (
-        list(declared)
-        if declared
+        list(config.features)
+        if config.features
         else [c for c in window.column_names if c in baseline.column_names and c not in reserved]
     )
     for name in [*names, *categorical]:
@@ -250,22 +227,20 @@ def feature_kinds(
         elif _is_numeric(t_base) or _is_numeric(t_win) or pa.types.is_null(t_win):
             numeric.append(name)
         # timestamps, lists and structs are not features unless named categorical
-    cats.extend(c for c in categorical if c not in names)
+    cats.extend(c for c in config.categorical if c not in names)
     return numeric, cats
 
 
 def compare(
-    baseline: pa.Table, window: pa.Table, config: dict[str, Any], thresholds: Thresholds
-) -> dict[str, Any]:
+    baseline: pa.Table, window: pa.Table, config: Monitoring, thresholds: Thresholds
+) -> DriftFindings:
     """Drift of the window against the baseline, overall and per segment value."""
-    from mlops_gitops.errors import UsageError
-
     numeric_names, categorical_names = feature_kinds(baseline, window, config)
     numerics = [_prepare_numeric(n, baseline.column(n), window.column(n)) for n in numeric_names]
     categoricals = [
         _Categorical(n, *shared_codes(baseline.column(n), window.column(n))) for n in categorical_names
     ]
-    prediction = config.get("prediction")
+    prediction = config.prediction
     pred: _Categorical | None = None
     if prediction:
         for side, table in (("baseline", baseline), ("logs", window)):
@@ -274,7 +249,7 @@ def compare(
         pred = _Categorical(prediction, *shared_codes(baseline.column(prediction), window.column(prediction)))
 
     groups = [_group(None, None, None, numerics, categoricals, pred, thresholds, len(baseline), len(window))]
-    for seg in config.get("segments") or []:
+    for seg in config.segments:
         for side, table in (("baseline", baseline), ("logs", window)):
             if seg not in table.column_names:
                 raise UsageError(f"monitoring.segments: column '{seg}' is not in the {side}")
@@ -282,7 +257,7 @@ def compare(
         for k in sorted(np.unique(w_codes).tolist(), key=lambda k: labels[k]):
             groups.append(
                 _group(
-                    {"column": seg, "value": labels[k]},
+                    Segment(seg, labels[k]),
                     b_codes == k,
                     w_codes == k,
                     numerics,
@@ -293,17 +268,11 @@ def compare(
                     int((w_codes == k).sum()),
                 )
             )
-    return {
-        "drift": any(g["drift"] for g in groups),
-        "thresholds": thresholds.to_json(),
-        "features": {"numeric": numeric_names, "categorical": categorical_names},
-        "prediction": prediction,
-        "groups": groups,
-    }
+    return DriftFindings(thresholds.to_json(), numeric_names, categorical_names, prediction, groups)
 
 
 def _group(
-    segment: dict[str, Any] | None,
+    segment: Segment | None,
     base_mask: np.ndarray | None,
     win_mask: np.ndarray | None,
     numerics: list[_Numeric],
@@ -312,46 +281,43 @@ def _group(
     th: Thresholds,
     base_rows: int,
     win_rows: int,
-) -> dict[str, Any]:
-    group: dict[str, Any] = {
-        "segment": segment,
-        "rows": win_rows,
-        "baseline_rows": base_rows,
-        "drift": False,
-        "skipped": None,
-        "features": [],
-        "predictions": None,
-    }
+) -> GroupDrift:
+    group = GroupDrift(segment, win_rows, base_rows)
     if segment is not None and (base_rows < MIN_ROWS or win_rows < MIN_ROWS):
-        group["skipped"] = f"fewer than {MIN_ROWS} rows (baseline {base_rows}, window {win_rows})"
+        group.skipped = f"fewer than {MIN_ROWS} rows (baseline {base_rows}, window {win_rows})"
         return group
     if base_rows == 0 or win_rows == 0:
-        group["skipped"] = "no rows"
+        group.skipped = "no rows"
         return group
     for f in numerics:
         b = f.base_sorted if base_mask is None else f.base_sorted[base_mask[f.base_order]]
         w = f.win_sorted if win_mask is None else f.win_sorted[win_mask[f.win_order]]
-        entry: dict[str, Any] = {
-            "feature": f.name,
-            "kind": "numeric",
-            "baseline_count": len(b),
-            "window_count": len(w),
-        }
         if len(b) == 0 or len(w) == 0:
-            entry.update(psi=None, ks_statistic=None, ks_pvalue=None, drift=False, reasons=["no values"])
-        else:
-            edges = quantile_edges(b)
-            value = psi_from_counts(bin_counts(b, edges), bin_counts(w, edges))
-            d, p = ks_test(b, w)
-            reasons = []
-            if value > th.psi:
-                reasons.append(f"PSI {value:.3f} > {th.psi:g}")
-            if p < th.ks_pvalue:
-                reasons.append(f"KS p-value {_p(p)} < {th.ks_pvalue:g}")
-            entry.update(psi=value, ks_statistic=d, ks_pvalue=p, drift=bool(reasons), reasons=reasons)
-        group["features"].append(entry)
+            group.features.append(FeatureDrift(f.name, "numeric", len(b), len(w), False, ["no values"]))
+            continue
+        edges = quantile_edges(b)
+        value = psi_from_counts(bin_counts(b, edges), bin_counts(w, edges))
+        d, p = ks_test(b, w)
+        reasons = []
+        if value > th.psi:
+            reasons.append(f"PSI {value:.3f} > {th.psi:g}")
+        if p < th.ks_pvalue:
+            reasons.append(f"KS p-value {_p(p)} < {th.ks_pvalue:g}")
+        group.features.append(
+            FeatureDrift(
+                f.name,
+                "numeric",
+                len(b),
+                len(w),
+                bool(reasons),
+                reasons,
+                psi=value,
+                ks_statistic=d,
+                ks_pvalue=p,
+            )
+        )
     for c in categoricals:
-        if segment is not None and c.name == segment["column"]:
+        if segment is not None and c.name == segment.column:
             continue  # constant within its own segment
         b_codes = c.base_codes if base_mask is None else c.base_codes[base_mask]
         w_codes = c.win_codes if win_mask is None else c.win_codes[win_mask]
@@ -359,18 +325,18 @@ def _group(
         w_counts = np.bincount(w_codes, minlength=len(c.labels))
         stat, p, dof = chi2_test(b_counts, w_counts)
         reasons = [f"chi-square p-value {_p(p)} < {th.chi2_pvalue:g}"] if p < th.chi2_pvalue else []
-        group["features"].append(
-            {
-                "feature": c.name,
-                "kind": "categorical",
-                "baseline_count": int(b_counts.sum()),
-                "window_count": int(w_counts.sum()),
-                "chi2": stat,
-                "chi2_pvalue": p,
-                "dof": dof,
-                "drift": bool(reasons),
-                "reasons": reasons,
-            }
+        group.features.append(
+            FeatureDrift(
+                c.name,
+                "categorical",
+                int(b_counts.sum()),
+                int(w_counts.sum()),
+                bool(reasons),
+                reasons,
+                chi2=stat,
+                chi2_pvalue=p,
+                dof=dof,
+            )
         )
     if pred is not None:
         b_codes = pred.base_codes if base_mask is None else pred.base_codes[base_mask]
@@ -383,22 +349,15 @@ def _group(
                 continue
             diff = float(w_share[k] - b_share[k])
             classes.append(
-                {
-                    "class": pred.labels[k],
-                    "baseline_share": float(b_share[k]),
-                    "window_share": float(w_share[k]),
-                    "difference": diff,
-                    "drift": abs(diff) > th.prediction_share,
-                }
+                ClassShare(
+                    pred.labels[k],
+                    float(b_share[k]),
+                    float(w_share[k]),
+                    diff,
+                    abs(diff) > th.prediction_share,
+                )
             )
-        group["predictions"] = {
-            "column": pred.name,
-            "drift": any(c["drift"] for c in classes),
-            "classes": classes,
-        }
-    group["drift"] = any(f["drift"] for f in group["features"]) or bool(
-        group["predictions"] and group["predictions"]["drift"]
-    )
+        group.predictions = PredictionShares(pred.name, classes)
     return group
 
 
@@ -411,8 +370,6 @@ def _p(p: float) -> str:
 
 def timestamps_us(col: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     """Microseconds since the epoch as float (NaN for missing), whatever way the column stores time."""
-    from mlops_gitops.errors import UsageError
-
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     t = arr.type
     try:
@@ -440,17 +397,15 @@ def timestamps_us(col: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     return out
 
 
-def select_window(table: pa.Table, config: dict[str, Any]) -> tuple[pa.Table, dict[str, Any]]:
+def select_window(table: pa.Table, config: Monitoring) -> tuple[pa.Table, LogWindow]:
     """The latest ``window.rows`` rows or ``window.days`` days of the logs (all rows without a window).
 
     With a timestamp column the rows are ordered by it first (rows without a time count as oldest);
     without one, file order is time order (files of a directory are read in name order).
     """
-    from mlops_gitops.errors import UsageError
-
-    window = config.get("window") or {}
-    ts_name = config.get("timestamp")
-    info: dict[str, Any] = {"total_rows": table.num_rows, "start": None, "end": None}
+    window = config.window
+    ts_name = config.timestamp
+    info = LogWindow(config.logs, rows=0, total_rows=table.num_rows)
     micros: np.ndarray | None = None
     if ts_name:
         if ts_name not in table.column_names:
@@ -461,21 +416,21 @@ def select_window(table: pa.Table, config: dict[str, Any]) -> tuple[pa.Table, di
             order = np.argsort(keyed, kind="stable")
             table = table.take(pa.array(order))
             micros = micros[order]
-    if "rows" in window:
-        start = max(0, table.num_rows - int(window["rows"]))
+    if window.rows is not None:
+        start = max(0, table.num_rows - window.rows)
         table = table.slice(start)
         micros = micros[start:] if micros is not None else None
-        info["rows_limit"] = int(window["rows"])
-    elif "days" in window and micros is not None:
+        info.rows_limit = window.rows
+    elif window.days is not None and micros is not None:
         latest = np.nanmax(micros) if np.isfinite(micros).any() else math.nan
-        keep = micros >= latest - float(window["days"]) * 86_400e6
+        keep = micros >= latest - float(window.days) * 86_400e6
         table = table.filter(pa.array(keep))
         micros = micros[keep]
-        info["days"] = float(window["days"])
+        info.days = float(window.days)
     if micros is not None and np.isfinite(micros).any():
-        info["start"] = _iso(float(np.nanmin(micros)))
-        info["end"] = _iso(float(np.nanmax(micros)))
-    info["rows"] = table.num_rows
+        info.start = _iso(float(np.nanmin(micros)))
+        info.end = _iso(float(np.nanmax(micros)))
+    info.rows = table.num_rows
     return table, info
 
 

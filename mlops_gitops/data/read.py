@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mlops_gitops.errors import UsageError
+from mlops_gitops.errors import DataError
 
 FORMATS = ("csv", "parquet", "jsonl")
 EXTENSIONS = {
@@ -31,10 +31,6 @@ EXTENSIONS = {
 }
 _PARQUET_MAGIC = b"PAR1"
 _SNIFF_BYTES = 64 * 1024
-
-
-class DataError(UsageError):
-    """A data file that cannot be read as the format it claims (exit code 2)."""
 
 
 def detect_format(path: str | Path, declared: str | None = None) -> str:

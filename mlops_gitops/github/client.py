@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from mlops_gitops.errors import MlopsError, UsageError
+from mlops_gitops.errors import GitHubError, MlopsError, UsageError
+from mlops_gitops.names import GITHUB_BODY_LIMIT
 
 if TYPE_CHECKING:  # pragma: no cover
     import github
@@ -22,13 +24,6 @@ DEFAULT_API_URL = "https://api.github.com"
 BOT_LOGIN = "github-actions[bot]"
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
-COMMENT_LIMIT = 65536
-
-
-class GitHubError(MlopsError):
-    """GitHub refused or failed after retries; exit 1 (the input was fine, the service said no)."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -183,19 +178,36 @@ def describe(
     return GitHubError(line)
 
 
-T = TypeVar("T")
+@dataclass
+class Step:
+    """What a sequence of GitHub calls is doing right now, named in the error if one fails."""
+
+    action: str
+    permission: str | None = None
+    suffix: str = ""
 
 
-def find_marked(items: Iterable[T], marker: str) -> T | None:
-    """The first item (comment, issue, PR) whose ``body`` contains ``marker``; iterates lazily."""
-    for item in items:
-        body = getattr(item, "body", None)
-        if body and marker in body:
-            return item
-    return None
+@contextmanager
+def translated_errors(
+    ctx: GitHubContext, action: str, permission: str | None = None, suffix: str = ""
+) -> Iterator[Step]:
+    """The one place GitHub failures become one-line errors: GitHub's refusals (``GithubException``)
+    and transport failures (``requests``) raise :class:`GitHubError` naming ``step.action``, without
+    the token. Our own errors pass through; anything else is a bug and is left to surface as one."""
+    import requests
+    from github import GithubException
+
+    step = Step(action, permission, suffix)
+    try:
+        yield step
+    except MlopsError:
+        raise
+    except (GithubException, requests.RequestException) as exc:
+        error = describe(exc, step.action, ctx.token, step.permission)
+        raise GitHubError(f"{error}{step.suffix}") from None
 
 
-def cap(body: str, limit: int = COMMENT_LIMIT) -> str:
+def cap(body: str, limit: int = GITHUB_BODY_LIMIT) -> str:
     """``body`` cut to GitHub's limit for comment / issue / PR bodies, saying that it was cut."""
     if len(body) <= limit:
         return body
@@ -207,12 +219,12 @@ __all__ = [
     "BOT_EMAIL",
     "BOT_LOGIN",
     "BOT_NAME",
-    "COMMENT_LIMIT",
     "GitHubContext",
     "GitHubError",
+    "Step",
     "cap",
     "connect",
     "describe",
-    "find_marked",
     "redact",
+    "translated_errors",
 ]

@@ -12,24 +12,32 @@ import json
 import os
 import re
 import string
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from mlops_gitops.errors import ManifestError, Problem
+from mlops_gitops.manifest.defaults import apply_defaults, builtin
 from mlops_gitops.manifest.model import (
-    DEFAULT_RUNS_ON,
-    DEFAULT_TIMEOUT,
     Cloud,
+    ColumnCheck,
+    DataCheck,
     Deploy,
     Environment,
     Gate,
     Manifest,
     Model,
+    Monitoring,
+    OnDrift,
     Runner,
+    Stage,
+    Thresholds,
+    Window,
+    entry_paths,
 )
+from mlops_gitops.names import MANIFEST_FILE, VALIDATION_STAGE
 
-MANIFEST_FILE = "mlops.yaml"
 VALUE_PLACEHOLDERS = frozenset({"model_hash", "short_hash", "commit", "short_commit", "model", "env"})
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
 
@@ -123,12 +131,12 @@ def to_plain(node: Any) -> Any:
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap]:
     """Round-trip parse (keeps positions). YAML errors become one located Problem."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    yaml = YAML(typ="rt")
+    from mlops_gitops.yamlsafe import load_roundtrip
+
     try:
-        doc = yaml.load(text)
+        doc = load_roundtrip(text, filename)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
@@ -195,14 +203,9 @@ class ValidationMemo:
     def key(text: str) -> str:
         import hashlib
 
-        from mlops_gitops import __version__
+        from mlops_gitops.resources import tool_signature
 
-        here = Path(__file__).resolve()
-        parts = [__version__, text]
-        for file in (here, here.parent / "schema.json", here.parent / "model.py"):
-            st = file.stat()
-            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
-        return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{tool_signature()}\0{text}".encode()).hexdigest()
 
     def _entries(self) -> dict[str, Any]:
         try:
@@ -215,7 +218,7 @@ class ValidationMemo:
         data = self._entries().get(self.key(text))
         return data if isinstance(data, dict) else None
 
-    def remember(self, text: str, data: dict[str, Any]) -> None:
+    def remember(self, text: str, data: Mapping[str, Any]) -> None:
         try:
             if json.loads(json.dumps(data)) != data:
                 return  # a value JSON cannot carry (a YAML timestamp): validate every time instead
@@ -230,7 +233,7 @@ class ValidationMemo:
 
 
 def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:
-    data = quick_parse(text)
+    data = quick_parse(text, filename)
     if isinstance(data, dict):
         data = to_plain(data)  # keys as strings, as the round-trip path gives them
         # The happy path: the plain parser is much faster than the round trip, and positions are
@@ -254,14 +257,15 @@ def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:
     return build(data)
 
 
-def quick_parse(text: str) -> Any:
+def quick_parse(text: str, filename: str) -> Any:
     """Plain data from ruamel's safe loader, or None when the text needs the careful path (a syntax
-    error, a custom tag, an empty document)."""
-    from ruamel.yaml import YAML
+    error, a custom tag, an empty document). An alias bomb is refused here, in one line."""
     from ruamel.yaml.error import YAMLError
 
+    from mlops_gitops.yamlsafe import load_safe
+
     try:
-        return YAML(typ="safe").load(text)
+        return load_safe(text, filename)
     except YAMLError:
         return None
 
@@ -386,6 +390,13 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
         if section not in ("stages", "dvc", "metrics"):  # these go to dvc.yaml or reports, not workflows
             no_expressions(value, (section,))
 
+    if VALIDATION_STAGE in (data.get("stages") or {}):
+        add(
+            ("stages", VALIDATION_STAGE),
+            "this stage name is reserved for the data-validation stage mlops-gitops generates",
+            at_key=True,
+        )
+
     deploy = data.get("deploy") or {}
     envs = deploy.get("environments") or []
     names: dict[str, int] = {}
@@ -498,17 +509,6 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def entry_paths(entries: Any) -> list[str]:
-    """Paths of DVC outs/metrics/plots entries: ``path`` or ``{path: {options}}``."""
-    out: list[str] = []
-    for entry in entries or []:
-        if isinstance(entry, str):
-            out.append(entry)
-        elif isinstance(entry, dict):
-            out.extend(str(k) for k in entry)
-    return out
-
-
 def stage_bodies(stages: dict[str, Any]) -> list[dict[str, Any]]:
     """Each stage's body; for foreach stages, the ``do`` template."""
     return [s.get("do", s) if isinstance(s, dict) else {} for s in stages.values()]
@@ -548,20 +548,24 @@ def default_train_paths(data: dict[str, Any], requirements: tuple[str, ...]) -> 
     return tuple(dict.fromkeys(paths))
 
 
-def build(data: dict[str, Any]) -> Manifest:
-    project = data["project"]
-    python = data.get("python") or {}
-    requirements = tuple(python.get("requirements") or ["requirements.txt"])
-    metrics = data.get("metrics") or {}
-    runners_raw = data.get("runners") or {}
+def build(raw: dict[str, Any]) -> Manifest:
+    """The typed manifest from validated data; every default comes from the schema, applied here once."""
+    data = apply_defaults(raw, schema())
+    project, python, metrics, section = data["project"], data["python"], data["metrics"], data["data"]
+    requirements = tuple(python["requirements"])
+    runners_raw = data["runners"]
     runners: dict[str, Runner] = {}
-    base = runners_raw.get("default") or {}
     for job in ("default", "train", "deploy", "monitor"):
-        spec = {**base, **(runners_raw.get(job) or {})}
-        runs_on = spec.get("runs_on", DEFAULT_RUNS_ON)
+        spec = {
+            **builtin(schema(), "runners", "default"),
+            **builtin(schema(), "runners", job),
+            **(runners_raw.get("default") or {}),
+            **(runners_raw.get(job) or {}),
+        }
+        runs_on = spec["runs_on"]
         runners[job] = Runner(
             runs_on=tuple(runs_on) if isinstance(runs_on, list) else runs_on,
-            timeout_minutes=spec.get("timeout_minutes", DEFAULT_TIMEOUT[job]),
+            timeout_minutes=spec["timeout_minutes"],
         )
     deploy = None
     if data.get("deploy"):
@@ -569,57 +573,130 @@ def build(data: dict[str, Any]) -> Manifest:
         deploy = Deploy(
             model=Model(**d["model"]),
             token_secret=d.get("token_secret"),
-            labels=tuple(d.get("labels") or ["mlops-gitops", "deployment"]),
-            environments=tuple(
-                Environment(
-                    name=e["name"],
-                    file=e["file"],
-                    field=e["field"],
-                    value=e["value"],
-                    repo=e.get("repo"),
-                    branch=e.get("branch"),
-                    document=e.get("document", 0),
-                    after=tuple(e.get("after") or ()),
-                    github_environment=e.get("github_environment"),
-                    auto=e.get("auto", not e.get("after")),
-                )
-                for e in d["environments"]
-            ),
+            labels=tuple(d["labels"]),
+            environments=tuple(environment(e) for e in d["environments"]),
         )
-    cloud_raw = data.get("cloud") or {"provider": "none"}
-    provider = cloud_raw["provider"]
-    triggers = data.get("triggers") or {}
+    cloud = data["cloud"]
+    triggers = data["triggers"]
+    stages = {name: Stage(name, body) for name, body in data["stages"].items()}
     return Manifest(
         name=project["name"],
-        default_branch=project.get("default_branch", "main"),
-        python_version=python.get("version", "3.11"),
-        install=python.get("install", "pip install -r requirements.txt"),
+        default_branch=project["default_branch"],
+        python_version=python["version"],
+        install=python["install"],
         requirements=requirements,
-        stages=data["stages"],
-        dvc=data.get("dvc") or {},
-        metrics_files=tuple(metrics.get("files") or pipeline_metrics(data["stages"], data.get("dvc") or {})),
-        gates=tuple(
-            Gate(
-                metric=g["metric"],
-                file=g.get("file"),
-                direction=g.get("direction", "higher"),
-                min=g.get("min"),
-                max=g.get("max"),
-                regression_absolute=(g.get("regression") or {}).get("absolute"),
-                regression_relative=(g.get("regression") or {}).get("relative"),
-                required=g.get("required", True),
-            )
-            for g in metrics.get("gates") or []
-        ),
-        history=metrics.get("history", 20),
-        data_remote=(data.get("data") or {}).get("remote"),
-        data_secrets=dict((data.get("data") or {}).get("secrets") or {}),
-        data_checks=tuple((data.get("data") or {}).get("checks") or ()),
-        cloud=Cloud(provider=provider, settings=dict(cloud_raw.get(provider) or {})),
+        stages=stages,
+        dvc=data["dvc"],
+        metrics_files=tuple(metrics.get("files") or pipeline_metrics(data["stages"], data["dvc"])),
+        gates=tuple(gate(g) for g in metrics["gates"]),
+        history=metrics["history"],
+        data_remote=section.get("remote"),
+        data_secrets=dict(section["secrets"]),
+        data_checks=tuple(data_check(c) for c in section["checks"]),
+        cloud=Cloud(provider=cloud["provider"], settings=dict(cloud.get(cloud["provider"]) or {})),
         train_paths=tuple(triggers.get("paths") or default_train_paths(data, requirements)),
         schedule=triggers.get("schedule"),
         runners=runners,
         deploy=deploy,
-        monitoring=data.get("monitoring"),
-        raw=data,
+        monitoring=monitoring(data["monitoring"]) if data.get("monitoring") else None,
+        raw=raw,
+    )
+
+
+def gate(g: dict[str, Any]) -> Gate:
+    return Gate(
+        metric=g["metric"],
+        file=g.get("file"),
+        direction=g["direction"],
+        min=g.get("min"),
+        max=g.get("max"),
+        regression_absolute=(g.get("regression") or {}).get("absolute"),
+        regression_relative=(g.get("regression") or {}).get("relative"),
+        required=g["required"],
+    )
+
+
+def environment(e: dict[str, Any]) -> Environment:
+    return Environment(
+        name=e["name"],
+        file=e["file"],
+        field=e["field"],
+        value=e["value"],
+        repo=e.get("repo"),
+        branch=e.get("branch"),
+        document=e["document"],
+        after=tuple(e["after"]),
+        github_environment=e.get("github_environment"),
+        # Not a schema default: it depends on `after` (the first environments go automatically).
+        auto=e.get("auto", not e["after"]),
+    )
+
+
+def gate_of(raw: dict[str, Any]) -> Gate:
+    """A typed gate from one (valid) ``metrics.gates`` entry, its defaults applied."""
+    return gate(apply_defaults(raw, schema(), "gate"))
+
+
+def environment_of(raw: dict[str, Any]) -> Environment:
+    """A typed environment from one (valid) ``deploy.environments`` entry, its defaults applied."""
+    return environment(apply_defaults(raw, schema(), "environment"))
+
+
+def data_check_of(raw: dict[str, Any]) -> DataCheck:
+    """A typed data check from one (valid) ``data.checks`` entry, its defaults applied."""
+    return data_check(apply_defaults(raw, schema(), "data_check"))
+
+
+def monitoring_of(raw: dict[str, Any]) -> Monitoring:
+    """The typed monitoring section from (valid) raw data, its defaults applied."""
+    return monitoring(apply_defaults(raw, schema(), "monitoring"))
+
+
+def data_check(c: dict[str, Any]) -> DataCheck:
+    return DataCheck(
+        path=c["path"],
+        format=c.get("format"),
+        min_rows=c.get("min_rows"),
+        max_rows=c.get("max_rows"),
+        segments=tuple(c["segments"]),
+        unique=tuple(c["unique"]),
+        columns={
+            name: ColumnCheck(
+                type=col.get("type"),
+                required=col["required"],
+                not_null=col["not_null"],
+                not_empty=col["not_empty"],
+                unique=col["unique"],
+                min=col.get("min"),
+                max=col.get("max"),
+                allowed=tuple(col["allowed"]) if "allowed" in col else None,
+                pattern=col.get("pattern"),
+            )
+            for name, col in c["columns"].items()
+        },
+    )
+
+
+def monitoring(m: dict[str, Any]) -> Monitoring:
+    th, on_drift = m["thresholds"], m["on_drift"]
+    return Monitoring(
+        logs=m["logs"],
+        baseline=m["baseline"],
+        format=m.get("format"),
+        prediction=m.get("prediction"),
+        features=tuple(m["features"]) if m.get("features") else None,
+        categorical=tuple(m["categorical"]),
+        segments=tuple(m["segments"]),
+        timestamp=m.get("timestamp"),
+        window=Window(rows=m["window"].get("rows"), days=m["window"].get("days")),
+        thresholds=Thresholds(
+            psi=float(th["psi"]),
+            ks_pvalue=float(th["ks_pvalue"]),
+            chi2_pvalue=float(th["chi2_pvalue"]),
+            prediction_share=float(th["prediction_share"]),
+        ),
+        schedule=m["schedule"],
+        on_drift=OnDrift(
+            issue=on_drift["issue"], retrain=on_drift["retrain"], labels=tuple(on_drift["labels"])
+        ),
     )

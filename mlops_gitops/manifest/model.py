@@ -1,26 +1,24 @@
-"""Plain, typed view of a validated manifest. Built only from data that passed the schema."""
+"""Plain, typed view of a validated manifest. Built only from data that passed the schema and had the
+schema's defaults applied (:func:`mlops_gitops.manifest.defaults.apply_defaults`), so no field here
+carries a default of its own: every default is declared once, in ``schema.json``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-DEFAULT_RUNS_ON = "ubuntu-latest"
-# Written by the generated data-validation stage (`validate-data --output`), read by `report`.
-VALIDATION_REPORT = ".mlops/data-validation.json"
-DEFAULT_TIMEOUT = {"default": 30, "train": 120, "deploy": 15, "monitor": 30}
 
 
 @dataclass(frozen=True)
 class Gate:
     metric: str
-    file: str | None = None
-    direction: str = "higher"
-    min: float | None = None
-    max: float | None = None
-    regression_absolute: float | None = None
-    regression_relative: float | None = None
-    required: bool = True
+    file: str | None
+    direction: str
+    min: float | None
+    max: float | None
+    regression_absolute: float | None
+    regression_relative: float | None
+    required: bool
 
     @property
     def is_pattern(self) -> bool:
@@ -39,12 +37,12 @@ class Environment:
     file: str
     field: str
     value: str
-    repo: str | None = None
-    branch: str | None = None
-    document: int = 0
-    after: tuple[str, ...] = ()
-    github_environment: str | None = None
-    auto: bool = True
+    repo: str | None
+    branch: str | None
+    document: int
+    after: tuple[str, ...]
+    github_environment: str | None
+    auto: bool
 
 
 @dataclass(frozen=True)
@@ -57,8 +55,8 @@ class Model:
 class Deploy:
     model: Model
     environments: tuple[Environment, ...]
-    token_secret: str | None = None
-    labels: tuple[str, ...] = ()
+    token_secret: str | None
+    labels: tuple[str, ...]
 
     def environment(self, name: str) -> Environment | None:
         return next((e for e in self.environments if e.name == name), None)
@@ -66,8 +64,133 @@ class Deploy:
 
 @dataclass(frozen=True)
 class Cloud:
-    provider: str = "none"
-    settings: dict[str, str] = field(default_factory=dict)
+    provider: str
+    settings: Mapping[str, str]
+
+
+def entry_paths(entries: Any) -> tuple[str, ...]:
+    """Paths of DVC outs/metrics/plots entries, written as ``path`` or ``{path: {options}}``."""
+    out: list[str] = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            out.append(entry)
+        elif isinstance(entry, dict):
+            out.extend(str(k) for k in entry)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of ``stages:``, in dvc.yaml's own format (``definition`` is written to dvc.yaml as is).
+    For a ``foreach`` stage the paths are those of its ``do`` template, ``${item}`` references and all."""
+
+    name: str
+    definition: Mapping[str, Any]
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        body = self.definition.get("do", self.definition)
+        return body if isinstance(body, dict) else {}
+
+    @property
+    def deps(self) -> tuple[str, ...]:
+        return tuple(str(d) for d in self.body.get("deps") or [])
+
+    @property
+    def outs(self) -> tuple[str, ...]:
+        return entry_paths(self.body.get("outs"))
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return entry_paths(self.body.get("metrics"))
+
+    @property
+    def plots(self) -> tuple[str, ...]:
+        return entry_paths(self.body.get("plots"))
+
+    @property
+    def params_files(self) -> tuple[str, ...]:
+        """Params files named explicitly (``params: [{file.yaml: [keys]}]``)."""
+        return tuple(str(k) for p in self.body.get("params") or [] if isinstance(p, dict) for k in p)
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    type: str | None
+    required: bool
+    not_null: bool
+    not_empty: bool
+    unique: bool
+    min: float | None
+    max: float | None
+    allowed: tuple[Any, ...] | None
+    pattern: str | None
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """One ``data.checks`` entry: a data file (or directory of files) and what must hold for it."""
+
+    path: str
+    format: str | None
+    min_rows: int | None
+    max_rows: int | None
+    segments: tuple[str, ...]
+    unique: tuple[str, ...]
+    columns: Mapping[str, ColumnCheck]
+
+    def at(self, path: str) -> DataCheck:
+        """The same checks for one file inside this check's directory."""
+        return DataCheck(
+            path, self.format, self.min_rows, self.max_rows, self.segments, self.unique, self.columns
+        )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Drift when PSI > psi, a p-value < its threshold (0 disables a test), a share moves > prediction_share."""
+
+    psi: float
+    ks_pvalue: float
+    chi2_pvalue: float
+    prediction_share: float
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "psi": self.psi,
+            "ks_pvalue": self.ks_pvalue,
+            "chi2_pvalue": self.chi2_pvalue,
+            "prediction_share": self.prediction_share,
+        }
+
+
+@dataclass(frozen=True)
+class Window:
+    rows: int | None
+    days: float | None
+
+
+@dataclass(frozen=True)
+class OnDrift:
+    issue: bool
+    retrain: bool
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    logs: str
+    baseline: str
+    format: str | None
+    prediction: str | None
+    features: tuple[str, ...] | None  # None: every column both sides share
+    categorical: tuple[str, ...]
+    segments: tuple[str, ...]
+    timestamp: str | None
+    window: Window
+    thresholds: Thresholds
+    schedule: str
+    on_drift: OnDrift
 
 
 @dataclass(frozen=True)
@@ -75,26 +198,34 @@ class Manifest:
     """Everything the renderers, reporters and commands read from mlops.yaml."""
 
     name: str
-    stages: dict[str, Any]
-    default_branch: str = "main"
-    python_version: str = "3.11"
-    install: str = "pip install -r requirements.txt"
-    requirements: tuple[str, ...] = ("requirements.txt",)
-    dvc: dict[str, Any] = field(default_factory=dict)
-    metrics_files: tuple[str, ...] = ()
-    gates: tuple[Gate, ...] = ()
-    history: int = 20
-    data_remote: str | None = None
-    data_secrets: dict[str, str] = field(default_factory=dict)
-    data_checks: tuple[dict[str, Any], ...] = ()
-    cloud: Cloud = field(default_factory=Cloud)
-    train_paths: tuple[str, ...] = ()
-    schedule: str | None = None
-    runners: dict[str, Runner] = field(default_factory=dict)
-    deploy: Deploy | None = None
-    monitoring: dict[str, Any] | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    stages: Mapping[str, Stage]
+    default_branch: str
+    python_version: str
+    install: str
+    requirements: tuple[str, ...]
+    dvc: Mapping[str, Any]
+    metrics_files: tuple[str, ...]
+    gates: tuple[Gate, ...]
+    history: int
+    data_remote: str | None
+    data_secrets: Mapping[str, str]
+    data_checks: tuple[DataCheck, ...]
+    cloud: Cloud
+    train_paths: tuple[str, ...]
+    schedule: str | None
+    runners: Mapping[str, Runner]
+    deploy: Deploy | None
+    monitoring: Monitoring | None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def runner(self, job: str) -> Runner:
         """The runner for a job kind (train, deploy, monitor), falling back to ``default``."""
         return self.runners.get(job) or self.runners["default"]
+
+    @property
+    def params_files(self) -> list[str]:
+        """params.yaml plus every params file a stage names, in order."""
+        files = ["params.yaml"]
+        for stage in self.stages.values():
+            files.extend(f for f in stage.params_files if "${" not in f)
+        return list(dict.fromkeys(files))

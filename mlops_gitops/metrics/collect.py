@@ -17,14 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops_gitops import git, toml
-from mlops_gitops.errors import UsageError
+from mlops_gitops.errors import MetricsFileError, UsageError
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
 
 WORKSPACE = "workspace"
-
-
-class MetricsFileError(UsageError):
-    """A metrics or params file that does not parse; the message is ``file:line:col: ...``."""
 
 
 @dataclass(frozen=True)
@@ -145,11 +141,12 @@ def parse_file(text: bytes, path: str, where: str) -> Any:
             return tomllib.loads(decoded)
         except tomllib.TOMLDecodeError as exc:
             raise MetricsFileError(f"{path}: invalid TOML at {where}: {exc}") from None
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from mlops_gitops.yamlsafe import load_safe
+
     try:
-        return YAML(typ="safe").load(decoded)
+        return load_safe(decoded, path)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -216,17 +213,6 @@ def dvc_outs(lock: dict[str, Any] | None, dvc_files: dict[str, Any]) -> set[str]
 def tracked_by(path: str, outs: set[str]) -> bool:
     path = posixpath.normpath(path)
     return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outs)
-
-
-def params_files(stages: dict[str, Any]) -> list[str]:
-    """params.yaml plus every params file a stage names (``params: [{file: [keys]}]``)."""
-    files = ["params.yaml"]
-    for stage in stages.values():
-        body = stage.get("do", stage) if isinstance(stage, dict) else {}
-        for entry in body.get("params") or []:
-            if isinstance(entry, dict):
-                files.extend(str(k) for k in entry if "${" not in str(k))
-    return list(dict.fromkeys(files))
 
 
 def snapshot(reader: Reader, rev: Revision, metrics_files: list[str], param_files: list[str]) -> Snapshot:

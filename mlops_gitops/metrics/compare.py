@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics import gates as G
@@ -21,6 +21,9 @@ from mlops_gitops.metrics.collect import Revision
 from mlops_gitops.metrics.flatten import Scalar, dvc_diff, is_number, number, same
 from mlops_gitops.metrics.history import History
 from mlops_gitops.metrics.lineage import Lineage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.data.results import ValidationReport
 
 STATUSES = ("fail", "regressed", "improved", "pass", "new", "removed", "changed", "not numeric", "unchanged")
 
@@ -92,7 +95,7 @@ class ParamRow:
 
 @dataclass
 class Comparison:
-    """Everything a reporter shows; built by ``mlops_gitops.commands.report.evaluate``."""
+    """Everything a reporter shows; built by :func:`mlops_gitops.metrics.evaluate.evaluate`."""
 
     project: str
     base: Revision
@@ -106,29 +109,15 @@ class Comparison:
     first_run: bool = False
     from_dvc: list[str] = field(default_factory=list)
     json_path: str | None = None  # where the full JSON is, for notes on cut tables
-    # What `validate-data` wrote at head (its JSON), when the manifest has data checks and it ran.
-    data_validation: dict[str, Any] | None = None
+    # What `validate-data` wrote at head, when the manifest has data checks and it ran.
+    data_validation: ValidationReport | None = None
     # The work tree's dvc.lock (just reproduced) differs from the committed one: commit it before merging.
     stale_lock: bool = False
 
     @property
     def data_failures(self) -> list[str]:
         """One description per failing data check: ``data/iris.csv: range on sepal_length: 3 bad rows``."""
-        if not self.data_validation:
-            return []
-        out: list[str] = []
-        for file in self.data_validation.get("files") or []:
-            for check in file.get("checks") or []:
-                if not check.get("passed", True):
-                    column = f" on {check['column']}" if check.get("column") else ""
-                    bad = check.get("bad_rows") or 0
-                    detail = f"{bad} bad row{'' if bad == 1 else 's'}"
-                    if check.get("message"):
-                        detail += f" ({check['message']})"
-                    out.append(f"{file.get('path')}: {check.get('check')}{column}: {detail}")
-        if not out and self.data_validation.get("passed") is False:
-            out.append("data validation failed")
-        return out
+        return self.data_validation.failures if self.data_validation else []
 
     @property
     def verdict(self) -> str:

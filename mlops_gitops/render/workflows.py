@@ -13,14 +13,9 @@ import re
 from typing import Any
 
 from mlops_gitops import __version__
-from mlops_gitops.errors import ManifestError, Problem
 from mlops_gitops.manifest.model import Manifest
+from mlops_gitops.names import WORKFLOWS_DIR
 from mlops_gitops.render.actions import ACTIONS
-
-WORKFLOW_DIR = ".github/workflows"
-# Manifest sections whose strings end up in workflow files (stages only reach dvc.yaml).
-_WORKFLOW_SECTIONS = ("project", "python", "data", "cloud", "triggers", "runners", "deploy", "monitoring")
-
 
 # Every grant is written with the reason it is needed (zizmor's undocumented-permissions audit).
 PERMISSION_REASONS = {
@@ -40,7 +35,8 @@ def render_workflows(manifest: Manifest) -> dict[str, str]:
 
     from mlops_gitops.resources import templates_dir
 
-    _refuse_expressions(manifest)
+    # The loader refuses `${{` in every manifest value that reaches a workflow (GitHub would evaluate
+    # it), and every value is written through `q` below: no manifest text can become YAML structure.
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir() / "github" / "workflows")),
         undefined=jinja2.StrictUndefined,
@@ -69,7 +65,7 @@ def render_workflows(manifest: Manifest) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in names:
         text = env.get_template(f"{name}.yml.j2").render(context)
-        out[f"{WORKFLOW_DIR}/{name}.yml"] = _tidy(text)
+        out[f"{WORKFLOWS_DIR}/{name}.yml"] = _tidy(text)
     return out
 
 
@@ -126,7 +122,7 @@ def _job_ids(manifest: Manifest) -> dict[str, str]:
 
 def _context(manifest: Manifest, job_ids: dict[str, str]) -> dict[str, Any]:
     cloud = manifest.cloud.provider != "none"
-    retrain = bool(((manifest.monitoring or {}).get("on_drift") or {}).get("retrain"))
+    retrain = manifest.monitoring is not None and manifest.monitoring.on_drift.retrain
     train_permissions = {"contents": "read"}
     if cloud:
         train_permissions["id-token"] = "write"
@@ -152,33 +148,3 @@ def _context(manifest: Manifest, job_ids: dict[str, str]) -> dict[str, Any]:
         "monitor_permissions": monitor_permissions,
         "metrics_paths": "\n".join([*manifest.metrics_files, "dvc.lock"]),
     }
-
-
-def _refuse_expressions(manifest: Manifest) -> None:
-    """GitHub evaluates ``${{`` anywhere in a workflow, even in a quoted value or a run script."""
-    problems: list[Problem] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, f"{path}[{i}]")
-        elif isinstance(node, str) and "${{" in node:
-            problems.append(
-                Problem(
-                    "mlops.yaml",
-                    None,
-                    None,
-                    path,
-                    "contains '${{', which GitHub Actions would evaluate as an expression in the "
-                    "generated workflow; pass values through secrets or the environment instead",
-                )
-            )
-
-    for section in _WORKFLOW_SECTIONS:
-        if section in manifest.raw:
-            walk(manifest.raw[section], section)
-    if problems:
-        raise ManifestError(problems)

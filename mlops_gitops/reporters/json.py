@@ -50,7 +50,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "params": params,
         "lineage": asdict(comparison.lineage) if comparison.lineage else None,
         "history": history,
-        "data_validation": comparison.data_validation,
+        "data_validation": comparison.data_validation.to_json() if comparison.data_validation else None,
         "stale_lock": comparison.stale_lock,
     }
 

@@ -8,17 +8,17 @@ where the full JSON is.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from mlops_gitops.metrics.compare import Comparison, GateOutcome, Row
 from mlops_gitops.metrics.flatten import Scalar, number
 from mlops_gitops.metrics.gates import fmt
+from mlops_gitops.names import GITHUB_BODY_LIMIT
+from mlops_gitops.reporters import mermaid
+from mlops_gitops.reporters.markup import cell, code
 
 MARKER_PREFIX = "<!-- mlops-gitops:pr-report project="
-GITHUB_LIMIT = 65536
 MAX_CHARTS = 12
 
 ICONS = {
@@ -74,24 +74,6 @@ class Table:
 
 
 Part = str | Table
-
-
-def cell(value: str) -> str:
-    return (
-        value.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("\r", " ")
-        .replace("\n", " ")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-    )
-
-
-def code(text: str) -> str:
-    ticks = "``" if "`" in text else "`"
-    pad = " " if ticks == "``" else ""
-    body = text.replace("|", "\\|").replace("\n", " ")
-    return f"{ticks}{pad}{body}{pad}{ticks}"
 
 
 def value(v: Scalar) -> str:
@@ -186,18 +168,8 @@ def headline(comparison: Comparison) -> str:
 
 
 def chart(title: str, labels: list[str], values: list[float]) -> str:
-    lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.1 or abs(hi) * 0.05 or 1.0
-    title = title.replace('"', "'")
-    xs = ", ".join(f'"{x}"' for x in labels)
-    ys = ", ".join(repr(round(v, 6)) for v in values)
-    return (
-        "```mermaid\nxychart-beta\n"
-        f'    title "{title}"\n'
-        f"    x-axis [{xs}]\n"
-        f'    y-axis "{title.split(" ")[0]}" {lo - pad:.6g} --> {hi + pad:.6g}\n'
-        f"    line [{ys}]\n```\n\n"
-    )
+    """One metric's history as a line chart (see :mod:`mlops_gitops.reporters.mermaid`)."""
+    return mermaid.xychart(title, labels, [values], title.split(" ")[0])
 
 
 def charts(comparison: Comparison, several: bool) -> list[str]:
@@ -265,36 +237,6 @@ def _hash(h: str | None) -> str:
     return f"`{h[:10]}`" if h else "—"
 
 
-def data_validation_part(result: dict[str, Any]) -> Part:
-    """What the pipeline's data-validation stage found at head: one line per file, failing checks listed."""
-    lines: list[str] = []
-    failing: list[str] = []
-    if result.get("error"):
-        lines.append(f"❌ {cell(str(result['error']))}")
-    for file in result.get("files") or []:
-        checks = file.get("checks") or []
-        bad = [c for c in checks if not c.get("passed", True)]
-        rows = file.get("rows")
-        size = f"{rows:,} rows, " if isinstance(rows, int) else ""
-        status = f"{len(bad)} of {len(checks)} checks failed" if bad else f"all {len(checks)} checks passed"
-        lines.append(f"{'❌' if bad else '✅'} {code(str(file.get('path')))}: {size}{status}")
-        for check in bad:
-            examples = ", ".join(
-                f"row {e.get('row')}: {code(json.dumps(e.get('value'), default=str))}"
-                for e in (check.get("examples") or [])[:3]
-            )
-            failing.append(
-                f"| {code(str(file.get('path')))} | {cell(str(check.get('check')))} | "
-                f"{code(str(check['column'])) if check.get('column') else ''} | {check.get('bad_rows', 0):,} | "
-                f"{cell(str(check.get('message') or ''))} | {examples} |"
-            )
-    text = "\n### Data validation\n\n" + "\n".join(f"{line}  " for line in lines) + "\n"
-    if failing:
-        header = "\n| File | Check | Column | Bad rows | Rule | First examples |\n| --- | --- | --- | ---: | --- | --- |\n"
-        text += header + "\n".join(failing) + "\n"
-    return text
-
-
 def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
     several = len({r.file for r in comparison.rows}) > 1
     out: list[Part] = [marker(comparison.project) + "\n" + headline(comparison) + "\n"]
@@ -310,7 +252,9 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
     if comparison.first_run:
         out.append("\n*First run: the base revision has no metrics, so every metric is new.*\n")
     if comparison.data_validation is not None:
-        out.append(data_validation_part(comparison.data_validation))
+        from mlops_gitops.reporters.data_validation import markdown_section
+
+        out.append(markdown_section(comparison.data_validation))
     gated = gate_rows(comparison, several)
     if gated:
         out.append("\n### Gates\n\n")
@@ -386,7 +330,7 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
     return out
 
 
-def render(comparison: Comparison, *, note: str | None = None, limit: int = GITHUB_LIMIT) -> str:
+def render(comparison: Comparison, *, note: str | None = None, limit: int = GITHUB_BODY_LIMIT) -> str:
     """The report, at most ``limit`` characters; the first line is the sticky-comment marker."""
     parts = parts_of(comparison, note)
     hint = (

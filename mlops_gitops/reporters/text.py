@@ -79,7 +79,7 @@ def render(comparison: Comparison, color: bool) -> str:
         mark = "FAIL" if failures else "ok  "
         if color:
             mark = click.style(mark, fg="red" if failures else "green", bold=bool(failures))
-        files = ", ".join(str(f.get("path")) for f in comparison.data_validation.get("files") or [])
+        files = ", ".join(f.path for f in comparison.data_validation.files)
         lines += ["", f"Data validation:  {mark}  {files}"]
         lines += [f"        {failure}" for failure in failures[:20]]
     if comparison.gates:

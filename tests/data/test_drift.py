@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -12,7 +13,6 @@ from scipy import stats
 
 from mlops_gitops.data.drift import (
     EPSILON,
-    Thresholds,
     bin_counts,
     chi2_test,
     compare,
@@ -23,6 +23,22 @@ from mlops_gitops.data.drift import (
     select_window,
 )
 from mlops_gitops.errors import UsageError
+from mlops_gitops.manifest.loader import monitoring_of
+from mlops_gitops.manifest.model import Monitoring, Thresholds
+
+
+def config(**keys: object) -> Monitoring:
+    """A typed monitoring section with the manifest's defaults, for logs and baseline not read here."""
+    return monitoring_of({"logs": "logs.csv", "baseline": "base.csv", **keys})
+
+
+DEFAULT = config().thresholds  # the schema's defaults
+
+
+def drift(
+    base: pa.Table, win: pa.Table, keys: dict[str, object], th: Thresholds = DEFAULT
+) -> dict[str, object]:
+    return compare(base, win, config(**keys), th).to_json()
 
 
 def test_psi_matches_a_hand_computation() -> None:
@@ -99,7 +115,7 @@ CONFIG = {"prediction": "pred", "segments": ["region"], "categorical": []}
 
 
 def test_no_drift_between_samples_of_the_same_distribution() -> None:
-    report = compare(table(4000, seed=1), table(3000, seed=2), CONFIG, Thresholds())
+    report = drift(table(4000, seed=1), table(3000, seed=2), CONFIG)
     assert not report["drift"], report
     assert report["features"] == {"numeric": ["age"], "categorical": ["city", "region"]}
     overall = report["groups"][0]
@@ -113,7 +129,7 @@ def test_no_drift_between_samples_of_the_same_distribution() -> None:
 
 def test_drift_numbers_equal_scipy_per_segment() -> None:
     base, win = table(4000, seed=1), table(3000, shift=6, mix=(0.3, 0.7), yes=0.6, seed=2)
-    report = compare(base, win, CONFIG, Thresholds())
+    report = drift(base, win, CONFIG)
     assert report["drift"]
     for group in report["groups"]:
         seg = group["segment"]
@@ -156,9 +172,14 @@ def test_drift_numbers_equal_scipy_per_segment() -> None:
 
 def test_thresholds_decide_and_zero_disables_a_test() -> None:
     base, win = table(4000, seed=1), table(3000, shift=1.5, seed=2)
-    strict = compare(base, win, {"features": ["age"]}, Thresholds())
+    strict = drift(base, win, {"features": ["age"]})
     assert strict["drift"]  # KS notices a 0.15 sd shift in 3000 rows
-    lenient = compare(base, win, {"features": ["age"]}, Thresholds(psi=0.5, ks_pvalue=0.0))
+    lenient = drift(
+        base,
+        win,
+        {"features": ["age"]},
+        dataclasses.replace(DEFAULT, psi=0.5, ks_pvalue=0.0),
+    )
     assert not lenient["drift"]
 
 
@@ -170,7 +191,7 @@ def test_small_segments_are_reported_but_not_tested() -> None:
             "region": ["eu"] * 190 + ["mars"] * 10,
         }
     )
-    report = compare(base, win, CONFIG, Thresholds())
+    report = drift(base, win, CONFIG)
     mars = next(g for g in report["groups"] if g["segment"] and g["segment"]["value"] == "mars")
     assert mars["skipped"] == "fewer than 30 rows (baseline 0, window 10)"
     assert not mars["drift"]
@@ -178,24 +199,24 @@ def test_small_segments_are_reported_but_not_tested() -> None:
 
 def test_unknown_columns_are_bad_input() -> None:
     with pytest.raises(UsageError, match="feature 'height' is not a column of the baseline"):
-        compare(table(100), table(100), {"features": ["height"]}, Thresholds())
+        drift(table(100), table(100), {"features": ["height"]})
     with pytest.raises(UsageError, match=r"monitoring\.prediction: column 'label' is not in the baseline"):
-        compare(table(100), table(100), {"prediction": "label"}, Thresholds())
+        drift(table(100), table(100), {"prediction": "label"})
 
 
 def test_window_by_rows_and_by_days() -> None:
     start = dt.datetime(2024, 1, 1)
     times = [start + dt.timedelta(hours=6 * i) for i in range(40)]  # 10 days
     logs = pa.table({"t": pa.array(list(reversed(times))), "i": list(reversed(range(40)))})
-    window, info = select_window(logs, {"timestamp": "t", "window": {"rows": 5}})
+    window, info = select_window(logs, config(**{"timestamp": "t", "window": {"rows": 5}}))
     assert window.column("i").to_pylist() == [35, 36, 37, 38, 39]  # ordered by time, not file order
-    assert info["rows"] == 5 and info["total_rows"] == 40 and info["end"] == "2024-01-10T18:00:00Z"
-    window, info = select_window(logs, {"timestamp": "t", "window": {"days": 2}})
+    assert info.rows == 5 and info.total_rows == 40 and info.end == "2024-01-10T18:00:00Z"
+    window, info = select_window(logs, config(**{"timestamp": "t", "window": {"days": 2}}))
     assert window.column("i").to_pylist() == list(range(31, 40))
-    assert info["start"] == "2024-01-08T18:00:00Z"
+    assert info.start == "2024-01-08T18:00:00Z"
     text = pa.table({"t": [t.isoformat() + "Z" for t in times], "i": list(range(40))})
-    assert select_window(text, {"timestamp": "t", "window": {"days": 1}})[0].num_rows == 5
-    plain, _ = select_window(pa.table({"i": list(range(10))}), {"window": {"rows": 3}})
+    assert select_window(text, config(**{"timestamp": "t", "window": {"days": 1}}))[0].num_rows == 5
+    plain, _ = select_window(pa.table({"i": list(range(10))}), config(**{"window": {"rows": 3}}))
     assert plain.column("i").to_pylist() == [7, 8, 9]
     with pytest.raises(UsageError, match="not ISO-8601"):
-        select_window(pa.table({"t": ["yesterday"]}), {"timestamp": "t", "window": {"days": 1}})
+        select_window(pa.table({"t": ["yesterday"]}), config(**{"timestamp": "t", "window": {"days": 1}}))

@@ -46,16 +46,6 @@ def test_cap() -> None:
     assert len(capped) == 65536 and capped.endswith("job summary)\n")
 
 
-def test_find_marked() -> None:
-    class Item:
-        def __init__(self, body: str | None) -> None:
-            self.body = body
-
-    items = [Item(None), Item("other"), Item("x <!-- m --> y"), Item("<!-- m -->")]
-    assert client.find_marked(items, "<!-- m -->") is items[2]
-    assert client.find_marked([], "m") is None
-
-
 def test_describe_errors_as_one_line(fake_github: FakeGitHub) -> None:
     from github import GithubException
 
@@ -85,3 +75,26 @@ def test_wrong_token_gets_401(fake_github: FakeGitHub) -> None:
     gh = client.connect(client.GitHubContext(api_url=fake_github.url, token="nope", backoff=0))
     with pytest.raises(BadCredentialsException):
         gh.get_repo("acme/models")
+
+
+def test_translated_errors_names_the_step_and_leaves_bugs_alone(fake_github: FakeGitHub) -> None:
+    """GitHub's refusals become one GitHubError line naming what was being done; a programming error
+    inside the block is not disguised as a GitHub failure (it surfaces as an internal error)."""
+    from mlops_gitops.errors import GitHubError
+
+    fake_github.add_repo("acme/models")
+    ctx = client.GitHubContext(api_url=fake_github.url, token=fake_github.token, backoff=0)
+    gh = client.connect(ctx)
+    fake_github.fail("GET", r"/repos/acme/models$", count=10, kind="server", retry_after=0)
+    with (
+        pytest.raises(GitHubError) as info,
+        client.translated_errors(ctx, "reading", suffix="; kept") as step,
+    ):
+        step.action = "reading the repository"
+        gh.get_repo("acme/models")
+    assert str(info.value).startswith("reading the repository: GitHub answered 500")
+    assert str(info.value).endswith("; kept") and fake_github.token not in str(info.value)
+    with pytest.raises(KeyError), client.translated_errors(ctx, "anything"):
+        raise KeyError("a bug")
+    with pytest.raises(UsageError, match="ours"), client.translated_errors(ctx, "anything"):
+        raise UsageError("ours")

@@ -6,7 +6,7 @@ import pytest
 
 from mlops_gitops import promotion
 from mlops_gitops.errors import UsageError
-from mlops_gitops.manifest.model import Environment
+from tests.parts import environment
 
 LOCK = {
     "schema": "2.0",
@@ -58,8 +58,8 @@ def test_render_value_and_names() -> None:
 
 def test_order_problems() -> None:
     m = promotion.ModelIdentity("clf", "m.pkl", "abc", "f" * 40)
-    staging = Environment("staging", "s.yaml", "a.b", "uri/{model_hash}")
-    prod = Environment("prod", "p.yaml", "a.b", "uri/{model_hash}", after=("staging",))
+    staging = environment("staging", "s.yaml", "a.b", "uri/{model_hash}")
+    prod = environment("prod", "p.yaml", "a.b", "uri/{model_hash}", after=("staging",))
     envs = {"staging": staging, "prod": prod}
     assert promotion.order_problems(prod, envs, {"staging": "uri/abc"}, m) == []
     (problem,) = promotion.order_problems(prod, envs, {"staging": "uri/old"}, m)

@@ -112,7 +112,8 @@ def test_good_manifest_builds_typed_model() -> None:
         # 13. a gate with nothing to check
         (GOOD + "", None),
         # 14. a stage name DVC would reject
-        (GOOD.replace("  train:\n", "  'train stage':\n"), "stages: 'train stage' does not match"),
+        # DVC refuses punctuation other than _ and - in stage names (`train@x` would read as a foreach item).
+        (GOOD.replace("  train:\n", "  'train@x':\n"), "stages: 'train@x' does not match"),
         # 15. negative timeout
         (
             GOOD + "runners:\n  train: {timeout_minutes: 0}\n",
@@ -203,3 +204,50 @@ def test_validation_memo_skips_only_text_that_already_passed(tmp_path: Path) -> 
         with pytest.raises(ManifestError):
             load_manifest(manifest)
     assert len(json.loads(memo.read_text())) == 1
+
+
+def test_reserved_stage_name_is_refused_by_validate_with_its_position(tmp_path: Path) -> None:
+    """A stage named like the data-validation stage passed `validate` and only failed `generate`."""
+    text = GOOD.replace("  train:\n", "  mlops_validate_data:\n")
+    (tmp_path / "mlops.yaml").write_text(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "validate"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("  mlops_validate_data:"))
+    assert proc.stderr.strip() == (
+        f"mlops.yaml:{line}:3: stages.mlops_validate_data: this stage name is reserved for the "
+        "data-validation stage mlops-gitops generates"
+    )
+
+
+def test_defaults_come_from_the_schema_once() -> None:
+    """Every key with a default in the schema reads back as that default when left out."""
+    from mlops_gitops.manifest.loader import schema
+
+    minimal = "version: 1\nproject: {name: p}\nstages:\n  s: {cmd: echo}\n"
+    manifest = load_manifest_text(minimal)
+    props = schema()["properties"]
+    assert manifest.default_branch == props["project"]["properties"]["default_branch"]["default"]
+    assert manifest.python_version == props["python"]["properties"]["version"]["default"]
+    assert manifest.install == props["python"]["properties"]["install"]["default"]
+    assert list(manifest.requirements) == props["python"]["properties"]["requirements"]["default"]
+    assert manifest.history == props["metrics"]["properties"]["history"]["default"]
+    assert manifest.cloud.provider == "none"
+    assert (
+        manifest.runner("train").timeout_minutes
+        == props["runners"]["properties"]["train"]["x-builtin"]["timeout_minutes"]
+    )
+    assert (
+        manifest.runner("train").runs_on == props["runners"]["properties"]["default"]["x-builtin"]["runs_on"]
+    )
+    with_default = load_manifest_text(minimal + "runners:\n  default: {timeout_minutes: 7}\n")
+    assert with_default.runner("train").timeout_minutes == 7  # runners.default beats the built-in
+
+
+def test_monitoring_defaults_are_typed() -> None:
+    text = "version: 1\nproject: {name: p}\nstages:\n  s: {cmd: echo}\nmonitoring: {logs: l.csv, baseline: b.csv}\n"
+    monitoring = load_manifest_text(text).monitoring
+    assert monitoring is not None
+    assert monitoring.thresholds.psi == 0.2 and monitoring.on_drift.issue and not monitoring.on_drift.retrain
+    assert monitoring.on_drift.labels == ("mlops-gitops", "drift") and monitoring.schedule == "0 6 * * *"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from conftest import GitRepo
 
-from mlops_gitops.commands.report import evaluate
 from mlops_gitops.manifest.loader import load_manifest_text
+from mlops_gitops.metrics.evaluate import evaluate
 from mlops_gitops.reporters import json as json_reporter
 
 DVC = str(Path(sys.executable).with_name("dvc"))

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import MANIFEST, GitRepo
 
-from mlops_gitops.commands.report import evaluate
 from mlops_gitops.errors import MlopsError
 from mlops_gitops.manifest.loader import load_manifest_text
 from mlops_gitops.metrics.compare import Comparison
+from mlops_gitops.metrics.evaluate import evaluate
 from mlops_gitops.reporters import markdown
 
 

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics.compare import STATUSES, compare
 from mlops_gitops.metrics.flatten import flatten_metrics, flatten_params
 from mlops_gitops.metrics.gates import check, matches
+from tests.parts import gate
 
 
 def test_flatten_follows_dvc_rules() -> None:
@@ -22,7 +22,7 @@ def test_flatten_follows_dvc_rules() -> None:
 
 
 def test_gate_checks() -> None:
-    hi = Gate("acc", min=0.8, max=1.0, regression_absolute=0.01, regression_relative=0.5)
+    hi = gate("acc", min=0.8, max=1.0, regression_absolute=0.01, regression_relative=0.5)
     assert check(hi, 0.9, 0.9) is None
     assert check(hi, 0.9, 0.895) is None
     assert check(hi, 0.9, 0.88) == "regressed by 0.02 (allowed 0.01)"
@@ -31,20 +31,20 @@ def test_gate_checks() -> None:
     assert check(hi, None, float("nan")) == "head is NaN"
     assert check(hi, None, float("-inf")) == "head is -inf"
     assert check(hi, None, None) == "missing at head"
-    assert check(Gate("acc", min=0, required=False), 1, None) is None
-    assert check(Gate("x", min=0), 1, True) == "not numeric (true)"
-    lo = Gate("loss", direction="lower", regression_relative=0.1)
+    assert check(gate("acc", min=0, required=False), 1, None) is None
+    assert check(gate("x", min=0), 1, True) == "not numeric (true)"
+    lo = gate("loss", direction="lower", regression_relative=0.1)
     assert check(lo, 1.0, 1.1) is None  # exactly at the bound: floating noise must not fail it
     assert check(lo, 1.0, 1.2) == "regressed by 20% (allowed 10%)"
     assert check(lo, float("nan"), 5.0) is None  # nothing to compare against
 
 
 def test_pattern_matches_one_segment() -> None:
-    g = Gate("per_class.*.recall", min=0)
+    g = gate("per_class.*.recall", min=0)
     assert matches(g, "m.json", "per_class.cat.recall")
     assert not matches(g, "m.json", "per_class.a.b.recall")
     assert not matches(g, "m.json", "per_class..recall")
-    assert not matches(Gate("a.b", file="x.json", min=0), "y.json", "a.b")
+    assert not matches(gate("a.b", file="x.json", min=0), "y.json", "a.b")
 
 
 keys = st.text(alphabet="abc.*_", min_size=1, max_size=4)
@@ -78,7 +78,7 @@ def test_flatten_and_compare_never_crash(old: Any, new: Any, patterns: list[str]
         flat = flatten_metrics(old)
         # Keys can collide after joining ("a.b" vs a->b): DVC keeps the later one, so compare as sets.
         assert set(flat) == set(reference(old))
-    gates = [Gate(p, min=0, regression_relative=0.1) for p in patterns]
+    gates = [gate(p, min=0, regression_relative=0.1) for p in patterns]
     rows, outcomes = compare({"m": flatten_metrics(old)}, {"m": flatten_metrics(new)}, gates, ["m"])
     for row in rows:
         assert row.status in STATUSES

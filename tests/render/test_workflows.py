@@ -344,10 +344,10 @@ def test_monitor_workflow_only_when_configured(rendered: tuple[Manifest, dict[st
         assert WF + "mlops-monitor.yml" not in files
         return
     wf = parse(files[WF + "mlops-monitor.yml"])
-    assert wf["on"]["schedule"] == [{"cron": manifest.monitoring.get("schedule", "0 6 * * *")}]
+    assert wf["on"]["schedule"] == [{"cron": manifest.monitoring.schedule}]
     job = wf["jobs"]["monitor"]
     assert job["permissions"]["issues"] == "write"
-    retrain = (manifest.monitoring.get("on_drift") or {}).get("retrain", False)
+    retrain = manifest.monitoring.on_drift.retrain
     assert ("actions" in job["permissions"]) == retrain
     assert any(s.get("run") == 'mlops-gitops monitor --output "$RUNNER_TEMP/monitor.md"' for s in steps(job))
 

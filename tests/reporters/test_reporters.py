@@ -15,6 +15,7 @@ from mlops_gitops.metrics.history import History
 from mlops_gitops.metrics.lineage import DataHash, Lineage
 from mlops_gitops.reporters import json as json_reporter
 from mlops_gitops.reporters import markdown, text
+from tests.parts import gate
 
 GOLDEN = Path(__file__).parent / "golden"
 BASE = Revision("main", "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Train on March data")
@@ -55,9 +56,9 @@ def example() -> Comparison:
         "eval/extra.yaml": {"auc": 0.8},
     }
     gates = [
-        Gate("acc", min=0.85, regression_relative=0.02),
-        Gate("loss", direction="lower", max=0.5),
-        Gate("per_class.*.recall", min=0.5),
+        gate("acc", min=0.85, regression_relative=0.02),
+        gate("loss", direction="lower", max=0.5),
+        gate("per_class.*.recall", min=0.5),
     ]
     history = History(
         ["a1a1a1a", "b2b2b2b", "1111111"],
@@ -101,7 +102,7 @@ def test_markdown_golden_failing_report() -> None:
 
 def test_markdown_golden_first_run() -> None:
     head = {"metrics.json": {"acc": 0.9, "per_class.a.f1": 0.5}}
-    c = comparison({}, head, [Gate("acc", min=0.8)], first_run=True)
+    c = comparison({}, head, [gate("acc", min=0.8)], first_run=True)
     got = markdown.render(c)
     assert got.splitlines()[1] == "✅ **Pass**: 1 gate passed · 2 metrics: 2 new"
     check_golden("first_run.md", got)
@@ -117,7 +118,7 @@ def test_failing_rows_come_first_in_gate_table() -> None:
 def test_huge_report_is_cut_under_the_limit_with_a_note() -> None:
     base = {"m.json": {f"seg.{i}.recall": 0.5 for i in range(70_000)}}
     head = {"m.json": {f"seg.{i}.recall": 0.5 + (i % 3) * 0.01 for i in range(70_000)}}
-    c = comparison(base, head, [Gate("seg.*.recall", min=0.4)])
+    c = comparison(base, head, [gate("seg.*.recall", min=0.4)])
     c.json_path = "report.json"
     got = markdown.render(c)
     assert len(got) <= 65_536

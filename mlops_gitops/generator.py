@@ -1,0 +1,118 @@
+"""``generate`` and ``generate --check`` as one flow: mlops.yaml -> every generated file, compared with
+the tree, then written all or nothing. Returns a :class:`Generated` that says what happened; the
+``generate`` and ``init`` commands print its lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops_gitops import checkcache
+from mlops_gitops.errors import EXIT_CHECK_FAILED, EXIT_OK, MlopsError, UsageError
+from mlops_gitops.files import Action, Plan, apply, plan, read_text
+from mlops_gitops.names import MANIFEST_FILE
+
+VERBS = {"create": "created", "update": "updated", "remove": "removed"}
+STALE = {"create": "missing", "update": "stale", "remove": "no longer produced by mlops.yaml"}
+
+
+@dataclass
+class Generated:
+    check: bool
+    actions: list[Action] = field(default_factory=list)
+    remembered: bool = False  # answered from the memo without rendering
+
+    def by_op(self, *ops: str) -> list[Action]:
+        return [a for a in self.actions if a.op in ops]
+
+    @property
+    def stale(self) -> list[Action]:
+        return self.by_op("create", "update", "conflict", "remove")
+
+    @property
+    def exit_code(self) -> int:
+        failed = self.stale if self.check else self.by_op("conflict")
+        return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+    def lines(self) -> list[str]:
+        """What a user reads: each stale file with its diff (check), each refused or written file."""
+        out: list[str] = []
+        if self.check:
+            for action in self.stale:
+                out.append(f"{action.path}: {STALE.get(action.op, action.reason)}")
+                out.append(action.diff().rstrip("\n"))
+            if self.stale:
+                out.append(f"{len(self.stale)} generated file(s) out of date: run `mlops-gitops generate`")
+            else:
+                out.append("generated files are current")
+            return out
+        conflicts = self.by_op("conflict")
+        if conflicts:
+            for action in conflicts:
+                out.append(
+                    f"{action.path}: {action.reason}; not overwritten. Differences from what mlops.yaml gives:"
+                )
+                out.append(action.diff().rstrip("\n"))
+            out.append(
+                "nothing was written: move your edits into mlops.yaml (or keep them with a hand-written stage),"
+                " or rerun with --force to overwrite"
+            )
+            return out
+        for action in self.actions:
+            if action.op in VERBS:
+                out.append(f"{VERBS[action.op]} {action.path}")
+            elif action.op == "keep":
+                out.append(f"kept {action.path}: {action.reason}")
+        if not self.by_op(*VERBS):
+            out.append("generated files are current")
+        return out
+
+
+def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> Plan:
+    """Load and validate the manifest, render every file in memory and compare with the tree.
+    Before ``writing``, each templated file must parse: a template bug must not reach the tree
+    (dvc.yaml was just dumped by ruamel.yaml; a check writes nothing and shows any difference)."""
+    from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.render import render_all
+
+    manifest = load_manifest(root / MANIFEST_FILE)
+    rendered = render_all(manifest, lambda rel: read_text(root / rel))
+    if writing:
+        for item in rendered:
+            if item.path.startswith(".github/"):
+                check_yaml(item.path, item.text)
+    return plan(root, rendered, force=force)
+
+
+def check_yaml(path: str, text: str) -> None:
+    """A rendered file must parse before anything is written; a failure here is our bug, not the user's."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise MlopsError(f"{path}: mlops-gitops rendered invalid YAML ({exc}); nothing was written") from None
+
+
+def generate(root: Path, *, force: bool = False, check: bool = False) -> Generated:
+    """Render and write (or, with ``check``, only compare). A hand-edited file in the way is refused
+    (nothing is written) unless ``force``."""
+    if check and not force and checkcache.still_current(root):
+        return Generated(check=True, remembered=True)
+    the_plan = build_plan(root, force=force, writing=not check)
+    result = Generated(check=check, actions=the_plan.actions)
+    if check:
+        if not result.stale:
+            checkcache.remember(root, the_plan)
+        return result
+    if the_plan.conflicts:
+        return result
+    try:
+        apply(root, the_plan)
+    except OSError as exc:
+        raise UsageError(
+            f"{exc.filename or root}: cannot write: {exc.strerror or type(exc).__name__}; nothing was written"
+        ) from None
+    checkcache.remember(root, the_plan)
+    return result
