@@ -20,6 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# Measure the tool as an installed package runs: with bytecode caches (pip compiles them at install).
+# Without them every run recompiles the package from source and the figures measure its size.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 BIN = Path(sys.executable).parent
 ENV = {
     **os.environ,

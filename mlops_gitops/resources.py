@@ -35,18 +35,17 @@ def tool_signature() -> str:
     from mlops_gitops import __version__
 
     parts = [__version__]
-    roots = [PACKAGE_DIR]
+    roots = [str(PACKAGE_DIR)]
     templates = templates_dir()
     if PACKAGE_DIR not in templates.parents:
-        roots.append(templates)
-    for root in roots:
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(files):
-                if name.endswith((".pyc", ".pyo")):
-                    continue
-                st = os.stat(os.path.join(folder, name))
-                parts.append(
-                    f"{os.path.relpath(os.path.join(folder, name), root)}:{st.st_size}:{st.st_mtime_ns}"
-                )
+        roots.append(str(templates))
+    while roots:
+        with os.scandir(roots.pop()) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir():
+                    if entry.name != "__pycache__":
+                        roots.append(entry.path)
+                elif not entry.name.endswith((".pyc", ".pyo")):
+                    st = entry.stat()
+                    parts.append(f"{entry.path}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_gitops.manifest.model import OnDrift
+from mlops_gitops.manifest.sections import OnDrift
 from mlops_gitops.reporters.drift import marker
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_gitops.data.results import CheckResult, FileResult
-from mlops_gitops.manifest.model import ColumnCheck, DataCheck
+from mlops_gitops.manifest.sections import ColumnCheck, DataCheck
 
 EXAMPLES = 5
 SEGMENT_VALUES = 50

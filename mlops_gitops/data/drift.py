@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_gitops.data.results import (
+from mlops_gitops.data.drift_report import (
     ClassShare,
     DriftFindings,
     FeatureDrift,
@@ -37,7 +37,7 @@ from mlops_gitops.data.results import (
     Segment,
 )
 from mlops_gitops.errors import UsageError
-from mlops_gitops.manifest.model import Monitoring, Thresholds
+from mlops_gitops.manifest.sections import Monitoring, Thresholds
 
 BINS = 10
 EPSILON = 1e-4

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlops_gitops.data.results import DriftReport
+from mlops_gitops.data.drift_report import DriftReport
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.model import Manifest
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlops_gitops.data.results import FileResult, ValidationReport
 from mlops_gitops.errors import UsageError
-from mlops_gitops.manifest.model import DataCheck
+from mlops_gitops.manifest.sections import DataCheck
 
 
 def select_checks(

@@ -15,28 +15,25 @@ import string
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_gitops.errors import ManifestError, Problem
 from mlops_gitops.manifest.defaults import apply_defaults, builtin
 from mlops_gitops.manifest.model import (
     Cloud,
-    ColumnCheck,
-    DataCheck,
     Deploy,
     Environment,
     Gate,
     Manifest,
     Model,
-    Monitoring,
-    OnDrift,
     Runner,
     Stage,
-    Thresholds,
-    Window,
     entry_paths,
 )
 from mlops_gitops.names import MANIFEST_FILE, VALIDATION_STAGE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.manifest.sections import DataCheck, Monitoring
 
 VALUE_PLACEHOLDERS = frozenset({"model_hash", "short_hash", "commit", "short_commit", "model", "env"})
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
@@ -653,6 +650,8 @@ def monitoring_of(raw: dict[str, Any]) -> Monitoring:
 
 
 def data_check(c: dict[str, Any]) -> DataCheck:
+    from mlops_gitops.manifest.sections import ColumnCheck, DataCheck
+
     return DataCheck(
         path=c["path"],
         format=c.get("format"),
@@ -678,6 +677,8 @@ def data_check(c: dict[str, Any]) -> DataCheck:
 
 
 def monitoring(m: dict[str, Any]) -> Monitoring:
+    from mlops_gitops.manifest.sections import Monitoring, OnDrift, Thresholds, Window
+
     th, on_drift = m["thresholds"], m["on_drift"]
     return Monitoring(
         logs=m["logs"],

@@ -75,10 +75,10 @@ def lock_differs_from_head(reader: collect.Reader) -> bool:
 
 def read_validation(blob: bytes | None) -> ValidationReport | None:
     """What `validate-data` wrote (the pipeline's first stage), or None when it did not run."""
-    from mlops_gitops.data.results import ValidationReport
-
     if blob is None:
         return None
+    from mlops_gitops.data.results import ValidationReport
+
     try:
         data = json.loads(blob)
     except ValueError:

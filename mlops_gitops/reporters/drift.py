@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mlops_gitops.data.results import DriftReport, GroupDrift
+from mlops_gitops.data.drift_report import DriftReport, GroupDrift
 from mlops_gitops.names import GITHUB_BODY_LIMIT
 from mlops_gitops.reporters.markup import cell
 

@@ -15,11 +15,11 @@ SIGNIFICANT = 6
 
 def number(value: float, digits: int = SIGNIFICANT) -> str:
     """``value`` with ``digits`` significant digits as a plain decimal: ``0.0000123``, ``1500000``."""
-    from decimal import Decimal
-
     if not math.isfinite(value):
         raise ValueError(f"cannot chart {value!r}")
-    text = format(Decimal(f"{value:.{digits}g}"), "f")
+    rounded = float(f"{value:.{digits}g}")
+    exponent = math.floor(math.log10(abs(rounded))) if rounded else 0
+    text = f"{rounded:.{max(0, digits - 1 - exponent)}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text

@@ -24,7 +24,7 @@ from mlops_gitops.data.drift import (
 )
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.loader import monitoring_of
-from mlops_gitops.manifest.model import Monitoring, Thresholds
+from mlops_gitops.manifest.sections import Monitoring, Thresholds
 
 
 def config(**keys: object) -> Monitoring:
