@@ -1,6 +1,11 @@
 """Adoption: turn what :mod:`mlops_gitops.detect` found (and the user's answers) into mlops.yaml,
 validate it, write it and generate. Either all of that happens or the directory is left as it was.
-The ``init`` command asks the questions and prints; this module does the work."""
+The ``init`` command asks the questions and prints; this module does the work.
+
+A repository that already has dvc.yaml files keeps them: the manifest names them under
+``pipelines:`` (hand-owned) and nothing ever writes a byte of them. Only a project without any
+dvc.yaml (or a bundled example) gets ``stages:``, which ``generate`` writes into a new dvc.yaml.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from typing import Any
 
 from mlops_gitops import __version__
 from mlops_gitops.atomic import write_atomic
-from mlops_gitops.detect import Detection, detect
-from mlops_gitops.errors import ManifestError, UsageError
+from mlops_gitops.detect import Detection, branch_exists, detect, remote_problem, remote_warning
+from mlops_gitops.errors import EXIT_BAD_INPUT, ManifestError, UsageError
+from mlops_gitops.manifest.loader import INSTALL_PLACEHOLDER
 from mlops_gitops.names import MANIFEST_FILE
 
 Echo = Callable[[str], None]
@@ -29,8 +35,16 @@ class Answers:
     name: str
     default_branch: str
     python_version: str
-    install: str
+    install: str | None  # None: unknown; --yes writes the placeholder validate flags
     remote: str | None
+
+
+@dataclass(frozen=True)
+class Questions:
+    """How ``init`` asks the user: each returns the answer, or raises click's Abort."""
+
+    answers: Callable[[Answers, Detection], Answers]
+    git_init: Callable[[Path], bool]
 
 
 def defaults(found: Detection, template: Any) -> Answers:
@@ -41,20 +55,45 @@ def defaults(found: Detection, template: Any) -> Answers:
     return Answers(name, found.default_branch, found.python_version, found.install, found.remote)
 
 
+def check_answers(answers: Answers, found: Detection) -> dict[str, str]:
+    """Why the answers cannot be written, by answer: a branch or a remote that does not exist."""
+    problems: dict[str, str] = {}
+    if found.is_git and not branch_exists(found.root, answers.default_branch):
+        problems["branch"] = (
+            f"default branch '{answers.default_branch}' does not exist in this repository (locally or on "
+            "origin); name the branch your pull requests merge into"
+        )
+    if answers.remote:
+        problem = remote_problem(answers.remote, found.remotes)
+        if problem:
+            problems["remote"] = problem
+    return problems
+
+
 def placeholder_stage(found: Detection) -> dict[str, Any]:
     """A first stage for a project without dvc.yaml, so the manifest is valid from the start."""
     script = next((s for s in _TRAIN_SCRIPTS if (found.root / s).is_file()), None)
     if script is None:
         return {"train": {"cmd": "echo 'describe your pipeline under stages: in mlops.yaml'"}}
     stage: dict[str, Any] = {"cmd": f"python {script}", "deps": [script]}
-    if found.params_files:
-        stage["params"] = [{p: None} for p in found.params_files]
+    if (found.root / "params.yaml").is_file():
+        stage["params"] = [{"params.yaml": None}]
     return {"train": stage}
 
 
-def manifest_text(found: Detection, answers: Answers, template_text: str | None = None) -> str:
-    """The mlops.yaml text: the template (when given) or a fresh document, with the answers filled in
-    and dvc.yaml imported whole. Comments from the template and from dvc.yaml are kept."""
+@dataclass(frozen=True)
+class Offer:
+    """What the pipelines suggest for the hints: a metric to gate on, a model to deploy."""
+
+    metric: str | None = None
+    model: tuple[str, str] | None = None  # (name, path): a DVC artifact of type model, or an output
+
+
+def manifest_text(
+    found: Detection, answers: Answers, template_text: str | None = None, offer: Offer = Offer()
+) -> str:
+    """The mlops.yaml text: the template (when given) or a fresh document, with the answers filled in.
+    Comments from the template are kept."""
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
 
@@ -72,53 +111,52 @@ def manifest_text(found: Detection, answers: Answers, template_text: str | None 
     project["default_branch"] = answers.default_branch
     python = _section(doc, "python", after="project")
     python["version"] = answers.python_version
-    python["install"] = answers.install
+    python["install"] = answers.install or INSTALL_PLACEHOLDER
     python["requirements"] = list(found.requirements) or python.get("requirements") or ["requirements.txt"]
 
-    if found.has_dvc_yaml:
-        # dvc.yaml is the truth: generate rewrites it from these sections, so they must hold all of it.
-        if found.stages and to_plain(found.stages) != to_plain(doc.get("stages")):
-            _put(doc, "stages", found.stages, after="python")
-        if found.dvc:
-            if to_plain(found.dvc) != to_plain(doc.get("dvc")):
-                dvc = CommentedMap()
-                for key, value in found.dvc.items():
-                    dvc[key] = value
-                _put(doc, "dvc", dvc, after="stages")
-        elif "dvc" in doc:
-            del doc["dvc"]
-    if not doc.get("stages"):
+    if "stages" in doc:
+        doc.pop("pipelines", None)  # the template owns dvc.yaml (a bundled example, a re-run of init)
+    elif found.dvcfiles:
+        # The repository's own pipelines: named, never imported, never written.
+        _put(doc, "pipelines", list(found.dvcfiles), after="python")
+        doc.pop("dvc", None)
+    elif "pipelines" not in doc:
         _put(doc, "stages", placeholder_stage(found), after="python")
     if answers.remote:
-        _section(doc, "data", after="dvc" if "dvc" in doc else "stages")["remote"] = answers.remote
+        where = "pipelines" if "pipelines" in doc else "dvc" if "dvc" in doc else "stages"
+        _section(doc, "data", after=where)["remote"] = answers.remote
 
     out = io.StringIO()
     yaml.dump(doc, out)
     body = "\n".join(
         line for line in out.getvalue().splitlines() if not line.startswith("# yaml-language-server:")
     )
+    owner = (
+        "# dvc.yaml is generated from stages: below."
+        if "stages" in doc
+        else "# The dvc.yaml files under pipelines: stay yours: mlops-gitops never writes them."
+    )
     head = [
         f"# yaml-language-server: $schema={SCHEMA_URL}",
-        "# mlops-gitops manifest: dvc.yaml and .github/workflows/* are generated from it by",
-        "# `mlops-gitops generate`. Offline editors: `mlops-gitops schema > mlops.schema.json` and point",
-        "# the line above at that file.",
+        "# mlops-gitops manifest: `mlops-gitops generate` writes .github/workflows/mlops-* from it.",
+        owner,
+        "# Offline editors: `mlops-gitops schema > mlops.schema.json`, and point the first line at it.",
     ]
-    return "\n".join(head) + "\n" + body.lstrip("\n") + "\n" + hints(to_plain(doc), found)
+    return "\n".join(head) + "\n" + body.lstrip("\n") + "\n" + hints(to_plain(doc), offer)
 
 
-def hints(data: dict[str, Any], found: Detection) -> str:
-    """Commented examples of the sections nothing was detected for."""
+def hints(data: dict[str, Any], offer: Offer) -> str:
+    """Commented examples of the sections nothing was detected for, filled with what was found."""
     blocks: list[str] = []
     if not (data.get("metrics") or {}).get("gates"):
+        metric = offer.metric or "accuracy"
         blocks.append(
-            """metrics:
+            f"""metrics:
   gates:                      # a pull request fails when a gate fails
-    - metric: accuracy        # a key of your metrics file; per_class.*.f1 checks every segment
+    - metric: {metric}   # a key of your metrics files (per_class.*.f1 checks every segment)
+      direction: higher       # or lower, for a loss or an error
       min: 0.8
-      regression: {absolute: 0.02}
-    - metric: loss
-      direction: lower
-      regression: {relative: 0.05}"""
+      regression: {{absolute: 0.02}}"""
         )
     if not (data.get("data") or {}).get("remote"):
         remote = (
@@ -138,18 +176,20 @@ def hints(data: dict[str, Any], found: Detection) -> str:
   schedule: "0 3 * * 1"       # also retrain every Monday, 03:00 UTC"""
         )
     if "deploy" not in data:
+        name, path = offer.model or ("my-model", "models/model.pkl")
+        found = "   # found in your pipelines" if offer.model else "   # a stage output"
         blocks.append(
-            """deploy:                       # promotion by pull requests that edit a deployment manifest
-  model: {name: my-model, path: models/model.pkl}   # a stage output
+            f"""deploy:                       # promotion by pull requests that edit a deployment manifest
+  model: {{name: {name}, path: {path}}}{found}
   environments:
     - name: staging
       file: deploy/staging/inference.yaml
       field: spec.predictor.model.storageUri
-      value: s3://my-bucket/models/{model_hash}
+      value: s3://my-bucket/models/{{model_hash}}
     - name: production
       file: deploy/production/inference.yaml
       field: spec.predictor.model.storageUri
-      value: s3://my-bucket/models/{model_hash}
+      value: s3://my-bucket/models/{{model_hash}}
       after: [staging]
       github_environment: production"""
         )
@@ -159,6 +199,32 @@ def hints(data: dict[str, Any], found: Detection) -> str:
     for block in blocks:
         lines.extend("# " + line for line in block.splitlines())
     return "\n".join(lines) + "\n"
+
+
+def offer_from(root: Path, dvcfiles: list[str]) -> Offer:
+    """A metric and a model to suggest, from what DVC resolves the pipelines to (its artifacts of
+    type model first). Resolving also proves DVC reads the pipelines before anything is written."""
+    import json
+
+    from mlops_gitops.pipeline.dvcindex import read_facts
+
+    facts = read_facts(root, dvcfiles)
+    model: tuple[str, str] | None = None
+    for pipeline in facts.pipelines:
+        for artifact in pipeline.artifacts:
+            if artifact.type == "model" and model is None:
+                model = (artifact.name, artifact.path)
+    metric = None
+    for file in (m for p in facts.pipelines for m in p.all_metrics()):
+        try:
+            data = json.loads((root / file).read_text(encoding="utf-8")) if file.endswith(".json") else None
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            metric = next((str(k) for k, v in data.items() if isinstance(v, (int, float))), None)
+        if metric:
+            break
+    return Offer(metric, model)
 
 
 def _section(doc: Any, key: str, *, after: str) -> Any:
@@ -177,24 +243,27 @@ def _put(doc: Any, key: str, value: Any, *, after: str) -> None:
     doc.insert(list(doc).index(after) + 1, key, value)
 
 
-def validate(text: str) -> None:
-    """The manifest must load before anything is written; a problem means dvc.yaml did not fit."""
+def validate(text: str) -> list[str]:
+    """The manifest must load before anything is written. Returns the placeholder problems (a
+    manifest whose only problem is the install placeholder is written, then refused with them)."""
     from mlops_gitops.manifest.loader import load_manifest_text
 
     try:
         load_manifest_text(text, MANIFEST_FILE)
     except ManifestError as exc:
+        placeholders = [p for p in exc.problems if p.path == "python.install"]
+        if len(placeholders) == len(exc.problems) and INSTALL_PLACEHOLDER in text:
+            return [str(p) for p in placeholders]
         raise UsageError(
             "the detected manifest is not valid, nothing was written: "
             + "; ".join(str(p) for p in exc.problems)
         ) from None
+    return []
 
 
 def run_generate(root: Path, force: bool, echo: Echo) -> int:
     from mlops_gitops.generator import generate
 
-    # A hand-written dvc.yaml imported whole into mlops.yaml is not a conflict: generate compares it
-    # with the manifest's own stages, so only a real difference is refused.
     result = generate(root, force=force)
     for line in result.lines():
         echo(line)
@@ -204,13 +273,17 @@ def run_generate(root: Path, force: bool, echo: Echo) -> int:
 def init(
     root: Path,
     *,
-    ask: Callable[[Answers], Answers] | None = None,
+    questions: Questions | None = None,
     force: bool = False,
     example: str | None = None,
+    branch: str | None = None,
+    remote: str | None = None,
     echo: Echo = print,
+    warn: Echo = print,
 ) -> int:
-    """Adopt ``root`` (or scaffold ``example`` into it); ``ask`` confirms the detected answers (None:
-    take them as they are). Returns the exit code; on any failure the directory is restored."""
+    """Adopt ``root`` (or scaffold ``example`` into it); ``questions`` confirm the detected answers
+    (None: take them as they are, ``--yes``). Returns the exit code; on any failure the directory is
+    restored. Exit 2 whenever nothing was written."""
     from mlops_gitops import git, scaffold
 
     root = root.resolve()
@@ -225,6 +298,14 @@ def init(
     else:
         if not root.is_dir():
             raise UsageError(f"{root}: no such directory")
+        if git.toplevel(root) is None:
+            if questions is None or not questions.git_init(root):
+                raise UsageError(
+                    f"{root} is not a Git repository: run `git init` there first (mlops-gitops adopts a "
+                    "Git repository, and DVC needs one)"
+                )
+            scaffold.git_init(root)
+            echo("initialised a Git repository (git init)")
         if manifest.exists() and not force:
             raise UsageError(f"{MANIFEST_FILE} already exists; use --force to overwrite it")
         if manifest.is_file() and _is_mapping(manifest.read_text(encoding="utf-8")):
@@ -246,32 +327,59 @@ def init(
                 echo("initialised a Git repository (git init)")
         found = detect(root)
         answers = defaults(found, _load_template(template))
+        answers.default_branch = branch or answers.default_branch
+        answers.remote = remote or answers.remote
         _describe(found, echo)
-        if ask is not None:
-            answers = ask(answers)
-        text = manifest_text(found, answers, template)
-        validate(text)
+        for ci in found.existing_ci:
+            warn(
+                f"warning: {ci.path} {' and '.join(ci.does)}: with mlops-gitops every pull request would "
+                "train twice and get two reports; remove it, or keep it for other events only "
+                "(docs/adopting.md)"
+            )
+        if questions is not None:
+            answers = questions.answers(answers, found)
+        problems = check_answers(answers, found)
+        if problems:
+            raise UsageError("; ".join(problems.values()))
+        if answers.remote and (warning := remote_warning(answers.remote, found.remotes)):
+            warn(f"warning: {warning}")
+        offer = Offer()
+        if found.dvcfiles and "stages:" not in (template or ""):
+            offer = offer_from(root, list(found.dvcfiles))
+        text = manifest_text(found, answers, template, offer)
+        placeholders = validate(text)
 
         if (found.has_dvc_yaml or found.pointers) and not found.is_dvc:
-            if not found.is_git:
-                raise UsageError(f"{root} is not a Git repository, which DVC needs: run `git init` first")
             scaffold.dvc_init(root)
             echo("initialised DVC (dvc init)")
             # A fresh DVC cache is empty: add the data the pointers describe, so `dvc push` has it.
             scaffold.track_data(root, found.pointers, echo)
         write_atomic(manifest, text, MANIFEST_FILE)
         echo(f"wrote {MANIFEST_FILE}")
+        if placeholders:
+            for line in placeholders:
+                warn(line)
+            warn(
+                f"{MANIFEST_FILE} was written with a placeholder: set python.install to the command that "
+                "installs this project's requirements, then run `mlops-gitops generate`"
+            )
+            return EXIT_BAD_INPUT
         code = run_generate(root, force, echo)
         if code != 0:
             raise _GenerateRefused(code)
-    except _GenerateRefused as refused:
+    except _GenerateRefused:
         _undo(root, made_root, before, manifest, previous)
-        echo(f"{MANIFEST_FILE} was not kept: generate did not complete (see above)")
-        return refused.code
+        echo(f"nothing was written: generate did not complete (see above); {MANIFEST_FILE} was not kept")
+        return EXIT_BAD_INPUT
     except BaseException:  # our errors, an aborted prompt, Ctrl-C: leave nothing half-done
         _undo(root, made_root, before, manifest, previous)
         raise
-    echo("next: `dvc repro`, then commit mlops.yaml, dvc.yaml, dvc.lock, the .dvc pointers and .github/")
+    if found.dvcfiles and "stages:" not in (template or ""):
+        echo(f"your pipelines stay yours: {', '.join(found.dvcfiles)} (never written by mlops-gitops)")
+    echo(
+        "next: `dvc repro`, then commit mlops.yaml, .mlops/pipelines.yaml, .github/ and what dvc repro "
+        "wrote (dvc.lock, the .dvc pointers)"
+    )
     return 0
 
 
@@ -307,13 +415,14 @@ def _load_template(text: str | None) -> Any:
 
 def _describe(found: Detection, echo: Echo) -> None:
     parts = []
-    if found.has_dvc_yaml:
-        parts.append(f"dvc.yaml with {len(found.stages or {})} stage(s)")
-        if found.dvc:
-            parts.append(f"top-level {', '.join(found.dvc)}")
+    if found.dvcfiles:
+        parts.append(f"{len(found.dvcfiles)} pipeline(s): {', '.join(found.dvcfiles)}")
     else:
-        parts.append("no dvc.yaml (a placeholder stage is written)")
-    parts.append(f"install `{found.install}`")
+        parts.append("no dvc.yaml (a first stage is written into mlops.yaml)")
+    if found.install:
+        parts.append(f"install `{found.install}` ({found.install_source})")
+    else:
+        parts.append("no requirements file or pyproject.toml found")
     parts.append(f"Python {found.python_version} ({found.python_source})")
     parts.append(f"branch {found.default_branch}")
     parts.append(f"remote {found.remote} ({found.remote_source})" if found.remote else "no DVC remote")

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,11 @@ def _ours_on_disk(root: Path) -> set[str]:
     return found
 
 
-def remember(root: Path, the_plan: Plan) -> None:
-    """Record the state after a generate that wrote everything, or a check that found it current."""
+def remember(root: Path, the_plan: Plan, inputs: Sequence[str] = ()) -> None:
+    """Record the state after a generate that wrote everything, or a check that found it current.
+    ``inputs``: the files the pipeline facts were resolved from (your dvc.yaml files, the params
+    files their ``vars`` read, ``.dvc/config``); with the listing of dvc.yaml and ``.dvc`` files, a
+    change to any of them sends the next check down the full path."""
     cache = _path(root)
     manifest = _read(root / MANIFEST_FILE)
     if cache is None or manifest is None:
@@ -63,7 +67,15 @@ def remember(root: Path, the_plan: Plan) -> None:
             files[action.path] = _sha((action.new or "").encode("utf-8"))
         elif action.op != "remove":
             return  # a conflict or a kept file: the next check must look properly
-    state = {"tool": tool_signature(), "manifest": _sha(manifest), "files": files}
+    from mlops_gitops.pipeline.fingerprint import listing
+
+    state = {
+        "tool": tool_signature(),
+        "manifest": _sha(manifest),
+        "files": files,
+        "inputs": {rel: _sha(_read(root / rel) or b"") for rel in inputs},
+        "listing": listing(root),
+    }
     with contextlib.suppress(OSError):  # a read-only .git only costs speed
         cache.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
 
@@ -85,4 +97,12 @@ def still_current(root: Path) -> bool:
         data = _read(root / rel)
         if data is None or _sha(data) != expected:
             return False
+    inputs: dict[str, str] = state.get("inputs") or {}
+    for rel, expected in inputs.items():
+        if _sha(_read(root / rel) or b"") != expected:
+            return False
+    from mlops_gitops.pipeline.fingerprint import listing
+
+    if state.get("listing") != listing(root):
+        return False
     return _ours_on_disk(root) <= set(files)

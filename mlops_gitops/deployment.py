@@ -8,6 +8,7 @@ over a source of deployment files (the local work tree for ``--dry-run``, or Git
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mlops_gitops import git, promotion, yamledit
 from mlops_gitops.errors import CheckFailed, UsageError
 from mlops_gitops.manifest.model import Environment, Manifest
-from mlops_gitops.names import DVC_LOCK
+from mlops_gitops.project import Project
 from mlops_gitops.promotion import ModelIdentity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,36 +47,48 @@ class Outcome:
     published: Published | None = None
 
 
-def model_at(root: Path, manifest: Manifest, ref: str) -> ModelIdentity:
-    """The model's identity at ``ref``: its out hash from dvc.lock, and the commit."""
+def model_at(project: Project, ref: str) -> ModelIdentity:
+    """The model's identity at ``ref``: its out hash from the dvc.lock of the pipeline producing it,
+    and the commit."""
+    from ruamel.yaml.error import YAMLError
+
+    from mlops_gitops.project import model_stage
     from mlops_gitops.yamlsafe import load_safe
 
+    manifest = project.manifest
     assert manifest.deploy is not None
+    root = project.root
     commit = git.resolve(ref, root)
     if commit is None:
         raise UsageError(f"--model-ref {ref}: not a commit in this repository")
+    found = model_stage(project)
+    if found is None:
+        raise UsageError(
+            f"deploy.model.path {manifest.deploy.model.path}: no stage of the pipelines outputs it"
+        )
+    pipeline, _ = found
     top = git.toplevel(root) or root
-    lock_path = (root.resolve() / DVC_LOCK).relative_to(top.resolve()).as_posix()
+    lock_path = (root.resolve() / project.lock_of(pipeline)).relative_to(top.resolve()).as_posix()
     data = git.show(commit, lock_path, top)
     where = f"{lock_path}@{commit[:7]}"
     if data is None:
-        raise UsageError(f"{where}: no dvc.lock at this commit: run the pipeline and commit dvc.lock")
-    from ruamel.yaml.error import YAMLError
-
+        raise UsageError(f"{where}: no dvc.lock at this commit: run the pipeline and commit its dvc.lock")
     try:
         lock = load_safe(data.decode("utf-8"), where)
     except (YAMLError, UnicodeDecodeError) as exc:
         raise UsageError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
     model = manifest.deploy.model
-    return promotion.model_identity(lock, model.path, commit, model.name, where)
+    wdirs = {s.name: s.wdir for s in pipeline.stages}
+    base = posixpath.dirname(pipeline.dvcfile)
+    return promotion.model_identity(lock, model.path, commit, model.name, where, wdirs, base)
 
 
-def evaluate(root: Path, manifest: Manifest, base: str, commit: str) -> Evaluated:
+def evaluate(project: Project, base: str, commit: str) -> Evaluated:
     """The gate verdict and the Markdown report for the model's commit against ``base``."""
     from mlops_gitops.metrics.evaluate import evaluate as evaluate_revisions
     from mlops_gitops.reporters import markdown
 
-    comparison = evaluate_revisions(root, manifest, base, commit)
+    comparison = evaluate_revisions(project, base, commit)
     return Evaluated(comparison.verdict, list(comparison.failed), markdown.render(comparison))
 
 

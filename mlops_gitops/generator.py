@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_gitops import checkcache
 from mlops_gitops.errors import EXIT_CHECK_FAILED, EXIT_OK, MlopsError, UsageError
 from mlops_gitops.files import Action, Plan, apply, plan, read_text
-from mlops_gitops.names import MANIFEST_FILE
+from mlops_gitops.names import DVC_FILE, MANIFEST_FILE, WORKFLOWS_DIR
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.project import Project
 
 VERBS = {"create": "created", "update": "updated", "remove": "removed"}
 STALE = {"create": "missing", "update": "stale", "remove": "no longer produced by mlops.yaml"}
@@ -38,8 +42,16 @@ class Generated:
         """What a user reads: each stale file with its diff (check), each refused or written file."""
         out: list[str] = []
         if self.check:
+            from mlops_gitops.pipeline.record import RECORD_FILE, describe_change
+
+            record = next((a for a in self.stale if a.path == RECORD_FILE and a.op == "update"), None)
             for action in self.stale:
-                out.append(f"{action.path}: {STALE.get(action.op, action.reason)}")
+                reason = STALE.get(action.op, action.reason)
+                if action is record:
+                    reason += ": " + describe_change(action.old, action.new or "")
+                elif record is not None and action.path.startswith(WORKFLOWS_DIR) and action.op == "update":
+                    reason += f": it follows the pipelines (see {RECORD_FILE})"
+                out.append(f"{action.path}: {reason}")
                 out.append(action.diff().rstrip("\n"))
             if self.stale:
                 out.append(f"{len(self.stale)} generated file(s) out of date: run `mlops-gitops generate`")
@@ -68,20 +80,37 @@ class Generated:
         return out
 
 
-def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> Plan:
-    """Load and validate the manifest, render every file in memory and compare with the tree.
-    Before ``writing``, each templated file must parse: a template bug must not reach the tree
-    (dvc.yaml was just dumped by ruamel.yaml; a check writes nothing and shows any difference)."""
+def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tuple[Plan, list[str]]:
+    """Load and validate the manifest, resolve the pipelines, render every file in memory and compare
+    with the tree. When the manifest owns dvc.yaml it is rendered first, and DVC resolves that text
+    before anything is written. Before ``writing``, each templated file must parse: a template bug
+    must not reach the tree (a check writes nothing and shows any difference)."""
+    from mlops_gitops.errors import ManifestError
     from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.render import render_all
+    from mlops_gitops.project import facts_problems, load_project
+    from mlops_gitops.render import dvcyaml, render_all
 
     manifest = load_manifest(root / MANIFEST_FILE)
-    rendered = render_all(manifest, lambda rel: read_text(root / rel))
+    dvc_yaml = (
+        dvcyaml.render(manifest, read_text(root / dvcyaml.DVC_FILE)) if manifest.owns_dvc_yaml else None
+    )
+    project = load_project(root, manifest, dvc_yaml=dvc_yaml.text if dvc_yaml else None)
+    problems = facts_problems(project)
+    if problems:
+        raise ManifestError(problems)
+    rendered = render_all(project, dvc_yaml)
     if writing:
         for item in rendered:
             if item.path.startswith(".github/"):
                 check_yaml(item.path, item.text)
-    return plan(root, rendered, force=force)
+    return plan(root, rendered, force=force), facts_inputs(project)
+
+
+def facts_inputs(project: Project) -> list[str]:
+    """The files the pipeline facts were resolved from and that generate does not write."""
+    written = {DVC_FILE} if project.manifest.owns_dvc_yaml else set()
+    files = [p.dvcfile for p in project.pipelines] + [v for p in project.pipelines for v in p.vars_files]
+    return [f for f in dict.fromkeys([*files, ".dvc/config"]) if f not in written]
 
 
 def check_yaml(path: str, text: str) -> None:
@@ -100,11 +129,11 @@ def generate(root: Path, *, force: bool = False, check: bool = False) -> Generat
     (nothing is written) unless ``force``."""
     if check and not force and checkcache.still_current(root):
         return Generated(check=True, remembered=True)
-    the_plan = build_plan(root, force=force, writing=not check)
+    the_plan, inputs = build_plan(root, force=force, writing=not check)
     result = Generated(check=check, actions=the_plan.actions)
     if check:
         if not result.stale:
-            checkcache.remember(root, the_plan)
+            checkcache.remember(root, the_plan, inputs)
         return result
     if the_plan.conflicts:
         return result
@@ -114,5 +143,5 @@ def generate(root: Path, *, force: bool = False, check: bool = False) -> Generat
         raise UsageError(
             f"{exc.filename or root}: cannot write: {exc.strerror or type(exc).__name__}; nothing was written"
         ) from None
-    checkcache.remember(root, the_plan)
+    checkcache.remember(root, the_plan, inputs)
     return result

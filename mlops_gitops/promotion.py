@@ -54,9 +54,18 @@ def _entry_hash(entry: Mapping[str, Any]) -> str | None:
 
 
 def model_identity(
-    lock: Any, model_path: str, commit: str, name: str, where: str = "dvc.lock"
+    lock: Any,
+    model_path: str,
+    commit: str,
+    name: str,
+    where: str = "dvc.lock",
+    wdirs: Mapping[str, str] | None = None,
+    base: str = "",
 ) -> ModelIdentity:
-    """The identity of ``model_path`` from a parsed dvc.lock: the out that equals or contains it."""
+    """The identity of ``model_path`` (repo-relative) from a parsed dvc.lock: the out that equals or
+    contains it. dvc.lock paths are relative to each stage's wdir, which it does not record: ``wdirs``
+    maps stage names to repo-relative wdirs (from the pipeline facts), ``base`` is the dvc.yaml's
+    folder for a stage not in it."""
     stages = lock.get("stages") if isinstance(lock, dict) else None
     if not isinstance(stages, dict):
         raise UsageError(f"{where}: no stages: run the pipeline (dvc repro) and commit dvc.lock")
@@ -65,7 +74,7 @@ def model_identity(
     for stage_name, stage in stages.items():
         if not isinstance(stage, dict):
             continue
-        wdir = str(stage.get("wdir") or "")
+        wdir = (wdirs or {}).get(str(stage_name), base)
         for out in stage.get("outs") or []:
             if not isinstance(out, dict) or "path" not in out:
                 continue

@@ -3,10 +3,14 @@ from keyword arguments shaped like the manifest's own keys."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from mlops_gitops.manifest.loader import environment_of, gate_of
-from mlops_gitops.manifest.model import Environment, Gate
+from mlops_gitops.manifest.model import Environment, Gate, Manifest
+from mlops_gitops.project import Project
 
 
 def gate(metric: str, **keys: Any) -> Gate:
@@ -30,3 +34,20 @@ def environment(name: str, file: str, field: str, value: str, **keys: Any) -> En
             **{k: list(v) if isinstance(v, tuple) else v for k, v in keys.items()},
         }
     )
+
+
+def project_of(manifest: Manifest, root: Path | None = None) -> Project:
+    """The project of a manifest-owned pipeline (``stages:``) in an empty directory: its facts are
+    what DVC resolves the dvc.yaml generate would write to, as ``load_project`` reads them."""
+    from mlops_gitops.project import load_project
+
+    key = json.dumps(manifest.raw, sort_keys=True, default=str)
+    if root is None and key in _PROJECTS:
+        return _PROJECTS[key]
+    project = load_project(root or Path(tempfile.mkdtemp(prefix="mlops-project-")), manifest)
+    if root is None:
+        _PROJECTS[key] = project
+    return project
+
+
+_PROJECTS: dict[str, Project] = {}

@@ -136,8 +136,8 @@ def test_code_change_retrains_and_writes_github_output(repo: Path, tmp_path: Pat
     out.write_text("earlier=1\n")
     proc = changed(repo, "--base", base, output=out)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["src/train.py", "retrain=true"]
-    assert out.read_text() == "earlier=1\nretrain=true\n"
+    assert proc.stdout.splitlines() == ["src/train.py", "reproduce dvc.yaml: src/train.py", "retrain=true"]
+    assert out.read_text() == 'earlier=1\nretrain=true\npipelines=["dvc.yaml"]\n'
 
 
 def test_docs_only_change_does_not_retrain(repo: Path, tmp_path: Path) -> None:
@@ -147,7 +147,7 @@ def test_docs_only_change_does_not_retrain(repo: Path, tmp_path: Path) -> None:
     proc = changed(repo, "--base", base, output=out)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["retrain=false"]
-    assert out.read_text() == "retrain=false\n"
+    assert out.read_text() == "retrain=false\npipelines=[]\n"
 
 
 def test_changes_since_the_merge_base_only(repo: Path) -> None:
@@ -186,9 +186,11 @@ def test_train_paths_written_into_the_workflow_are_the_ones_applied() -> None:
 
     from mlops_gitops.manifest.loader import load_manifest_text
     from mlops_gitops.render.workflows import render_workflows
+    from tests.parts import project_of
 
     manifest = load_manifest_text(MANIFEST)
-    wf = YAML(typ="safe", pure=True).load(render_workflows(manifest)[".github/workflows/mlops-train.yml"])
+    files = render_workflows(project_of(manifest))
+    wf = YAML(typ="safe", pure=True).load(files[".github/workflows/mlops-train.yml"])
     patterns = wf["on"]["push"]["paths"]
     assert matching(["src/a.py", "src/doc/x.md", "data/raw.csv.dvc", "README.md"], patterns) == [
         "src/a.py",

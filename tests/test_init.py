@@ -1,6 +1,6 @@
-"""`mlops-gitops init`: detection into a valid manifest, prompts, refusals, the example scaffold, and a
-lossless import of dvc.yaml (checked with DVC itself: the pipeline DVC reads is the same after
-regenerating dvc.yaml from the imported manifest)."""
+"""`mlops-gitops init` on repositories shaped like real ones: pipelines in subfolders, several
+pipelines, templated stages, metrics in a DVC-tracked folder, requirements in src/, an existing CML
+workflow. Adoption never writes a byte of any dvc.yaml; what it derives comes from DVC's parser."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from ruamel.yaml import YAML
 
 from mlops_gitops.adopt import SCHEMA_URL
 from mlops_gitops.commands.init import command as init_command
+from mlops_gitops.errors import UsageError
 from mlops_gitops.generator import generate
-from mlops_gitops.manifest.loader import load_manifest, to_plain
+from mlops_gitops.manifest.loader import load_manifest
 from mlops_gitops.resources import examples_dir
 
 
@@ -62,30 +63,6 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(root).parts
     }
-
-
-def dvc_view(root: Path) -> dict[str, Any]:
-    """The pipeline as DVC resolves it: every stage (foreach/matrix expanded, vars interpolated) in its
-    canonical dvc.yaml form, plus the top-level metrics, plots, params, artifacts and datasets."""
-    from dvc.repo import Repo
-    from dvc.stage import PipelineStage
-    from dvc.stage.serialize import to_pipeline_file
-
-    with Repo(str(root)) as dvc_repo:
-        index = dvc_repo.index
-        stages = {
-            s.addressing: {
-                "file": to_pipeline_file(s),
-                "extra": (s.frozen, s.always_changed, s.desc, s.meta, s.wdir),
-            }
-            for s in index.stages
-            if isinstance(s, PipelineStage)
-        }
-        top = {
-            key: json.loads(json.dumps(getattr(index, f"_{key}"), default=str))
-            for key in ("metrics", "plots", "params", "artifacts", "datasets")
-        }
-    return json.loads(json.dumps({"stages": stages, "top": top}, default=str))
 
 
 BASE = {"requirements.txt": "numpy\n", "params.yaml": "lr: 0.1\nepochs: 3\nmodels: {a: 1, b: 2}\n"}
@@ -192,62 +169,168 @@ artifacts:
 }
 
 
+REAL_SHAPES = ["subfolder_pipeline", "two_pipelines", "templated", "tracked_metrics_dir"]
+
+
+def stage_list(root: Path) -> str:
+    proc = dvc(root, "stage", "list", "--all")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def dvc_yaml_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("dvc.yaml")}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(PIPELINES))
-def test_import_is_lossless_for_dvc(tmp_path: Path, case: str) -> None:
-    """init imports dvc.yaml whole: the manifest's stages/dvc sections equal it, and a dvc.yaml
-    generated from scratch out of the manifest is the same pipeline for DVC."""
-    root = repo(tmp_path, {**BASE, "custom.yaml": "alpha: 1\nbeta: 2\n", "dvc.yaml": PIPELINES[case]})
-    before = dvc_view(root)
-    assert before["stages"], "the fixture must give DVC some stages"
+@pytest.mark.parametrize("shape", REAL_SHAPES)
+def test_adoption_writes_no_byte_of_any_dvc_yaml(tmp_path: Path, shape: str) -> None:
+    import tests.repos as repos
 
+    built = getattr(repos, shape)(tmp_path / shape, reproduce=False)
+    root = built.root
+    before, stages_before = dvc_yaml_bytes(root), stage_list(root)
     result = run_init(root, "--yes")
     assert result.exit_code == 0, result.output
-
+    assert dvc_yaml_bytes(root) == before
+    assert stage_list(root) == stages_before
     manifest = load_manifest(root / "mlops.yaml")
-    original = to_plain(YAML(typ="rt").load(PIPELINES[case]))
-    assert {n: s.definition for n, s in manifest.stages.items()} == original["stages"]
-    assert manifest.dvc == {k: v for k, v in original.items() if k != "stages"}
-
-    # Regenerated from nothing: only the manifest can have produced this dvc.yaml.
-    (root / "dvc.yaml").unlink()
-    assert generate(root).exit_code == 0
-    assert dvc_view(root) == before
-    assert dvc(root, "stage", "list", "--all").returncode == 0
-
-
-def test_init_existing_repo_writes_valid_manifest_and_generates(tmp_path: Path) -> None:
-    root = repo(
-        tmp_path,
-        {
-            **BASE,
-            "dvc.yaml": PIPELINES["plain"].replace("frozen: true", "frozen: false"),
-            ".python-version": "3.10.14\n",
-        },
-        branch="trunk",
-    )
-    dvc(root, "remote", "add", "-d", "store", str(tmp_path / "store"))
-    result = run_init(root, "--yes")
-    assert result.exit_code == 0, result.output
-
-    text = (root / "mlops.yaml").read_text()
-    assert text.splitlines()[0] == f"# yaml-language-server: $schema={SCHEMA_URL}"
-    assert "mlops-gitops schema > mlops.schema.json" in text
-    assert "# metrics:" in text and "# deploy:" in text  # hints for what was not detected
-    manifest = load_manifest(root / "mlops.yaml")
-    assert manifest.name == root.name
-    assert (manifest.default_branch, manifest.python_version, manifest.data_remote) == (
-        "trunk",
-        "3.10",
-        "store",
-    )
-    assert manifest.install == "pip install -r requirements.txt"
-    assert (root / ".github" / "workflows").is_dir()
-    assert (root / "dvc.yaml").read_text().startswith("# Generated by mlops-gitops")
+    assert manifest.pipelines == built.dvcfiles and not manifest.owns_dvc_yaml and manifest.stages == {}
+    assert "never written by mlops-gitops" in result.output
+    record = (root / ".mlops/pipelines.yaml").read_text()
+    for address in built.stages:  # every stage DVC lists, leading digits and foreach items included
+        assert f'"address": "{address}"' in record, address
     assert generate(root, check=True).exit_code == 0
+    workflows = sorted(str(p) for p in (root / ".github/workflows").glob("mlops-*.yml"))
+    check = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("check-jsonschema")),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *workflows,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_init_without_dvc_yaml_writes_placeholder_stage(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_subfolder_pipeline_requirements_in_src(tmp_path: Path) -> None:
+    from tests.repos import subfolder_pipeline
+
+    root = subfolder_pipeline(tmp_path / "p", reproduce=False).root
+    assert not (root / "requirements.txt").exists() and (root / "src/requirements.txt").is_file()
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(root / "mlops.yaml")
+    assert (manifest.install, manifest.requirements) == (
+        "pip install -r src/requirements.txt",
+        ("src/requirements.txt",),
+    )
+    assert manifest.pipelines == ("pipelines/dvc.yaml",)
+    train = (root / ".github/workflows/mlops-train.yml").read_text()
+    for path in (
+        "src/prepare.py",
+        "data/raw/points.csv",
+        "params.yaml",
+        "pipelines/dvc.lock",
+        "src/requirements.txt",
+    ):
+        assert f'- "{path}"' in train, path
+
+
+@pytest.mark.slow
+def test_artifact_of_type_model_is_offered_and_existing_ci_is_named(tmp_path: Path) -> None:
+    from tests.repos import with_cml_workflow
+
+    built = with_cml_workflow(tmp_path / "p", reproduce=False)
+    result = CliRunner().invoke(init_command, ["--dir", str(built.root), "--yes"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert ".github/workflows/cml.yaml runs `dvc repro` and posts CML reports" in result.output
+    assert ".gitlab-ci.yml runs `dvc repro`" in result.output
+    assert "every pull request would train twice and get two reports" in result.output
+    text = (built.root / "mlops.yaml").read_text()
+    if built.artifacts:
+        name, path = next(iter(built.artifacts.items()))
+        assert f"#   model: {{name: {name}, path: {path}}}   # found in your pipelines" in text
+
+
+def test_no_requirements_writes_a_placeholder_that_validate_refuses(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n", "train.py": ""})
+    proc = run_cli("init", "--yes", "--dir", str(root))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "was written with a placeholder: set python.install" in proc.stderr
+    assert not (root / ".github").exists()
+    check = run_cli("validate", str(root / "mlops.yaml"))
+    assert check.returncode == 2
+    (line,) = check.stderr.strip().splitlines()
+    assert "mlops.yaml:" in line and "python.install: init could not tell how this project installs" in line
+
+
+def test_interactive_init_asks_for_the_install_command(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n", "train.py": ""})
+    answers = ["", "", "", "", "pip install numpy", ""]
+    result = run_init(root, input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert load_manifest(root / "mlops.yaml").install == "pip install numpy"
+
+
+def test_branch_and_remote_that_do_not_exist_are_refused(tmp_path: Path) -> None:
+    root = repo(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    before = tree(root)
+    proc = run_cli("init", "--yes", "--branch", "develop", "--dir", str(root))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "default branch 'develop' does not exist in this repository (locally or on origin); name the "
+        "branch your pull requests merge into"
+    ]
+    proc = run_cli("init", "--yes", "--remote", "nope", "--dir", str(root))
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip()
+        == "DVC remote 'nope' is not in .dvc/config (remotes: none; add one with `dvc remote add -d NAME URL`)"
+    )
+    assert tree(root) == before
+    # Interactively, each is asked again until it exists.
+    dvc(root, "remote", "add", "store", str(tmp_path / "store"))
+    answers = ["", "develop", "main", "", "", "nope", "store"]
+    result = run_init(root, input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "'develop' does not exist" in result.output and "'nope' is not in .dvc/config" in result.output
+    manifest = load_manifest(root / "mlops.yaml")
+    assert (manifest.default_branch, manifest.data_remote) == ("main", "store")
+
+
+def test_http_remote_is_named_as_read_only(tmp_path: Path) -> None:
+    root = repo(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
+    dvc(root, "remote", "add", "-d", "web", "https://example.com/dvc")
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "DVC remote 'web' is https://example.com/dvc: plain HTTP(S) remotes are read-only" in result.output
+
+
+def test_outside_git_is_one_line_exit_2_or_git_init_with_consent(tmp_path: Path) -> None:
+    write(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
+    before = tree(tmp_path)
+    proc = run_cli("init", "--yes", "--dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"{tmp_path} is not a Git repository: run `git init` there first (mlops-gitops adopts a Git "
+        "repository, and DVC needs one)"
+    ]
+    assert tree(tmp_path) == before and not (tmp_path / ".git").exists()
+    with pytest.raises(UsageError, match="is not a Git repository"):
+        run_init(tmp_path, input="n\n")
+    assert not (tmp_path / ".git").exists()
+    result = run_init(tmp_path, input="y\n" + "\n" * 6)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / ".git").is_dir() and "initialised a Git repository" in result.output
+
+
+def test_init_without_dvc_yaml_writes_a_first_stage_to_generate(tmp_path: Path) -> None:
     root = repo(
         tmp_path,
         {"pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.11"\n', "src/train.py": "", **BASE},
@@ -257,6 +340,7 @@ def test_init_without_dvc_yaml_writes_placeholder_stage(tmp_path: Path) -> None:
     result = run_init(root, "--yes")
     assert result.exit_code == 0, result.output
     manifest = load_manifest(root / "mlops.yaml")
+    assert manifest.owns_dvc_yaml
     assert {n: s.definition for n, s in manifest.stages.items()} == {
         "train": {"cmd": "python src/train.py", "deps": ["src/train.py"], "params": [{"params.yaml": None}]}
     }
@@ -265,24 +349,32 @@ def test_init_without_dvc_yaml_writes_placeholder_stage(tmp_path: Path) -> None:
         ("pyproject.toml",),
         "3.11",
     )
+    assert (root / "dvc.yaml").read_text().startswith("# Generated by mlops-gitops")
 
 
-def test_prompts_take_answers_and_reask_bad_ones(tmp_path: Path) -> None:
-    root = repo(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
-    answers = "\n".join(
-        ["my-model", "develop", "2.7", "3.12", "pip install -r requirements.txt -c c.txt", "s3r"]
+def test_existing_repo_manifest_names_its_pipelines(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path,
+        {**BASE, "dvc.yaml": PIPELINES["plain"], ".python-version": "3.10.14\n"},
+        branch="trunk",
     )
-    result = run_init(root, input=answers + "\n")
+    dvc(root, "remote", "add", "-d", "store", str(tmp_path / "store"))
+    original = (root / "dvc.yaml").read_bytes()
+    result = run_init(root, "--yes")
     assert result.exit_code == 0, result.output
-    assert "is not a Python version" in result.output
+    text = (root / "mlops.yaml").read_text()
+    assert text.splitlines()[0] == f"# yaml-language-server: $schema={SCHEMA_URL}"
+    assert "# metrics:" in text and "# deploy:" in text  # hints for what was not detected
     manifest = load_manifest(root / "mlops.yaml")
-    assert (manifest.name, manifest.default_branch, manifest.python_version, manifest.data_remote) == (
-        "my-model",
-        "develop",
-        "3.12",
-        "s3r",
+    assert (manifest.default_branch, manifest.python_version, manifest.data_remote) == (
+        "trunk",
+        "3.10",
+        "store",
     )
-    assert manifest.install.endswith("-c c.txt")
+    assert manifest.install == "pip install -r requirements.txt"
+    assert manifest.pipelines == ("dvc.yaml",)
+    assert (root / "dvc.yaml").read_bytes() == original
+    assert generate(root, check=True).exit_code == 0
 
 
 def test_prompt_defaults_are_the_detected_values(tmp_path: Path) -> None:
@@ -302,24 +394,22 @@ def test_refuses_to_overwrite_manifest_without_force(tmp_path: Path) -> None:
     assert proc.stderr.strip() == "mlops.yaml already exists; use --force to overwrite it"
     assert (root / "mlops.yaml").read_text() == "mine\n"
     assert not (root / ".github").exists()
-
     result = run_init(root, "--yes", "--force")
     assert result.exit_code == 0, result.output
-    assert load_manifest(root / "mlops.yaml").stages["sweep"].definition["matrix"]["model"] == ["lr", "svm"]
+    assert load_manifest(root / "mlops.yaml").pipelines == ("dvc.yaml",)
 
 
-def test_dvc_yaml_that_does_not_fit_the_manifest_changes_nothing(tmp_path: Path) -> None:
+def test_dvc_yaml_that_dvc_refuses_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     root = repo(tmp_path, {**BASE, "dvc.yaml": "stages:\n  train:\n    deps: [a]\n"})
     before = tree(root)
     proc = run_cli("init", "--yes", "--dir", str(root))
     assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert "stages.train: missing required key 'cmd'" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("dvc.yaml: ")
+    assert "cmd" in proc.stderr and "Traceback" not in proc.stderr
     assert tree(root) == before
 
 
-def test_generate_refusing_leaves_everything_as_it_was(tmp_path: Path) -> None:
+def test_generate_refusing_writes_nothing_and_exits_2(tmp_path: Path) -> None:
     root = repo(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
     assert run_init(root, "--yes").exit_code == 0
     workflow = next((root / ".github" / "workflows").glob("*.yml"))
@@ -328,8 +418,8 @@ def test_generate_refusing_leaves_everything_as_it_was(tmp_path: Path) -> None:
     before = tree(root)
 
     proc = run_cli("init", "--yes", "--dir", str(root))
-    assert proc.returncode == 1
-    assert "was edited by hand" in proc.stdout and "mlops.yaml was not kept" in proc.stdout
+    assert proc.returncode == 2
+    assert "was edited by hand" in proc.stdout and "nothing was written" in proc.stdout
     assert tree(root) == before
 
     result = run_init(root, "--yes", "--force")  # --force also lets generate overwrite the edit
@@ -358,7 +448,7 @@ def test_example_in_empty_directory_is_ready_for_dvc_repro(tmp_path: Path) -> No
     proc = run_cli("init", "--example", "iris", "--yes", "--dir", str(root))
     assert proc.returncode == 0, proc.stderr
     manifest = load_manifest(root / "mlops.yaml")
-    assert manifest.name == "iris" and manifest.deploy is not None
+    assert manifest.name == "iris" and manifest.deploy is not None and manifest.owns_dvc_yaml
     assert [e.name for e in manifest.deploy.environments] == ["staging", "production"]
     assert (root / ".git").is_dir() and (root / ".dvc").is_dir()
     assert not (root / "mlops.example.yaml").exists()
@@ -370,15 +460,6 @@ def test_example_in_empty_directory_is_ready_for_dvc_repro(tmp_path: Path) -> No
     metrics = json.loads((root / "metrics.json").read_text())
     assert set(metrics["per_class"]) == {"setosa", "versicolor", "virginica"}
     assert generate(root, check=True).exit_code == 0
-
-
-def test_dvc_project_outside_git_is_refused_and_untouched(tmp_path: Path) -> None:
-    write(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
-    before = tree(tmp_path)
-    proc = run_cli("init", "--yes", "--dir", str(tmp_path))
-    assert proc.returncode == 2
-    assert proc.stderr.strip().endswith("is not a Git repository, which DVC needs: run `git init` first")
-    assert tree(tmp_path) == before and not (tmp_path / ".dvc").exists()
 
 
 def test_init_runs_dvc_init_and_tracks_pointed_data(tmp_path: Path) -> None:
@@ -405,6 +486,7 @@ def test_init_force_keeps_what_a_person_wrote(tmp_path: Path) -> None:
     result = run_init(root, "--yes", "--force")
     assert result.exit_code == 0, result.output
     manifest = load_manifest(root / "mlops.yaml")
+    assert manifest.owns_dvc_yaml  # it had stages: the template keeps owning dvc.yaml
     assert [g.metric for g in manifest.gates][:1] == ["accuracy"]
     assert manifest.deploy is not None and manifest.deploy.environment("production") is not None
     assert (root / ".github/workflows/mlops-deploy.yml").exists()

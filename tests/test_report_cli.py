@@ -99,9 +99,14 @@ def test_bad_input_is_one_line_exit_2(project: Path) -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "unknown revision 'nope'" in proc.stderr
+    # A metrics file that does not parse is the report's news, not bad input: the report is still
+    # written, names the file and line, and the verdict is not a pass.
     (project / "metrics.json").write_text('{"acc": 0.9,,}')
     proc = run(project, "--base", "main")
-    assert proc.returncode == 2 and proc.stderr.startswith("metrics.json:1:13: invalid JSON at workspace")
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert (
+        "metrics.json:1:13: invalid JSON at workspace" in proc.stdout and "**Not available**" in proc.stdout
+    )
     proc = run(project, "--base", "main", "--manifest", "missing.yaml")
     assert proc.returncode == 2 and "missing.yaml" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -126,6 +131,14 @@ def test_github_actions_summary_outputs_and_annotations(project: Path, tmp_path:
 
 
 def test_git_metrics_never_import_dvc(project: Path) -> None:
+    """Once generate has recorded what the pipelines resolve to (.mlops/pipelines.yaml), a report on
+    metrics committed to Git needs neither DVC nor the workflow templates."""
+    subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "generate"], cwd=project, check=True, capture_output=True
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "generated")
+    (project / ".git" / "mlops-gitops-facts.json").unlink(missing_ok=True)  # from the committed record
     code = (
         "import sys; from mlops_gitops.cli import main\n"
         "try:\n    main(['report', '--base', 'main', '--format', 'json'])\nexcept SystemExit:\n    pass\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlops_gitops.render.workflows import render_workflows
+from tests.parts import project_of
 from tests.render.test_workflows import CLOUDS, MINIMAL, example_manifest, full_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ def write_all(tmp_path: Path) -> list[Path]:
     manifests.update({f"full-{p}": full_manifest(p) for p in CLOUDS})
     files: list[Path] = []
     for name, manifest in manifests.items():
-        for rel, text in render_workflows(manifest).items():
+        for rel, text in render_workflows(project_of(manifest)).items():
             path = tmp_path / name / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)

@@ -7,16 +7,19 @@ asks the user to confirm what was detected (unless ``--yes``) and prints.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from mlops_gitops.adopt import Answers, init
+from mlops_gitops.adopt import Answers, Questions, check_answers, init
 from mlops_gitops.commands.options import dir_option
+from mlops_gitops.detect import Detection
 
 
-def ask(start: Answers) -> Answers:
-    """Prompt for each answer, offering the detected value as the default."""
+def ask(start: Answers, found: Detection) -> Answers:
+    """Prompt for each answer, offering the detected value as the default; a branch or remote that
+    does not exist, or an empty install command, is asked again."""
     import re
 
     def pattern(regex: str, what: str) -> Callable[[str], str]:
@@ -28,24 +31,46 @@ def ask(start: Answers) -> Answers:
 
         return check
 
+    def existing(kind: str) -> Callable[[str], str]:
+        def check(value: str) -> str:
+            value = value.strip()
+            trial = replace(
+                start, **({"default_branch": value} if kind == "branch" else {"remote": value or None})
+            )
+            problem = check_answers(trial, found).get(kind)
+            if problem:
+                raise click.BadParameter(problem)
+            return value
+
+        return check
+
     name = click.prompt(
         "Project name",
         default=start.name,
         value_proc=pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a valid name (letters, digits, . _ -)"),
     )
-    branch = click.prompt(
-        "Default branch", default=start.default_branch, value_proc=pattern(r"\S+", "a branch")
-    )
+    branch = click.prompt("Default branch", default=start.default_branch, value_proc=existing("branch"))
     version = click.prompt(
         "Python version",
         default=start.python_version,
         value_proc=pattern(r"3\.[0-9]{1,2}", "a Python version such as 3.11"),
     )
-    install = click.prompt("Install command", default=start.install).strip()
-    remote = click.prompt(
-        "DVC remote (empty for none)", default=start.remote or "", show_default=True
+    install = click.prompt(
+        "Command that installs the project's requirements",
+        default=start.install,
+        value_proc=pattern(r".*\S.*", "a command"),
     ).strip()
-    return Answers(name, branch, version, install or start.install, remote or None)
+    remote = click.prompt(
+        "DVC remote (empty for none)",
+        default=start.remote or "",
+        show_default=True,
+        value_proc=existing("remote"),
+    ).strip()
+    return Answers(name, branch, version, install, remote or None)
+
+
+def confirm_git_init(root: Path) -> bool:
+    return click.confirm(f"{root} is not a Git repository. Initialise one here (git init)?", default=False)
 
 
 @click.command(name="init")
@@ -56,8 +81,23 @@ def ask(start: Answers) -> Answers:
 @click.option(
     "--example", metavar="NAME", help="Scaffold a bundled example (e.g. iris) into an empty directory."
 )
+@click.option("--branch", metavar="NAME", help="Default branch (must exist; default: the detected one).")
+@click.option("--remote", metavar="NAME", help="DVC remote of .dvc/config (default: core.remote).")
 @dir_option("Project directory.")
-def command(yes: bool, force: bool, example: str | None, root: Path) -> int:
-    """Detect the project (dvc.yaml, requirements, Python, branch, DVC remote), write mlops.yaml and
-    generate dvc.yaml and the workflows. With --example, scaffold a bundled example first."""
-    return init(root, ask=None if yes else ask, force=force, example=example, echo=click.echo)
+def command(
+    yes: bool, force: bool, example: str | None, branch: str | None, remote: str | None, root: Path
+) -> int:
+    """Detect the project (its dvc.yaml files, requirements, Python, branch, DVC remote), write
+    mlops.yaml and generate the workflows. Your dvc.yaml files are named under `pipelines:` and never
+    written. With --example, scaffold a bundled example first."""
+    questions = None if yes else Questions(ask, confirm_git_init)
+    return init(
+        root,
+        questions=questions,
+        force=force,
+        example=example,
+        branch=branch,
+        remote=remote,
+        echo=click.echo,
+        warn=lambda line: click.echo(line, err=True),
+    )

@@ -58,6 +58,7 @@ def command(
     from mlops_gitops import deployment, gha, git
     from mlops_gitops.errors import CheckFailed, UsageError
     from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.project import load_project
 
     if force and not (reason and reason.strip()):
         raise UsageError("--force needs --reason TEXT (it is written into the PR)")
@@ -74,9 +75,10 @@ def command(
         names = ", ".join(e.name for e in manifest.deploy.environments)
         raise UsageError(f"--env {env_name}: not a deploy environment in {manifest_path} (have: {names})")
     root = path.resolve().parent
-    model = deployment.model_at(root, manifest, model_ref)
+    project = load_project(root, manifest)
+    model = deployment.model_at(project, model_ref)
     result = deployment.evaluate(
-        root, manifest, base_rev or deployment.default_base(root, model.commit), model.commit
+        project, base_rev or deployment.default_base(root, model.commit), model.commit
     )
     if result.verdict != "pass" and not force:
         raise CheckFailed(

@@ -48,6 +48,7 @@ def command(
     from mlops_gitops.errors import UsageError
     from mlops_gitops.manifest.loader import load_manifest
     from mlops_gitops.metrics.evaluate import evaluate
+    from mlops_gitops.project import load_project
     from mlops_gitops.reporters import json as json_reporter
     from mlops_gitops.reporters import markdown
 
@@ -55,7 +56,7 @@ def command(
     if not path.is_file():
         raise UsageError(f"{manifest_path}: no such manifest (pass --manifest PATH)")
     manifest = load_manifest(path)
-    comparison = evaluate(path.resolve().parent, manifest, base, head)
+    comparison = evaluate(load_project(path.resolve().parent, manifest), base, head)
     comparison.json_path = json_output
     if json_output:
         write_atomic(json_output, json_reporter.render(comparison), "JSON report")

@@ -28,13 +28,15 @@ from mlops_gitops.manifest.model import (
     Model,
     Runner,
     Stage,
-    entry_paths,
 )
 from mlops_gitops.names import MANIFEST_FILE, VALIDATION_STAGE
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.manifest.sections import DataCheck, Monitoring
 
+# What `init --yes` writes when nothing says how the project installs its requirements: a command
+# that fails loudly if it ever runs, and a value the loader refuses until a person replaces it.
+INSTALL_PLACEHOLDER = "false  # mlops-gitops init: set the command that installs this project's requirements"
 VALUE_PLACEHOLDERS = frozenset({"model_hash", "short_hash", "commit", "short_commit", "model", "env"})
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
 
@@ -387,6 +389,22 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
         if section not in ("stages", "dvc", "metrics"):  # these go to dvc.yaml or reports, not workflows
             no_expressions(value, (section,))
 
+    if ("stages" in data) == ("pipelines" in data):
+        add(
+            (),
+            "give either `pipelines:` (your own dvc.yaml files, which mlops-gitops never writes) or "
+            "`stages:` (a new project whose dvc.yaml mlops-gitops writes), not both"
+            if "stages" in data
+            else "missing `pipelines:` (your dvc.yaml files, e.g. [dvc.yaml] or [pipelines/*/dvc.yaml]) "
+            "or `stages:` (for a new project, written into dvc.yaml)",
+            at_key=True,
+        )
+    if (data.get("python") or {}).get("install") == INSTALL_PLACEHOLDER:
+        add(
+            ("python", "install"),
+            "init could not tell how this project installs its requirements: set the command "
+            "(for example `pip install -r requirements.txt`)",
+        )
     if VALIDATION_STAGE in (data.get("stages") or {}):
         add(
             ("stages", VALIDATION_STAGE),
@@ -423,26 +441,12 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
     if cycle:
         add(("deploy", "environments"), f"environment order has a cycle: {' -> '.join(cycle)}", at_key=True)
 
-    model = deploy.get("model")
-    if model:
-        outs = pipeline_outs(data["stages"])
-        path = model["path"].rstrip("/")
-        if not any(path == o or path.startswith(o + "/") for o in outs):
-            add(
-                ("deploy", "model", "path"),
-                f"'{model['path']}' is not an output of any stage (outs: {', '.join(sorted(outs)) or 'none'})",
-            )
-
+    # Whether the model path and gate files exist in the pipelines is checked against what DVC
+    # resolves (mlops_gitops.project.facts_problems): the loader reads mlops.yaml alone.
     metrics = data.get("metrics") or {}
-    files = set(metrics.get("files") or []) | set(pipeline_metrics(data["stages"], data.get("dvc") or {}))
     for i, gate in enumerate(metrics.get("gates") or []):
         if "min" in gate and "max" in gate and gate["min"] > gate["max"]:
             add(("metrics", "gates", i, "min"), f"min ({gate['min']}) is greater than max ({gate['max']})")
-        if gate.get("file") and gate["file"] not in files:
-            add(
-                ("metrics", "gates", i, "file"),
-                f"'{gate['file']}' is not a metrics file of this project ({', '.join(sorted(files)) or 'none'})",
-            )
         if not any(k in gate for k in ("min", "max", "regression")):
             add(("metrics", "gates", i), "a gate needs at least one of min, max or regression", at_key=True)
 
@@ -506,43 +510,12 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def stage_bodies(stages: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each stage's body; for foreach stages, the ``do`` template."""
-    return [s.get("do", s) if isinstance(s, dict) else {} for s in stages.values()]
-
-
-def pipeline_outs(stages: dict[str, Any]) -> set[str]:
-    outs: set[str] = set()
-    for body in stage_bodies(stages):
-        for key in ("outs", "metrics", "plots"):
-            outs.update(p.rstrip("/") for p in entry_paths(body.get(key)))
-    return outs
-
-
-def pipeline_metrics(stages: dict[str, Any], dvc: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for body in stage_bodies(stages):
-        found.extend(entry_paths(body.get("metrics")))
-    found.extend(dvc.get("metrics") or [])
-    return [f for f in dict.fromkeys(found) if "${" not in f]
-
-
-def default_train_paths(data: dict[str, Any], requirements: tuple[str, ...]) -> tuple[str, ...]:
-    """What retrains when no ``triggers.paths`` is given: every input of the pipeline."""
-    paths: list[str] = []
-    produced = pipeline_outs(data["stages"])
-    for body in stage_bodies(data["stages"]):
-        for dep in body.get("deps") or []:
-            dep = dep.rstrip("/")
-            if "${" in dep or any(dep == out or dep.startswith(out + "/") for out in produced):
-                continue  # produced by the pipeline itself: not an input a push can change
-            # A name with an extension is a file; anything else may be a directory of inputs.
-            paths.extend([dep] if "." in dep.rsplit("/", 1)[-1] else [dep, f"{dep}/**"])
-        for param in body.get("params") or []:
-            if isinstance(param, dict):
-                paths.extend(k for k in param if "${" not in k)
-    paths.extend(["params.yaml", "**.dvc", "dvc.yaml", "dvc.lock", MANIFEST_FILE, *requirements])
-    return tuple(dict.fromkeys(paths))
+def dvcfile_of(where: str) -> str:
+    """A pipeline named by its dvc.yaml path or the folder holding it, as a dvc.yaml path."""
+    where = where.strip().rstrip("/").removeprefix("./") or "."
+    if where.endswith("dvc.yaml"):
+        return where
+    return "dvc.yaml" if where == "." else f"{where}/dvc.yaml"
 
 
 def build(raw: dict[str, Any]) -> Manifest:
@@ -568,30 +541,37 @@ def build(raw: dict[str, Any]) -> Manifest:
     if data.get("deploy"):
         d = data["deploy"]
         deploy = Deploy(
-            model=Model(**d["model"]),
+            model=Model(
+                name=d["model"]["name"],
+                path=d["model"]["path"],
+                pipeline=dvcfile_of(d["model"]["pipeline"]) if d["model"].get("pipeline") else None,
+            ),
             token_secret=d.get("token_secret"),
             labels=tuple(d["labels"]),
             environments=tuple(environment(e) for e in d["environments"]),
         )
     cloud = data["cloud"]
     triggers = data["triggers"]
-    stages = {name: Stage(name, body) for name, body in data["stages"].items()}
+    stages = {name: Stage(name, body) for name, body in (data.get("stages") or {}).items()}
+    owned = "stages" in data
     return Manifest(
         name=project["name"],
+        pipelines=("dvc.yaml",) if owned else tuple(data["pipelines"]),
+        owns_dvc_yaml=owned,
         default_branch=project["default_branch"],
         python_version=python["version"],
         install=python["install"],
         requirements=requirements,
         stages=stages,
         dvc=data["dvc"],
-        metrics_files=tuple(metrics.get("files") or pipeline_metrics(data["stages"], data["dvc"])),
+        metrics_files=tuple(metrics.get("files") or ()),
         gates=tuple(gate(g) for g in metrics["gates"]),
         history=metrics["history"],
         data_remote=section.get("remote"),
         data_secrets=dict(section["secrets"]),
         data_checks=tuple(data_check(c) for c in section["checks"]),
         cloud=Cloud(provider=cloud["provider"], settings=dict(cloud.get(cloud["provider"]) or {})),
-        train_paths=tuple(triggers.get("paths") or default_train_paths(data, requirements)),
+        trigger_paths=tuple(triggers.get("paths") or ()),
         schedule=triggers.get("schedule"),
         runners=runners,
         deploy=deploy,
@@ -604,6 +584,7 @@ def gate(g: dict[str, Any]) -> Gate:
     return Gate(
         metric=g["metric"],
         file=g.get("file"),
+        pipeline=dvcfile_of(g["pipeline"]) if g.get("pipeline") else None,
         direction=g["direction"],
         min=g.get("min"),
         max=g.get("max"),

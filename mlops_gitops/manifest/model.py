@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class Gate:
     metric: str
     file: str | None
+    pipeline: str | None  # a dvc.yaml path (normalised by the loader from a folder too)
     direction: str
     min: float | None
     max: float | None
@@ -54,6 +55,7 @@ class Environment:
 class Model:
     name: str
     path: str
+    pipeline: str | None  # a dvc.yaml path; None: the pipeline whose outputs hold `path`
 
 
 @dataclass(frozen=True)
@@ -124,20 +126,24 @@ class Manifest:
     """Everything the renderers, reporters and commands read from mlops.yaml."""
 
     name: str
+    # The dvc.yaml files governed: patterns of `pipelines:` (hand-owned, never written), or
+    # ("dvc.yaml",) when `stages:` is given and mlops-gitops writes dvc.yaml (`owns_dvc_yaml`).
+    pipelines: tuple[str, ...]
+    owns_dvc_yaml: bool
     stages: Mapping[str, Stage]
     default_branch: str
     python_version: str
     install: str
     requirements: tuple[str, ...]
     dvc: Mapping[str, Any]
-    metrics_files: tuple[str, ...]
+    metrics_files: tuple[str, ...]  # `metrics.files`; empty: every metrics file of the pipelines
     gates: tuple[Gate, ...]
     history: int
     data_remote: str | None
     data_secrets: Mapping[str, str]
     data_checks: tuple[DataCheck, ...]
     cloud: Cloud
-    train_paths: tuple[str, ...]
+    trigger_paths: tuple[str, ...]  # `triggers.paths`; empty: every input of the pipelines
     schedule: str | None
     runners: Mapping[str, Runner]
     deploy: Deploy | None
@@ -147,11 +153,3 @@ class Manifest:
     def runner(self, job: str) -> Runner:
         """The runner for a job kind (train, deploy, monitor), falling back to ``default``."""
         return self.runners.get(job) or self.runners["default"]
-
-    @property
-    def params_files(self) -> list[str]:
-        """params.yaml plus every params file a stage names, in order."""
-        files = ["params.yaml"]
-        for stage in self.stages.values():
-            files.extend(f for f in stage.params_files if "${" not in f)
-        return list(dict.fromkeys(files))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_gitops import git, toml
-from mlops_gitops.errors import MetricsFileError, UsageError
+from mlops_gitops.errors import DvcError, MetricsFileError, UsageError
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
 
 WORKSPACE = "workspace"
@@ -49,8 +49,10 @@ class Snapshot:
     revision: Revision
     metrics: dict[str, dict[str, Scalar]] = field(default_factory=dict)
     params: dict[str, dict[str, Scalar]] = field(default_factory=dict)
-    lock: dict[str, Any] | None = None
+    locks: dict[str, dict[str, Any]] = field(default_factory=dict)  # dvc.lock path -> parsed
     from_dvc: list[str] = field(default_factory=list)
+    # Files that exist at this revision but could not be read or parsed: path -> why, in one line.
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 def git_root_and_prefix(root: Path) -> tuple[Path, str]:
@@ -178,36 +180,21 @@ class Reader:
         return dict(zip(paths, blobs, strict=True))
 
     def read_dvc(self, rev: Revision, path: str) -> bytes:
-        """A file that only the DVC cache holds, read through DVC's Python API."""
+        """A file that only the DVC cache (or remote) holds, read through DVC's Python API. Whatever
+        DVC raises becomes one :class:`~mlops_gitops.errors.DvcError` line here, at the adapter."""
         import dvc.api
         from dvc.exceptions import DvcException
+        from dvc_data.index import DataIndexError
 
         try:
             data: bytes = dvc.api.read(path, repo=str(self.root), rev=rev.sha, mode="rb")
-        except (DvcException, OSError) as exc:
-            first = str(exc).strip().splitlines()
-            raise UsageError(
-                f"{path} at {rev.label} is tracked by DVC but could not be read from its cache "
-                f"(run `dvc pull` or `dvc fetch --all-commits`): {first[0] if first else type(exc).__name__}"
+        except (DvcException, DataIndexError, OSError, KeyError, ValueError) as exc:
+            first = " ".join(str(exc).split())[:240] or type(exc).__name__
+            raise DvcError(
+                f"tracked by DVC, but neither the cache nor the remote holds it at {rev.label} ({first}); "
+                "`dvc fetch` it, or push it from where it was made"
             ) from None
         return data
-
-
-def dvc_outs(lock: dict[str, Any] | None, dvc_files: dict[str, Any]) -> set[str]:
-    """Paths DVC caches at a revision: outs in dvc.lock and in ``*.dvc`` files."""
-    outs: set[str] = set()
-    stages = (lock or {}).get("stages") or {}
-    if isinstance(stages, dict):
-        for stage in stages.values():
-            for out in (stage or {}).get("outs") or []:
-                if isinstance(out, dict) and out.get("path"):
-                    outs.add(posixpath.normpath(str(out["path"])))
-    for dvc_file, body in dvc_files.items():
-        base = posixpath.dirname(dvc_file)
-        for out in (body or {}).get("outs") or [] if isinstance(body, dict) else []:
-            if isinstance(out, dict) and out.get("path"):
-                outs.add(posixpath.normpath(posixpath.join(base, str(out["path"]))))
-    return outs
 
 
 def tracked_by(path: str, outs: set[str]) -> bool:
@@ -215,32 +202,69 @@ def tracked_by(path: str, outs: set[str]) -> bool:
     return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outs)
 
 
-def snapshot(reader: Reader, rev: Revision, metrics_files: list[str], param_files: list[str]) -> Snapshot:
-    """Read metrics, params and dvc.lock at ``rev`` in one batch."""
-    candidates = [*metrics_files, *param_files, "dvc.lock"]
-    candidates += [f + ".dvc" for f in metrics_files]
-    candidates += [posixpath.dirname(f) + ".dvc" for f in metrics_files if posixpath.dirname(f)]
-    names = list(dict.fromkeys(candidates))
+@dataclass(frozen=True)
+class Layout:
+    """Where DVC keeps things, from the pipeline facts: how to read each dvc.lock's paths (its folder
+    and each stage's wdir), the ``.dvc`` pointer files, and the outputs DVC never caches."""
+
+    locks: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # lock -> (base, wdirs)
+    pointers: tuple[str, ...] = ()
+    uncached: frozenset[str] = frozenset()
+
+
+def snapshot(
+    reader: Reader, rev: Revision, metrics_files: list[str], param_files: list[str], layout: Layout
+) -> Snapshot:
+    """Read metrics, params and the pipelines' dvc.lock files at ``rev`` in one batch. A metrics file
+    Git does not hold is read through DVC when DVC caches it *at that revision* (a dvc.lock or ``.dvc``
+    file of the revision records an output holding it). Nothing here raises for a file's content:
+    what cannot be read is recorded in ``unavailable`` with the reason, so a report is still written."""
+    from mlops_gitops.metrics.lineage import lock_hashes
+
+    names = list(dict.fromkeys([*metrics_files, *param_files, *layout.locks, *layout.pointers]))
     blobs = reader.read_many(rev, names)
     where = rev.label
     snap = Snapshot(rev)
-    lock_text = blobs.get("dvc.lock")
-    if lock_text is not None:
-        lock = parse_file(lock_text, "dvc.lock", where)
-        snap.lock = lock if isinstance(lock, dict) else None
-    dvc_files = {n: parse_file(b, n, where) for n, b in blobs.items() if n.endswith(".dvc") and b is not None}
-    outs: set[str] | None = None
+    cached: set[str] = set()
+    for lock_file, (base, wdirs) in layout.locks.items():
+        text = blobs.get(lock_file)
+        if text is None:
+            continue
+        try:
+            lock = parse_file(text, lock_file, where)
+        except MetricsFileError as exc:
+            snap.unavailable[lock_file] = str(exc)
+            continue
+        if isinstance(lock, dict):
+            snap.locks[lock_file] = lock
+            cached.update(lock_hashes(lock, wdirs, base))
+    for pointer in layout.pointers:
+        text = blobs.get(pointer)
+        try:
+            body = parse_file(text, pointer, where) if text is not None else None
+        except MetricsFileError:
+            continue
+        for out in (body or {}).get("outs") or [] if isinstance(body, dict) else []:
+            if isinstance(out, dict) and out.get("path"):
+                cached.add(posixpath.normpath(posixpath.join(posixpath.dirname(pointer), str(out["path"]))))
+    cached -= layout.uncached
     for path in metrics_files:
         text = blobs.get(path)
-        if text is None:
-            outs = dvc_outs(snap.lock, dvc_files) if outs is None else outs
-            if not tracked_by(path, outs):
-                continue
-            text = reader.read_dvc(rev, path)
-            snap.from_dvc.append(path)
-        snap.metrics[path] = flatten_metrics(parse_file(text, path, where))
+        try:
+            if text is None:
+                if not tracked_by(path, cached):
+                    continue
+                text = reader.read_dvc(rev, path)
+                snap.from_dvc.append(path)
+            snap.metrics[path] = flatten_metrics(parse_file(text, path, where))
+        except UsageError as exc:  # unparseable, or DVC could not provide it
+            snap.unavailable[path] = str(exc)
     for path in param_files:
         text = blobs.get(path)
-        if text is not None:
+        if text is None:
+            continue
+        try:
             snap.params[path] = flatten_params(parse_file(text, path, where))
+        except MetricsFileError as exc:
+            snap.unavailable[path] = str(exc)
     return snap

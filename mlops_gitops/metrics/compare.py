@@ -94,6 +94,20 @@ class ParamRow:
 
 
 @dataclass
+class Section:
+    """One pipeline's part of a report in a repository with several: its metrics and its gates."""
+
+    pipeline: str  # its dvc.yaml
+    metrics_files: list[str]
+    rows: list[Row]
+    gates: list[GateOutcome]
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if all(g.passed for g in self.gates) else "fail"
+
+
+@dataclass
 class Comparison:
     """Everything a reporter shows; built by :func:`mlops_gitops.metrics.evaluate.evaluate`."""
 
@@ -113,6 +127,10 @@ class Comparison:
     data_validation: ValidationReport | None = None
     # The work tree's dvc.lock (just reproduced) differs from the committed one: commit it before merging.
     stale_lock: bool = False
+    # One per pipeline when the repository has several (rows and gates are also in the lists above).
+    sections: list[Section] = field(default_factory=list)
+    # Files that exist but could not be read, per side ("base", "head"): path -> why.
+    unavailable: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def data_failures(self) -> list[str]:
@@ -121,13 +139,33 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
-        return "fail" if any(not g.passed for g in self.gates) or self.data_failures else "pass"
+        failing = any(not g.passed for g in self.gates) or self.data_failures or self.unreadable
+        return "fail" if failing else "pass"
+
+    @property
+    def unreadable(self) -> list[str]:
+        """Metrics files that exist at a side but could not be read: a report that could not see
+        them cannot vouch for them, so the verdict is not a pass."""
+        return [
+            f"{path} at {side} is not available: {reason}"
+            for side, files in self.unavailable.items()
+            for path, reason in files.items()
+            if path in self.metrics_files
+        ]
 
     @property
     def failed(self) -> list[str]:
         """One description per failing gate check (``metrics.json: acc: 0.71 < min 0.8``), then per
-        failing data check."""
-        return [str(f) for g in self.gates for f in g.failures] + self.data_failures
+        failing data check, then per metrics file that could not be read."""
+        gated = [str(f) for g in self.gates for f in g.failures]
+        judged = {f.file for g in self.gates for f in g.failures if "cannot be evaluated" in f.reason}
+        unread = [
+            f"{path} at {side} is not available: {reason}"
+            for side, files in self.unavailable.items()
+            for path, reason in files.items()
+            if path in self.metrics_files and path not in judged
+        ]
+        return gated + self.data_failures + unread
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATUSES, 0)

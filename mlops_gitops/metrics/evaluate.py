@@ -1,36 +1,76 @@
 """Evaluate a head revision against a base: collect both, compare, apply the gates, add lineage and
-the data-validation result. Used by ``report`` and, for the model it promotes, by ``promote``."""
+the data-validation result. Used by ``report`` and, for the model it promotes, by ``promote``.
+
+With several pipelines the report has a section per pipeline: each compares that pipeline's metrics
+files with the gates scoped to it (``pipeline:``) and the unscoped gates that match its metrics.
+A metrics file that exists but cannot be read (DVC cannot provide it, it does not parse) makes the
+gates that need it fail with the reason; the report is still written."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import posixpath
 from typing import TYPE_CHECKING
 
 from mlops_gitops import git
 from mlops_gitops.errors import UsageError
-from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.metrics import collect, history, lineage
-from mlops_gitops.metrics.compare import Comparison, compare, compare_params
-from mlops_gitops.names import DVC_LOCK, VALIDATION_REPORT
+from mlops_gitops.metrics import gates as G
+from mlops_gitops.metrics.compare import Comparison, Failure, GateOutcome, Section, compare, compare_params
+from mlops_gitops.metrics.flatten import Scalar
+from mlops_gitops.names import VALIDATION_REPORT
+from mlops_gitops.project import Project
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.data.results import ValidationReport
+    from mlops_gitops.manifest.model import Gate
+    from mlops_gitops.pipeline.facts import PipelineFacts
 
 
-def evaluate(root: Path, manifest: Manifest, base: str, head: str = collect.WORKSPACE) -> Comparison:
-    """Collect both revisions under ``root`` (the manifest's folder), compare, gate, add lineage."""
-    root = Path(root)
-    reader = collect.Reader(root)
+def evaluate(project: Project, base: str, head: str = collect.WORKSPACE) -> Comparison:
+    """Collect both revisions of the project, compare, gate, add lineage."""
+    manifest = project.manifest
+    reader = collect.Reader(project.root)
     base_rev = collect.resolve_revision(base, reader.top)
     head_rev = collect.resolve_revision(head, reader.top)
     if base_rev.sha is None:
         raise UsageError("--base must name a commit, not the work tree")
-    files = list(manifest.metrics_files)
-    param_files = manifest.params_files
-    before = collect.snapshot(reader, base_rev, files, param_files)
-    after = collect.snapshot(reader, head_rev, files, param_files)
-    rows, outcomes = compare(before.metrics, after.metrics, manifest.gates, files)
+    files = project.metrics_files()
+    locks = [project.lock_of(p) for p in project.pipelines]
+    layout = collect.Layout(
+        locks={
+            project.lock_of(p): (posixpath.dirname(p.dvcfile), {s.name: s.wdir for s in p.stages})
+            for p in project.pipelines
+        },
+        pointers=tuple(t.dvcfile for t in project.facts.tracked),
+        uncached=frozenset(u for s in project.facts.stages() for u in s.uncached),
+    )
+    before = collect.snapshot(reader, base_rev, files, project.params_files(), layout)
+    after = collect.snapshot(reader, head_rev, files, project.params_files(), layout)
+
+    sections: list[Section] = []
+    if len(project.pipelines) > 1:
+        rows, outcomes = [], []
+        matched: set[int] = set()
+        for pipeline in project.pipelines:
+            own = project.metrics_files(pipeline)
+            gates = [g for g in manifest.gates if _applies(g, pipeline, own, before.metrics, after.metrics)]
+            matched.update(manifest.gates.index(g) for g in gates)
+            s_rows, s_gates = compare(_only(before.metrics, own), _only(after.metrics, own), gates, own)
+            _unavailable(s_gates, own, before.unavailable, after.unavailable)
+            sections.append(Section(pipeline.dvcfile, own, s_rows, s_gates))
+            rows += s_rows
+            outcomes += s_gates
+        # A gate no pipeline's metrics answer: judged against all of them, so it fails as missing.
+        orphans = [g for i, g in enumerate(manifest.gates) if i not in matched]
+        if orphans:
+            _, lost = compare(before.metrics, after.metrics, orphans, files)
+            _unavailable(lost, files, before.unavailable, after.unavailable)
+            outcomes += lost
+    else:
+        rows, outcomes = compare(before.metrics, after.metrics, manifest.gates, files)
+        _unavailable(outcomes, files, before.unavailable, after.unavailable)
+
     wanted = history.charted(manifest.gates, files)
     hist = history.collect_history(reader, base_rev.sha, manifest.history, files, wanted, manifest.gates)
     lin = lineage.Lineage(
@@ -38,15 +78,18 @@ def evaluate(root: Path, manifest: Manifest, base: str, head: str = collect.WORK
         head_commit=head_rev.sha,
         base_subject=base_rev.subject,
         head_subject=head_rev.subject,
-        data=lineage.data_hashes(before.lock, after.lock),
+        data=lineage.data_hashes(_hashes(project, before), _hashes(project, after)),
         python=lineage.python_version(),
-        packages=lineage.package_versions(lineage.requirement_names(root, manifest.requirements)),
+        packages=lineage.package_versions(lineage.requirement_names(project.root, manifest.requirements)),
     )
     validation = None
     if manifest.data_checks:
         validation = read_validation(reader.read_many(head_rev, [VALIDATION_REPORT])[VALIDATION_REPORT])
+    unavailable = {
+        side: snap.unavailable for side, snap in (("base", before), ("head", after)) if snap.unavailable
+    }
     return Comparison(
-        stale_lock=head_rev.sha is None and lock_differs_from_head(reader),
+        stale_lock=head_rev.sha is None and lock_differs_from_head(reader, locks),
         data_validation=validation,
         project=manifest.name,
         base=base_rev,
@@ -57,24 +100,76 @@ def evaluate(root: Path, manifest: Manifest, base: str, head: str = collect.WORK
         params=compare_params(before.params, after.params),
         lineage=lin,
         history=hist,
-        first_run=not any(before.metrics.values()),
+        first_run=not any(before.metrics.values()) and not before.unavailable,
         from_dvc=sorted(set(before.from_dvc) | set(after.from_dvc)),
+        sections=sections,
+        unavailable=unavailable,
     )
 
 
-def lock_differs_from_head(reader: collect.Reader) -> bool:
-    """After `dvc repro` in the work tree: does dvc.lock differ from the one committed at HEAD? Then
+def _only(metrics: dict[str, dict[str, Scalar]], files: list[str]) -> dict[str, dict[str, Scalar]]:
+    return {f: v for f, v in metrics.items() if f in files}
+
+
+def _applies(
+    gate: Gate,
+    pipeline: PipelineFacts,
+    files: list[str],
+    base: dict[str, dict[str, Scalar]],
+    head: dict[str, dict[str, Scalar]],
+) -> bool:
+    """A gate scoped to ``pipeline``, or an unscoped one matching one of its metrics."""
+    if gate.pipeline is not None:
+        return gate.pipeline == pipeline.dvcfile
+    return any(
+        G.matches(gate, file, key) for side in (base, head) for file in files for key in side.get(file, {})
+    )
+
+
+def _unavailable(
+    outcomes: list[GateOutcome], files: list[str], base: dict[str, str], head: dict[str, str]
+) -> None:
+    """A gate cannot be judged on a file that exists but could not be read: say so, and fail it."""
+    for outcome in outcomes:
+        gate = outcome.gate
+        added: list[Failure] = []
+        for file in (f for f in files if gate.file in (None, f)):
+            if file in head and not any(r.file == file and r.head is not None for r in outcome.rows):
+                added.append(Failure(file, gate.metric, f"cannot be evaluated: {head[file]}"))
+            has_regression = gate.regression_absolute is not None or gate.regression_relative is not None
+            if file in base and has_regression:
+                added.append(
+                    Failure(file, gate.metric, f"regression cannot be evaluated (base): {base[file]}")
+                )
+        if added:
+            # "missing at head" is the wrong reason when the file is there but could not be read.
+            outcome.failures[:] = [f for f in outcome.failures if f.reason != "missing at head"] + added
+
+
+def _hashes(project: Project, snap: collect.Snapshot) -> dict[str, str]:
+    """Data hashes from every pipeline's dvc.lock, as repo-relative paths."""
+    out: dict[str, str] = {}
+    for pipeline in project.pipelines:
+        lock = snap.locks.get(project.lock_of(pipeline))
+        wdirs = {s.name: s.wdir for s in pipeline.stages}
+        for path, digest in lineage.lock_hashes(lock, wdirs, posixpath.dirname(pipeline.dvcfile)).items():
+            out.setdefault(path, digest)
+    return out
+
+
+def lock_differs_from_head(reader: collect.Reader, locks: list[str]) -> bool:
+    """After `dvc repro` in the work tree: does a dvc.lock differ from the one committed at HEAD? Then
     what would merge is not what was evaluated (promotion reads dvc.lock from Git)."""
     head = collect.Revision("HEAD", git.resolve("HEAD", reader.top))
     if head.sha is None:
         return False
-    committed = reader.read_many(head, [DVC_LOCK])[DVC_LOCK]
-    here = reader.read_many(collect.Revision(collect.WORKSPACE, None), [DVC_LOCK])[DVC_LOCK]
-    return here is not None and committed != here
+    committed = reader.read_many(head, locks)
+    here = reader.read_many(collect.Revision(collect.WORKSPACE, None), locks)
+    return any(here[lock] is not None and committed[lock] != here[lock] for lock in locks)
 
 
 def read_validation(blob: bytes | None) -> ValidationReport | None:
-    """What `validate-data` wrote (the pipeline's first stage), or None when it did not run."""
+    """What `validate-data` wrote (before the pipeline runs), or None when it did not run."""
     if blob is None:
         return None
     from mlops_gitops.data.results import ValidationReport

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,29 +37,36 @@ class Lineage:
     packages: dict[str, str] = field(default_factory=dict)
 
 
-def lock_hashes(lock: dict[str, Any] | None) -> dict[str, str]:
-    """``{path: md5}`` for every dep and out in a dvc.lock (schema 2.0; ``md5`` or ``hash: md5``)."""
+def lock_hashes(
+    lock: dict[str, Any] | None, wdirs: Mapping[str, str] | None = None, base: str = ""
+) -> dict[str, str]:
+    """``{path: md5}`` for every dep and out in a dvc.lock (schema 2.0; ``md5`` or ``hash: md5``).
+
+    dvc.lock writes paths relative to each stage's ``wdir`` without recording it: ``wdirs`` maps a
+    stage name to its repo-relative wdir (from the pipeline facts); a stage not in it is taken to run
+    in ``base``, the folder of its dvc.yaml."""
     out: dict[str, str] = {}
     stages = (lock or {}).get("stages") if isinstance(lock, dict) else None
     if not isinstance(stages, dict):
         return out
-    for stage in stages.values():
+    for name, stage in stages.items():
         if not isinstance(stage, dict):
             continue
+        wdir = (wdirs or {}).get(str(name), base)
         for kind in ("deps", "outs"):
             for entry in stage.get(kind) or []:
                 if not isinstance(entry, dict) or "path" not in entry:
                     continue
                 digest = entry.get("md5") or entry.get("etag") or entry.get("checksum")
                 if digest:
-                    out.setdefault(str(entry["path"]), str(digest))
+                    path = posixpath.normpath(posixpath.join(wdir, str(entry["path"])))
+                    out.setdefault(path, str(digest))
     return out
 
 
-def data_hashes(base_lock: dict[str, Any] | None, head_lock: dict[str, Any] | None) -> list[DataHash]:
-    """Hashes at both revisions, changed ones first, then by path."""
-    b, h = lock_hashes(base_lock), lock_hashes(head_lock)
-    rows = [DataHash(p, b.get(p), h.get(p)) for p in dict.fromkeys([*h, *b])]
+def data_hashes(base: Mapping[str, str], head: Mapping[str, str]) -> list[DataHash]:
+    """Hashes (``{path: md5}``, from :func:`lock_hashes`) at both revisions, changed ones first."""
+    rows = [DataHash(p, base.get(p), head.get(p)) for p in dict.fromkeys([*head, *base])]
     rows.sort(key=lambda r: (not r.changed, r.path))
     return rows
 

@@ -15,6 +15,7 @@ from typing import Any
 from mlops_gitops import __version__
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.names import WORKFLOWS_DIR
+from mlops_gitops.project import Project
 from mlops_gitops.render.actions import ACTIONS
 
 # Every grant is written with the reason it is needed (zizmor's undocumented-permissions audit).
@@ -29,8 +30,8 @@ PERMISSION_REASONS = {
 }
 
 
-def render_workflows(manifest: Manifest) -> dict[str, str]:
-    """``{".github/workflows/<name>.yml": text}`` for every workflow the manifest asks for."""
+def render_workflows(project: Project) -> dict[str, str]:
+    """``{".github/workflows/<name>.yml": text}`` for every workflow the project asks for."""
     import jinja2
 
     from mlops_gitops.resources import templates_dir
@@ -52,11 +53,12 @@ def render_workflows(manifest: Manifest) -> dict[str, str]:
         comment_end_string="#]",
         bytecode_cache=_bytecode_cache(jinja2),
     )
+    manifest = project.manifest
     job_ids = _job_ids(manifest)
     env.filters["q"] = quote
     env.filters["sq"] = expression_string
     env.filters["job_id"] = lambda name: job_ids[name]
-    context = _context(manifest, job_ids)
+    context = _context(project, job_ids)
     names = ["mlops-pr", "mlops-comment", "mlops-train"]
     if manifest.deploy:
         names.append("mlops-deploy")
@@ -120,7 +122,8 @@ def _job_ids(manifest: Manifest) -> dict[str, str]:
     return ids
 
 
-def _context(manifest: Manifest, job_ids: dict[str, str]) -> dict[str, Any]:
+def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
+    manifest = project.manifest
     cloud = manifest.cloud.provider != "none"
     retrain = manifest.monitoring is not None and manifest.monitoring.on_drift.retrain
     train_permissions = {"contents": "read"}
@@ -146,5 +149,11 @@ def _context(manifest: Manifest, job_ids: dict[str, str]) -> dict[str, Any]:
         "train_permissions": train_permissions,
         "deploy_permissions": deploy_permissions,
         "monitor_permissions": monitor_permissions,
-        "metrics_paths": "\n".join([*manifest.metrics_files, "dvc.lock"]),
+        "train_paths": project.trigger_paths(),
+        "lock_files": [project.lock_of(p) for p in project.pipelines],
+        "metrics_paths": "\n".join(
+            dict.fromkeys([*project.metrics_files(), *(project.lock_of(p) for p in project.pipelines)])
+        ),
+        # Hand-owned pipelines cannot get a validation stage: the workflows validate before `dvc repro`.
+        "validate_step": bool(manifest.data_checks) and not manifest.owns_dvc_yaml,
     }

@@ -52,6 +52,16 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "history": history,
         "data_validation": comparison.data_validation.to_json() if comparison.data_validation else None,
         "stale_lock": comparison.stale_lock,
+        "unavailable": comparison.unavailable,
+        "pipelines": [
+            {
+                "dvcfile": s.pipeline,
+                "verdict": s.verdict,
+                "metrics_files": s.metrics_files,
+                "gates": [_gate(g) for g in s.gates],
+            }
+            for s in comparison.sections
+        ],
     }
 
 

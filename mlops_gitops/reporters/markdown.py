@@ -96,15 +96,16 @@ def metric_name(row: Row, several_files: bool) -> str:
     return f"{code(row.key)} ({cell(row.file)})" if several_files else code(row.key)
 
 
-def gate_rows(comparison: Comparison, several: bool) -> list[tuple[bool, str]]:
+def gate_rows(outcomes: list[GateOutcome], several: bool) -> list[tuple[bool, str]]:
     rows: list[tuple[bool, str]] = []
-    for outcome in comparison.gates:
+    for outcome in outcomes:
         rule = cell(outcome.rule)
         if outcome.gate.is_pattern:
             rows.append((outcome.passed, _pattern_row(outcome, rule)))
             continue
         if not any(r.head is not None for r in outcome.rows):
-            verdict = "❌ missing at head" if outcome.failures else "➖ missing (optional)"
+            reasons = "; ".join(dict.fromkeys(f.reason for f in outcome.failures))
+            verdict = f"❌ {cell(reasons)}" if outcome.failures else "➖ missing (optional)"
             base = value(outcome.rows[0].base) if outcome.rows else "—"
             rows.append(
                 (outcome.passed, f"| {code(outcome.gate.metric)} | {base} | — |  |  | {verdict} · {rule} |")
@@ -237,6 +238,53 @@ def _hash(h: str | None) -> str:
     return f"`{h[:10]}`" if h else "—"
 
 
+def metric_parts(rows: list[Row], outcomes: list[GateOutcome], several: bool, level: str) -> list[Part]:
+    """The gates, segments and other changed metrics of a report, or of one pipeline's section."""
+    out: list[Part] = []
+    gated = gate_rows(outcomes, several)
+    if gated:
+        out.append(f"\n{level} Gates\n\n")
+        out.append(
+            Table(
+                [
+                    "| Metric | Base | Head | Change | Change % | Gate |",
+                    "| --- | ---: | ---: | ---: | ---: | --- |",
+                ],
+                [line for _, line in gated],
+                "gated rows",
+            )
+        )
+    segments = sorted((r for r in rows if r.segment), key=lambda r: ORDER[r.status])
+    if segments:
+        out.append(f"\n{level} Segments\n\n")
+        out.append(
+            Table(
+                [
+                    "| Segment metric | Base | Head | Change | Change % | Status |",
+                    "| --- | ---: | ---: | ---: | ---: | --- |",
+                ],
+                [metric_row(r, several) for r in segments],
+                "segment rows",
+            )
+        )
+    others = sorted(
+        (r for r in rows if not r.gates and r.status != "unchanged"), key=lambda r: ORDER[r.status]
+    )
+    if others:
+        out.append(f"\n{level} Other metrics that changed\n\n")
+        out.append(
+            Table(
+                [
+                    "| Metric | Base | Head | Change | Change % | Status |",
+                    "| --- | ---: | ---: | ---: | ---: | --- |",
+                ],
+                [metric_row(r, several) for r in others],
+                "changed metrics",
+            )
+        )
+    return out
+
+
 def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
     several = len({r.file for r in comparison.rows}) > 1
     out: list[Part] = [marker(comparison.project) + "\n" + headline(comparison) + "\n"]
@@ -255,47 +303,31 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
         from mlops_gitops.reporters.data_validation import markdown_section
 
         out.append(markdown_section(comparison.data_validation))
-    gated = gate_rows(comparison, several)
-    if gated:
-        out.append("\n### Gates\n\n")
+    if comparison.unavailable:
+        lines = [
+            f"> {code(path)} at {side} ({code(comparison.base.label if side == 'base' else comparison.head.label)}): {cell(reason)}"
+            for side, files in comparison.unavailable.items()
+            for path, reason in files.items()
+        ]
         out.append(
-            Table(
-                [
-                    "| Metric | Base | Head | Change | Change % | Gate |",
-                    "| --- | ---: | ---: | ---: | ---: | --- |",
-                ],
-                [line for _, line in gated],
-                "gated rows",
-            )
+            "\n> [!WARNING]\n> **Not available**, so not compared; gates that need it cannot pass:\n"
+            + "\n".join(lines)
+            + "\n"
         )
-    segments = sorted((r for r in comparison.rows if r.segment), key=lambda r: ORDER[r.status])
-    if segments:
-        out.append("\n### Segments\n\n")
-        out.append(
-            Table(
-                [
-                    "| Segment metric | Base | Head | Change | Change % | Status |",
-                    "| --- | ---: | ---: | ---: | ---: | --- |",
-                ],
-                [metric_row(r, several) for r in segments],
-                "segment rows",
-            )
-        )
-    others = sorted(
-        (r for r in comparison.rows if not r.gates and r.status != "unchanged"), key=lambda r: ORDER[r.status]
-    )
-    if others:
-        out.append("\n### Other metrics that changed\n\n")
-        out.append(
-            Table(
-                [
-                    "| Metric | Base | Head | Change | Change % | Status |",
-                    "| --- | ---: | ---: | ---: | ---: | --- |",
-                ],
-                [metric_row(r, several) for r in others],
-                "changed metrics",
-            )
-        )
+    if comparison.sections:
+        in_sections = {id(g) for s in comparison.sections for g in s.gates}
+        for section in comparison.sections:
+            passed = sum(1 for g in section.gates if g.passed)
+            icon = "✅" if section.verdict == "pass" else "❌"
+            summary = f"{passed} of {len(section.gates)} gates pass" if section.gates else "no gates"
+            out.append(f"\n## {icon} {code(section.pipeline)}: {summary}\n")
+            out.extend(metric_parts(section.rows, section.gates, several, level="###"))
+        orphans = [g for g in comparison.gates if id(g) not in in_sections]
+        if orphans:
+            out.append("\n## ❌ Gates no pipeline's metrics answer\n")
+            out.extend(metric_parts([], orphans, several, level="###"))
+    else:
+        out.extend(metric_parts(comparison.rows, comparison.gates, several, level="###"))
     if comparison.params:
         out.append("\n### Changed params\n\n")
         several_params = len({p.file for p in comparison.params}) > 1

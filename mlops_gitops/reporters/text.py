@@ -82,6 +82,14 @@ def render(comparison: Comparison, color: bool) -> str:
         files = ", ".join(f.path for f in comparison.data_validation.files)
         lines += ["", f"Data validation:  {mark}  {files}"]
         lines += [f"        {failure}" for failure in failures[:20]]
+    for side, unread in comparison.unavailable.items():
+        for path, reason in unread.items():
+            lines.append(f"not available at {side}: {path}: {reason}")
+    for section in comparison.sections:
+        mark = section.verdict.upper()
+        if color:
+            mark = click.style(mark, fg="green" if mark == "PASS" else "red", bold=True)
+        lines.append(f"pipeline {section.pipeline}: {mark} ({len(section.gates)} gates)")
     if comparison.gates:
         lines += ["", "Gates:"]
         for g in comparison.gates:

@@ -20,7 +20,8 @@ LOCK = {
                 {"path": "models/model.pkl", "md5": "b" * 32},
             ],
         },
-        "sub": {"wdir": "pkg", "outs": [{"path": "model.onnx", "md5": "d" * 32}]},
+        # dvc.lock writes paths relative to the stage's wdir without naming it: the facts do.
+        "sub": {"outs": [{"path": "model.onnx", "md5": "d" * 32}]},
     },
 }
 
@@ -33,7 +34,11 @@ def test_identity_prefers_the_most_specific_out() -> None:
 
 def test_identity_from_a_directory_out_and_wdir() -> None:
     assert promotion.model_identity(LOCK, "models/other.bin", "f" * 40, "clf").hash == "a" * 32
-    assert promotion.model_identity(LOCK, "./pkg/model.onnx", "f" * 40, "clf").hash == "d" * 32
+    wdirs = {"sub": "pkg"}
+    assert promotion.model_identity(LOCK, "./pkg/model.onnx", "f" * 40, "clf", wdirs=wdirs).hash == "d" * 32
+    # a pipeline in a subfolder: stages not named in wdirs run in the dvc.yaml's folder
+    nested = promotion.model_identity(LOCK, "pipelines/models/model.pkl", "f" * 40, "clf", base="pipelines")
+    assert nested.hash == "b" * 32
 
 
 def test_identity_missing() -> None:

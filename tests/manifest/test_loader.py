@@ -50,15 +50,14 @@ def errors(text: str) -> list[str]:
 def test_good_manifest_builds_typed_model() -> None:
     manifest = load_manifest_text(GOOD)
     assert manifest.name == "iris"
-    assert manifest.metrics_files == ("metrics.json",)
+    assert manifest.metrics_files == () and manifest.owns_dvc_yaml and manifest.pipelines == ("dvc.yaml",)
     assert manifest.gates[1].is_pattern and manifest.gates[1].regression_relative == 0.05
     assert manifest.deploy is not None
     assert [e.name for e in manifest.deploy.environments] == ["staging", "production"]
     assert manifest.deploy.environments[0].auto and not manifest.deploy.environments[1].auto
     assert manifest.runner("train").runs_on == "ubuntu-latest"
-    # Default retrain paths come from the pipeline's inputs, not from docs.
-    assert "train.py" in manifest.train_paths and "dvc.lock" in manifest.train_paths
-    assert not any(p.startswith("docs") for p in manifest.train_paths)
+    # Metrics files and retrain paths come from what DVC resolves the pipeline to (mlops_gitops.project).
+    assert manifest.trigger_paths == ()
 
 
 @pytest.mark.parametrize(
@@ -93,10 +92,10 @@ def test_good_manifest_builds_typed_model() -> None:
             GOOD.replace("after: [staging]", "after: [stagign]"),
             "unknown environment 'stagign'; did you mean 'staging'?",
         ),
-        # 8. model path that no stage produces
+        # 8. a manifest with both ways of owning the pipeline
         (
-            GOOD.replace("path: models/model.pkl}", "path: models/other.pkl}"),
-            "deploy.model.path: 'models/other.pkl' is not an output of any stage",
+            GOOD.replace("stages:\n", "pipelines: [dvc.yaml]\nstages:\n"),
+            "give either `pipelines:`",
         ),
         # 9. min above max
         (

@@ -14,10 +14,17 @@ import pytest
 from conftest import GitRepo
 
 from mlops_gitops.manifest.loader import load_manifest_text
-from mlops_gitops.metrics.evaluate import evaluate
+from mlops_gitops.metrics.evaluate import evaluate as evaluate_project
+from mlops_gitops.project import load_project
 from mlops_gitops.reporters import json as json_reporter
 
 DVC = str(Path(sys.executable).with_name("dvc"))
+
+
+def evaluate(root: Path, m: Any, base: str, head: str = "workspace") -> Any:
+    return evaluate_project(load_project(root, m), base, head)
+
+
 pytestmark = pytest.mark.slow
 
 
@@ -43,9 +50,10 @@ def test_metrics_in_dvc_cache_are_read_through_dvc(repo: GitRepo) -> None:
     dvc(repo, "repro", "-q")
     head = repo.commit(message="head")
     assert repo.git("ls-files", "eval") == ""  # really not in Git
+    # The pipeline is the repository's own: its top-level metrics, read through DVC's parser.
     m = load_manifest_text(
-        "version: 1\nproject: {name: cached}\nstages:\n  evaluate:\n    cmd: x\n    outs: [eval]\n"
-        "metrics:\n  files: [eval/metrics.json]\n  gates:\n    - {metric: acc, min: 0.8}\n"
+        "version: 1\nproject: {name: cached}\npipelines: [dvc.yaml]\n"
+        "metrics:\n  gates:\n    - {metric: acc, min: 0.8}\n"
     )
     c = evaluate(repo.path, m, base, head)
     got = {r.key: (r.base, r.head, r.status) for r in c.rows}
@@ -81,9 +89,7 @@ def test_json_numbers_equal_dvc_metrics_diff(repo: GitRepo) -> None:
     repo.commit({"m.json": json.dumps(old), "sub/m.yaml": "x: 1e-3\ny: .nan\nz: {w: 2}\nl: [3]\nk: 7\n"})
     repo.commit({"m.json": json.dumps(new), "sub/m.yaml": "x: 2e-3\ny: 1\nz: {w: 3}\nl: [4]\nk: 7\n"})
     expected = json.loads(dvc(repo, "metrics", "diff", "HEAD~1", "HEAD", "--json", "--all"))
-    m = load_manifest_text(
-        "version: 1\nproject: {name: eq}\nstages:\n  s:\n    cmd: x\nmetrics:\n  files: [m.json, sub/m.yaml]\n"
-    )
+    m = load_manifest_text("version: 1\nproject: {name: eq}\npipelines: [dvc.yaml]\n")
     ours = json.loads(json_reporter.render(evaluate(repo.path, m, "HEAD~1", "HEAD")))["metrics"]
     assert set(ours) == set(expected)
     for file, keys in expected.items():

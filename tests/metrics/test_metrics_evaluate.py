@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from conftest import MANIFEST, GitRepo
 from mlops_gitops.errors import MlopsError
 from mlops_gitops.manifest.loader import load_manifest_text
 from mlops_gitops.metrics.compare import Comparison
-from mlops_gitops.metrics.evaluate import evaluate
+from mlops_gitops.metrics.evaluate import evaluate as evaluate_project
+from mlops_gitops.project import load_project
 from mlops_gitops.reporters import markdown
 
 
@@ -21,6 +23,11 @@ def manifest(gates: str = "", extra_metrics: str = "", files: str = "") -> objec
     if gates or files:
         text += "metrics:\n" + files + ("  gates:\n" + gates if gates else "")
     return load_manifest_text(text)
+
+
+def evaluate(root: Path, m: object, base: str, head: str = "workspace") -> Comparison:
+    """The report of ``m`` (a manifest) on the repository at ``root``, as the report command builds it."""
+    return evaluate_project(load_project(root, m), base, head)
 
 
 def rows(c: Comparison) -> dict[tuple[str, str], tuple[object, object, str]]:
@@ -32,7 +39,7 @@ def test_nested_metrics_are_flattened_and_gated(repo: GitRepo) -> None:
     m = manifest(gates)
     repo.commit({"metrics.json": {"eval": {"acc": 0.9, "loss": 0.5}}, "params.yaml": "lr: 0.1\n"})
     repo.commit({"metrics.json": {"eval": {"acc": 0.91, "loss": 0.4}}})
-    c = evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
     got = rows(c)
     assert got[("metrics.json", "eval.acc")] == (0.9, 0.91, "improved")
     assert got[("metrics.json", "eval.loss")] == (0.5, 0.4, "changed")
@@ -44,7 +51,7 @@ def test_regression_beyond_tolerance_fails_with_reason(repo: GitRepo) -> None:
     m = manifest("    - {metric: acc, regression: {relative: 0.02}}\n")
     repo.commit({"metrics.json": {"acc": 0.9}})
     repo.commit({"metrics.json": {"acc": 0.85}})
-    c = evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
     assert c.verdict == "fail"
     assert c.failed == ["metrics.json: acc: regressed by 5.56% (allowed 2%)"]
 
@@ -53,7 +60,7 @@ def test_workspace_head_reads_files_from_disk(repo: GitRepo) -> None:
     m = manifest("    - {metric: acc, min: 0.5}\n")
     repo.commit({"metrics.json": {"acc": 0.9}})
     repo.write("metrics.json", '{"acc": 0.4}')
-    c = evaluate(repo.path, m, "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD")
     assert rows(c)[("metrics.json", "acc")] == (0.9, 0.4, "fail")
     assert c.head.sha is None and c.failed == ["metrics.json: acc: 0.4 < min 0.5"]
 
@@ -62,7 +69,7 @@ def test_several_metrics_files_yaml_and_json(repo: GitRepo) -> None:
     m = manifest(files="  files: [metrics.json, eval/scores.yaml]\n")
     repo.commit({"metrics.json": {"acc": 1}, "eval/scores.yaml": "auc: 0.7\nsub: {f1: 1e-3}\n"})
     repo.commit({"eval/scores.yaml": "auc: 0.75\nsub: {f1: 2e-3}\n"})
-    c = evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
     got = rows(c)
     assert got[("eval/scores.yaml", "auc")] == (0.7, 0.75, "changed")
     assert got[("eval/scores.yaml", "sub.f1")] == (0.001, 0.002, "changed")
@@ -98,7 +105,7 @@ def test_segment_pattern_applies_per_segment_and_reports_worst(repo: GitRepo) ->
     repo.commit({"metrics.json": {"per_class": classes}})
     classes = {"cat": {"recall": 0.9, "precision": 0.1}, "dog": {"recall": 0.3}, "owl": {"recall": 0.45}}
     repo.commit({"metrics.json": {"per_class": classes}})
-    c = evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
     outcome = c.gates[0]
     assert [r.key for r in outcome.rows] == [
         "per_class.cat.recall",
@@ -118,7 +125,7 @@ def test_first_run_has_no_base_metrics_and_is_not_an_error(repo: GitRepo) -> Non
     m = manifest("    - {metric: acc, min: 0.5, regression: {absolute: 0.01}}\n")
     repo.commit({"README.md": "hi"})
     repo.commit({"metrics.json": {"acc": 0.7, "loss": 1}})
-    c = evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
     assert c.first_run
     assert rows(c) == {
         ("metrics.json", "acc"): (None, 0.7, "new"),
@@ -132,7 +139,7 @@ def test_removed_metric_and_required_gate(repo: GitRepo) -> None:
     m = manifest(gates)
     repo.commit({"metrics.json": {"acc": 0.7, "old": 3, "gone": 1}})
     repo.commit({"metrics.json": {"loss": 2}})
-    c = evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
     got = rows(c)
     assert got[("metrics.json", "gone")] == (1, None, "removed")
     assert got[("metrics.json", "old")] == (3, None, "removed")  # optional gate: not a failure
@@ -145,9 +152,9 @@ def test_non_numeric_values_and_nan_inf(repo: GitRepo) -> None:
     m = manifest(gates)
     repo.commit({"metrics.json": '{"acc": 0.9, "loss": 0.3, "label": "a", "tag": "x", "flag": true}'})
     repo.commit({"metrics.json": '{"acc": NaN, "loss": Infinity, "label": "b", "tag": "y", "flag": false}'})
-    c = evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
     got = rows(c)
-    assert math.isnan(got[("metrics.json", "acc")][1])  # type: ignore[arg-type]
+    assert math.isnan(got[("metrics.json", "acc")][1])
     assert got[("metrics.json", "tag")] == ("x", "y", "not numeric")
     assert got[("metrics.json", "flag")] == (True, False, "not numeric")
     assert c.failed == [
@@ -157,28 +164,34 @@ def test_non_numeric_values_and_nan_inf(repo: GitRepo) -> None:
     ]
 
 
-def test_malformed_metrics_file_names_file_and_line(repo: GitRepo) -> None:
-    m = manifest()
+def test_malformed_metrics_file_is_reported_not_raised(repo: GitRepo) -> None:
+    """A side that cannot be read still gives a report: the file is named with the line, and the
+    verdict is not a pass."""
+    m = manifest("    - {metric: acc, min: 0.5}\n")
     repo.commit({"metrics.json": {"acc": 1}})
     repo.commit({"metrics.json": '{\n  "acc": 1,\n  oops\n}'})
-    with pytest.raises(MlopsError) as info:
-        evaluate(repo.path, m, "HEAD~1", "HEAD")  # type: ignore[arg-type]
-    assert str(info.value).startswith("metrics.json:3:3: invalid JSON at HEAD (")
-    assert "\n" not in str(info.value) and info.value.exit_code == 2
+    c = evaluate(repo.path, m, "HEAD~1", "HEAD")
+    assert c.verdict == "fail"
+    reason = c.unavailable["head"]["metrics.json"]
+    assert reason.startswith("metrics.json:3:3: invalid JSON at HEAD (") and "\n" not in reason
+    assert c.failed == [f"metrics.json: acc: cannot be evaluated: {reason}"]
+    assert "cannot be evaluated: metrics.json:3:3: invalid JSON" in markdown.render(c)
 
 
 def test_malformed_yaml_metrics_file_names_line(repo: GitRepo) -> None:
     m = manifest(files="  files: [m.yaml]\n")
     repo.commit({"m.yaml": "a: 1\n"})
     repo.write("m.yaml", "a: 1\nb: [2\nc: 3\n")
-    with pytest.raises(MlopsError, match=r"^m\.yaml:\d+:\d+: invalid YAML at workspace"):
-        evaluate(repo.path, m, "HEAD")  # type: ignore[arg-type]
+    c = evaluate(repo.path, m, "HEAD")
+    assert c.verdict == "fail"
+    assert re.match(r"^m\.yaml:\d+:\d+: invalid YAML at workspace", c.unavailable["head"]["m.yaml"])
+    assert c.failed == [f"m.yaml at head is not available: {c.unavailable['head']['m.yaml']}"]
 
 
 def test_unknown_revision_is_bad_input(repo: GitRepo) -> None:
     repo.commit({"metrics.json": {"acc": 1}})
     with pytest.raises(MlopsError, match="unknown revision 'nope'") as info:
-        evaluate(repo.path, manifest(), "nope")  # type: ignore[arg-type]
+        evaluate(repo.path, manifest(), "nope")
     assert info.value.exit_code == 2
 
 
@@ -191,13 +204,13 @@ def test_shallow_clone_missing_base_says_which_fetch(repo: GitRepo, tmp_path: Pa
         ["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)], check=True, env=repo.env
     )
     with pytest.raises(MlopsError) as info:
-        evaluate(clone, manifest(), base)  # type: ignore[arg-type]
+        evaluate(clone, manifest(), base)
     message = str(info.value)
     assert "shallow clone" in message and "git fetch --unshallow" in message
     assert f"git fetch origin {base} --depth=" in message
     # After fetching as told, the same report works.
     subprocess.run(["git", "fetch", "-q", "origin", base, "--depth=5"], cwd=clone, check=True, env=repo.env)
-    c = evaluate(clone, manifest(), base, "HEAD")  # type: ignore[arg-type]
+    c = evaluate(clone, manifest(), base, "HEAD")
     assert rows(c)[("metrics.json", "acc")] == (2, 3, "changed")
 
 
@@ -211,7 +224,7 @@ def test_lineage_has_commits_and_dvc_lock_hashes(repo: GitRepo) -> None:
         }
     )
     head = repo.commit({"dvc.lock": lock.format(h="cccc")}, message="new data")
-    c = evaluate(repo.path, manifest(), base, head)  # type: ignore[arg-type]
+    c = evaluate(repo.path, manifest(), base, head)
     lin = c.lineage
     assert lin is not None and (lin.base_commit, lin.head_commit, lin.head_subject) == (
         base,

@@ -15,6 +15,7 @@ from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.render.actions import ACTIONS
 from mlops_gitops.render.workflows import render_workflows
 from mlops_gitops.resources import examples_dir
+from tests.parts import project_of
 
 WF = ".github/workflows/"
 
@@ -113,7 +114,7 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module", params=[name for name, _ in all_manifests()])
 def rendered(request: pytest.FixtureRequest) -> tuple[Manifest, dict[str, str]]:
     manifest = dict(all_manifests())[request.param]
-    return manifest, render_workflows(manifest)
+    return manifest, render_workflows(project_of(manifest))
 
 
 def test_security_properties_hold_in_every_workflow(rendered: tuple[Manifest, dict[str, str]]) -> None:
@@ -183,13 +184,24 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     train_runs = "\n".join(s.get("run", "") for s in steps(train))
     assert manifest.install in [s.get("run") for s in steps(train)]
     names = [s.get("name", "") for s in steps(train)]
-    assert names.index("DVC cache") < names.index("Reproduce the pipeline, reusing the run-cache")
+    assert names.index("DVC cache") < names.index(
+        "Reproduce the pipelines that changed, reusing the run-cache"
+    )
+    # Only the pipelines `changed` chose are reproduced, passed NUL-separated (paths are data).
+    targets = next(s for s in steps(train) if s.get("name") == "Which pipelines changed")
+    assert (
+        targets["run"]
+        == 'mlops-gitops changed --base "$BASE_SHA" --targets-file "$RUNNER_TEMP/mlops-targets"'
+    )
+    assert names.index("Which pipelines changed") < names.index("DVC cache")
     cache = next(s for s in steps(train) if s.get("name") == "DVC cache")
     assert cache["with"]["path"] == ".dvc/cache" and "hashFiles('dvc.lock')" in cache["with"]["key"]
     reproduce = next(s for s in steps(train) if s.get("name", "").startswith("Reproduce"))
     assert reproduce["if"] == "steps.mode.outputs.reproduce == 'true'"
     if manifest.data_remote:
-        assert "dvc repro --pull --allow-missing" in reproduce["run"]
+        assert (
+            'xargs -0 -r -a "$RUNNER_TEMP/mlops-targets" dvc repro --pull --allow-missing' in reproduce["run"]
+        )
         assert 'mlops-gitops push-runs --remote "$DVC_REMOTE"' in reproduce["run"]
         assert reproduce["env"]["DVC_REMOTE"] == manifest.data_remote
     for var, secret in manifest.data_secrets.items():
@@ -252,7 +264,11 @@ def test_comment_workflow_accepts_only_an_integer_pr_number(tmp_path: Any, value
     import subprocess
 
     job = next(
-        iter(parse(render_workflows(load_manifest_text(MINIMAL))[WF + "mlops-comment.yml"])["jobs"].values())
+        iter(
+            parse(render_workflows(project_of(load_manifest_text(MINIMAL)))[WF + "mlops-comment.yml"])[
+                "jobs"
+            ].values()
+        )
     )
     check = next(s for s in steps(job) if s.get("id") == "check")
     report_dir = tmp_path / "mlops-report"
@@ -275,7 +291,10 @@ def test_train_workflow_follows_the_manifest_triggers(rendered: tuple[Manifest, 
     manifest, files = rendered
     wf = parse(files[WF + "mlops-train.yml"])
     assert wf["name"] == "mlops-train"
-    assert wf["on"]["push"] == {"branches": [manifest.default_branch], "paths": list(manifest.train_paths)}
+    assert wf["on"]["push"] == {
+        "branches": [manifest.default_branch],
+        "paths": list(project_of(manifest).trigger_paths()),
+    }
     assert "workflow_dispatch" in wf["on"]
     if manifest.schedule:
         assert wf["on"]["schedule"] == [{"cron": manifest.schedule}]
@@ -294,11 +313,16 @@ def test_train_workflow_follows_the_manifest_triggers(rendered: tuple[Manifest, 
     # A run whose reproduced dvc.lock differs from the commit fails, so mlops-deploy (which follows a
     # successful run) never promotes a model the commit does not describe.
     guard = next(s for s in steps(job) if s.get("name") == "The model is recorded in Git")
-    assert "git diff --quiet -- dvc.lock" in guard["run"] and "exit 1" in guard["run"]
+    # Every pipeline's dvc.lock, wherever its dvc.yaml is.
+    assert "git diff --quiet -- ':(glob)**/dvc.lock'" in guard["run"] and "exit 1" in guard["run"]
     names = [s.get("name") for s in steps(job)]
     assert names.index("The model is recorded in Git") > names.index(
-        "Reproduce the pipeline, reusing the run-cache"
+        "Reproduce the pipelines, reusing the run-cache"
     )
+    # A push reproduces what it changed; a schedule or a dispatch, everything.
+    chooser = next(s for s in steps(job) if s.get("name") == "Which pipelines to reproduce")
+    assert 'changed --base "$BEFORE"' in chooser["run"] and "changed --all" in chooser["run"]
+    assert steps(job)[0]["with"]["fetch-depth"] == 0
 
 
 def test_deploy_workflow_orders_environments_and_scopes_write_access(
@@ -353,7 +377,7 @@ def test_monitor_workflow_only_when_configured(rendered: tuple[Manifest, dict[st
 
 
 def test_example_renders_the_three_core_workflows_and_deploy() -> None:
-    files = render_workflows(example_manifest())
+    files = render_workflows(project_of(example_manifest()))
     assert sorted(files) == [
         WF + n for n in ("mlops-comment.yml", "mlops-deploy.yml", "mlops-pr.yml", "mlops-train.yml")
     ]
@@ -363,7 +387,7 @@ def test_example_renders_the_three_core_workflows_and_deploy() -> None:
 
 def test_rendering_is_deterministic() -> None:
     manifest = full_manifest("gcp")
-    assert render_workflows(manifest) == render_workflows(full_manifest("gcp"))
+    assert render_workflows(project_of(manifest)) == render_workflows(project_of(full_manifest("gcp")))
 
 
 def test_manifest_values_cannot_inject_yaml() -> None:
@@ -374,7 +398,7 @@ def test_manifest_values_cannot_inject_yaml() -> None:
         'triggers: {paths: ["a: b", "\'quoted\'", "# not a comment", "[x]"]}',
     )
     manifest = load_manifest_text(hostile)
-    files = render_workflows(manifest)
+    files = render_workflows(project_of(manifest))
     train = parse(files[WF + "mlops-train.yml"])
     assert train["on"]["push"]["branches"] == ["main\n    evil: true"]
     assert train["on"]["push"]["paths"] == ["a: b", "'quoted'", "# not a comment", "[x]"]
@@ -388,7 +412,7 @@ def test_manifest_values_cannot_inject_yaml() -> None:
 def test_expressions_in_manifest_values_are_refused() -> None:
     hostile = MINIMAL + 'python: {install: "pip install ${{ github.event.pull_request.title }}"}\n'
     with pytest.raises(ManifestError) as err:
-        render_workflows(load_manifest_text(hostile))
+        render_workflows(project_of(load_manifest_text(hostile)))
     assert "python.install" in str(err.value) and "${{" in str(err.value)
 
 

@@ -1,0 +1,192 @@
+"""Whether a repository's pipelines could resolve differently than when their facts were recorded,
+decided without DVC.
+
+DVC's parser is the only authority on what a dvc.yaml resolves to, but importing it costs half a
+second and the core commands (``generate --check``, ``changed``, ``report``) must run without it. The
+facts DVC gave are recorded with a fingerprint of everything resolution reads *structurally*:
+
+* each governed dvc.yaml, parsed, without ``cmd``, ``desc`` and ``meta`` (editing a command changes
+  no dependency, so it needs no regeneration);
+* the values that ``${...}`` references outside ``cmd`` take in the files ``vars`` loads (the
+  default ``params.yaml`` included): changing a learning rate the script reads changes nothing here,
+  changing the list a ``foreach`` iterates over does;
+* the paths of every dvc.yaml and ``.dvc`` file (a new pipeline, or a new data pointer);
+* ``.dvc/config`` (its ``parsing`` options change how ``${}`` renders).
+
+Same fingerprint, same facts. A different fingerprint means the facts must be read again by DVC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import re
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlops_gitops.errors import UsageError, YamlBombError
+
+# Keys of a stage whose text changes nothing DVC resolves into paths.
+NOT_STRUCTURAL = frozenset({"cmd", "desc", "meta"})
+_REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)")
+_SKIP_DIRS = frozenset({".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__", ".mlops"})
+DEFAULT_PARAMS = "params.yaml"
+
+
+def listing(root: Path) -> list[str]:
+    """Repo-relative paths of every dvc.yaml and ``.dvc`` file that Git would see (tracked or not,
+    ignored files left out, as DVC leaves out git-ignored files)."""
+    proc = subprocess.run(
+        [
+            "git",
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "-z",
+            "--",
+            "dvc.yaml",
+            "*/dvc.yaml",
+            "*.dvc",
+        ],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode == 0:
+        found = {p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p}
+        return sorted(p for p in found if (root / p).is_file() and not _skipped(p))
+    out: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+        rel = os.path.relpath(folder, root)
+        for name in files:
+            if name == "dvc.yaml" or name.endswith(".dvc"):
+                out.append(posixpath.normpath(posixpath.join(rel.replace(os.sep, "/"), name)))
+    return sorted(out)
+
+
+def _skipped(path: str) -> bool:
+    return any(part in _SKIP_DIRS for part in path.split("/")[:-1])
+
+
+def structure(data: Any) -> Any:
+    """A parsed dvc.yaml without what cannot change a path: stage commands, descriptions, meta."""
+    if not isinstance(data, dict):
+        return data
+    stages = data.get("stages")
+    if not isinstance(stages, dict):
+        return data
+    kept: dict[str, Any] = {}
+    for name, stage in stages.items():
+        if isinstance(stage, dict):
+            body = stage.get("do")
+            stage = {k: v for k, v in stage.items() if k not in NOT_STRUCTURAL}
+            if isinstance(body, dict):
+                stage["do"] = {k: v for k, v in body.items() if k not in NOT_STRUCTURAL}
+        kept[str(name)] = stage
+    return {**data, "stages": kept}
+
+
+def references(data: Any) -> set[str]:
+    """Dotted names that ``${...}`` expressions refer to in ``data`` (commands already removed)."""
+    found: set[str] = set()
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, str):
+            found.update(_REFERENCE.findall(node))
+        elif isinstance(node, dict):
+            todo.extend(node.keys())
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return {r for r in found if r.split(".")[0] not in ("item", "key", "value")}
+
+
+def _vars_files(dvcfile: str, data: Any) -> list[str]:
+    """Files a dvc.yaml's ``vars`` load (top level and per stage), and its default params.yaml."""
+    base = posixpath.dirname(dvcfile)
+    names = [DEFAULT_PARAMS]
+    entries: list[Any] = list(data.get("vars") or []) if isinstance(data, dict) else []
+    stages = data.get("stages") if isinstance(data, dict) else None
+    for stage in (stages or {}).values() if isinstance(stages, dict) else ():
+        if isinstance(stage, dict):
+            for where in (stage, stage.get("do")):
+                if isinstance(where, dict):
+                    entries.extend(where.get("vars") or [])
+    for entry in entries:
+        if isinstance(entry, str):
+            names.append(entry.split(":", 1)[0])
+    return list(dict.fromkeys(posixpath.normpath(posixpath.join(base, n)) for n in names))
+
+
+def _dig(data: Any, dotted: str) -> Any:
+    node = data
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return "<absent>"
+    return node
+
+
+def _parse(text: bytes, path: str) -> Any:
+    from mlops_gitops.metrics.collect import parse_file
+
+    return parse_file(text, path, "the work tree")
+
+
+def _read(root: Path, path: str, overrides: Mapping[str, str]) -> bytes | None:
+    if path in overrides:
+        return overrides[path].encode("utf-8")
+    try:
+        return (root / path).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def fingerprint(root: Path, dvcfiles: Iterable[str], overrides: Mapping[str, str] | None = None) -> str:
+    """The fingerprint of ``dvcfiles`` (repo-relative) under ``root``; ``overrides`` give the text of
+    files not yet written (a dvc.yaml ``generate`` is about to write). A file that does not parse is
+    fingerprinted by its bytes: DVC will say what is wrong with it."""
+    overrides = dict(overrides or {})
+    parts: dict[str, Any] = {"listing": sorted({*listing(root), *overrides})}
+    config = _read(root, ".dvc/config", overrides)
+    parts[".dvc/config"] = hashlib.sha256(config or b"").hexdigest()
+    for dvcfile in sorted(dvcfiles):
+        raw = _read(root, dvcfile, overrides)
+        if raw is None:
+            parts[dvcfile] = None
+            continue
+        try:
+            data = structure(_parse(raw, dvcfile))
+        except YamlBombError:
+            raise  # refused here, before DVC's own loader would expand it
+        except UsageError:
+            parts[dvcfile] = hashlib.sha256(raw).hexdigest()
+            continue
+        refs = sorted(references(data))
+        values: dict[str, Any] = {}
+        for vars_file in _vars_files(dvcfile, data):
+            blob = _read(root, vars_file, overrides)
+            if blob is None:
+                values[vars_file] = None
+                continue
+            try:
+                loaded = _parse(blob, vars_file)
+            except YamlBombError:
+                raise
+            except UsageError:
+                values[vars_file] = hashlib.sha256(blob).hexdigest()
+                continue
+            values[vars_file] = {ref: _dig(loaded, ref) for ref in refs}
+        parts[dvcfile] = {"structure": data, "vars": values}
+    text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
