@@ -417,3 +417,100 @@ def _story(s: Story) -> None:
     assert prod_text is not None
     found = STORAGE_URI.search(prod_text)
     assert found and found.group(1) == tuned_hash
+
+
+def test_two_pipelines_one_comment_only_the_changed_one_reproduces(tmp_path: Path) -> None:
+    """A repository with two hand-owned pipelines (pipelines/churn, pipelines/fraud), adopted as is: a
+    PR touching churn's data reproduces churn only, and its one comment has a section per pipeline."""
+    import tests.repos as repos
+
+    try:
+        require_act()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    repo, remote, origin = "acme/risk", tmp_path / "dvc-remote", tmp_path / "origin.git"
+    dev = repos.two_pipelines(tmp_path / "dev").root
+    run(["dvc", "remote", "add", "-d", "storage", str(remote)], dev)
+    before = {p: p.read_bytes() for p in dev.rglob("dvc.yaml")}
+    run([str(VENV_BIN / "mlops-gitops"), "init", "--yes"], dev)
+    assert {p: p.read_bytes() for p in dev.rglob("dvc.yaml")} == before, "adoption wrote a dvc.yaml"
+    with open(dev / "mlops.yaml", "a", encoding="utf-8") as handle:
+        handle.write(
+            "metrics:\n  gates:\n"
+            "    - {metric: accuracy, min: 0, pipeline: pipelines/churn}\n"
+            "    - {metric: accuracy, min: 0, pipeline: pipelines/fraud}\n"
+        )
+    run([str(VENV_BIN / "mlops-gitops"), "generate"], dev)
+    run(["dvc", "push", "-q", "--run-cache"], dev)
+    git(dev, "add", "-A")
+    git(dev, "commit", "-qm", "Adopt mlops-gitops")
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    git(dev, "remote", "add", "origin", str(origin))
+    git(dev, "push", "-q", "origin", "main")
+    base = git(dev, "rev-parse", "HEAD")
+
+    git(dev, "checkout", "-qb", "more-churn")
+    with open(dev / "data/churn/customers.csv", "a", encoding="utf-8") as handle:
+        handle.write("40,61\n41,62\n")
+    git(dev, "add", "-A")
+    git(dev, "commit", "-qm", "More churn data")
+    git(dev, "push", "-q", "origin", "HEAD:refs/heads/more-churn")
+    head = git(dev, "rev-parse", "HEAD")
+
+    with FakeGitHub() as fake:
+        fake.add_repo(repo, "main")
+        fake.repo(repo).refs["heads/more-churn"] = head
+        number = fake.add_pull(repo, "more-churn", "main", title="More churn data")
+
+        def act_run(
+            name: str, event_name: str, workflow: str, sha: str, event: dict[str, Any], artifacts: Path | None
+        ) -> ActRun:
+            where = tmp_path / "runs" / name
+            where.mkdir(parents=True)
+            work = checkout(origin, sha, where / "checkout", repo)
+            return act(
+                event_name,
+                workflow,
+                work,
+                event,
+                where / "act",
+                artifacts or where / "artifacts",
+                env={"GITHUB_API_URL": fake.url, "MLOPS_GITOPS_RETRY_BACKOFF": "0"},
+                secrets={"GITHUB_TOKEN": fake.token},
+            )
+
+        pr_run = act_run(
+            "pr",
+            "pull_request",
+            "mlops-pr",
+            head,
+            pull_request_event(repo, number, base, head, "more-churn"),
+            None,
+        )
+        assert pr_run.returncode == 0, pr_run.log[-6000:]
+        assert "reproduce pipelines/churn/dvc.yaml: data/churn/customers.csv" in pr_run.log
+        touched = pr_run.stages.executed + pr_run.stages.restored + pr_run.stages.unchanged
+        assert "pipelines/churn/dvc.yaml:train" in pr_run.stages.executed, pr_run.log[-6000:]
+        assert not any("fraud" in stage for stage in touched), f"fraud was reproduced: {touched}"
+        print(f"\ntwo pipelines, PR touching churn: executed {pr_run.stages.executed}, fraud untouched")
+
+        event = workflow_run_event(
+            repo,
+            "mlops-pr",
+            7101,
+            head,
+            "more-churn",
+            "pull_request",
+            "success",
+            [pr_reference(repo, number, "more-churn", head, "main", base)],
+        )
+        com = act_run("comment", "workflow_run", "mlops-comment", base, event, pr_run.artifacts)
+        assert com.returncode == 0, com.log[-6000:]
+        comments = [
+            c.body for c in fake.comments(repo, number) if c.body.startswith("<!-- mlops-gitops:pr-report")
+        ]
+        assert len(comments) == 1
+        body = comments[0]
+        assert "`pipelines/churn/dvc.yaml`: 1 of 1 gates pass" in body
+        assert "`pipelines/fraud/dvc.yaml`: 1 of 1 gates pass" in body
+        assert body.splitlines()[1].startswith("✅ **Pass**: all 2 gates passed")

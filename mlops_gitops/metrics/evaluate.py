@@ -138,9 +138,11 @@ def _unavailable(
                 added.append(Failure(file, gate.metric, f"cannot be evaluated: {head[file]}"))
             has_regression = gate.regression_absolute is not None or gate.regression_relative is not None
             if file in base and has_regression:
-                added.append(
-                    Failure(file, gate.metric, f"regression cannot be evaluated (base): {base[file]}")
-                )
+                reason = f"regression cannot be evaluated (base): {base[file]}"
+                added.append(Failure(file, gate.metric, reason))
+                for row in outcome.rows:  # shown on the row too, where reviewers look
+                    if row.file == file and row.reason is None:
+                        row.reason, row.status = reason, "fail"
         if added:
             # "missing at head" is the wrong reason when the file is there but could not be read.
             outcome.failures[:] = [f for f in outcome.failures if f.reason != "missing at head"] + added
