@@ -7,7 +7,6 @@ It is the only module that writes generated files.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -97,6 +96,8 @@ class Action:
     def diff(self) -> str:
         old = (self.old or "").splitlines(keepends=True)
         new = (self.new or "").splitlines(keepends=True)
+        import difflib  # only when a difference is shown
+
         lines = difflib.unified_diff(
             old,
             new,

@@ -121,13 +121,14 @@ def _as_patterns(root: Path, path: str) -> list[str]:
 # --- loading ---------------------------------------------------------------------------------------
 
 
-def governed(root: Path, manifest: Manifest, overrides: Mapping[str, str]) -> list[str]:
-    """The dvc.yaml files ``pipelines:`` names (paths or GitHub-style globs), or the root dvc.yaml."""
+def governed(manifest: Manifest, listed: Iterable[str]) -> list[str]:
+    """The dvc.yaml files ``pipelines:`` names (paths or GitHub-style globs), or the root dvc.yaml;
+    ``listed``: every dvc.yaml and .dvc file of the repository (:func:`fingerprint.listing`)."""
     if manifest.owns_dvc_yaml:
         return [DVC_FILE]
     from mlops_gitops.pathfilter import matches
 
-    present = [p for p in {*fp.listing(root), *overrides} if posixpath.basename(p) == DVC_FILE]
+    present = [p for p in listed if posixpath.basename(p) == DVC_FILE]
     return sorted(p for p in present if matches(p, manifest.pipelines))
 
 
@@ -148,13 +149,14 @@ def load_project(
 
         dvc_yaml = render(manifest, None).text
     overrides = {DVC_FILE: dvc_yaml} if dvc_yaml is not None else {}
-    dvcfiles = governed(root, manifest, overrides)
+    listed = sorted({*fp.listing(root), *overrides})
+    dvcfiles = governed(manifest, listed)
     if not dvcfiles:
         raise UsageError(
             f"{MANIFEST_FILE}: pipelines: {', '.join(manifest.pipelines)} matches no dvc.yaml in this "
             "repository (paths are relative to the repository root)"
         )
-    print_ = fp.fingerprint(root, dvcfiles, overrides)
+    print_ = fp.fingerprint(root, dvcfiles, overrides, listed)
     if record_text is None:
         with contextlib.suppress(OSError, UnicodeDecodeError):
             record_text = (root / RECORD_FILE).read_text(encoding="utf-8")

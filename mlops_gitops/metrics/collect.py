@@ -8,7 +8,6 @@ through ``dvc.api``, imported inside that path.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import subprocess
 from collections.abc import Iterable
@@ -16,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_gitops import git, toml
+from mlops_gitops import git
+from mlops_gitops.datafiles import parse_file
 from mlops_gitops.errors import DvcError, MetricsFileError, UsageError
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
 
@@ -121,42 +121,6 @@ def cat_files(top: Path, specs: Iterable[str]) -> list[bytes | None]:
         else:
             out.append(None)
     return out
-
-
-def parse_file(text: bytes, path: str, where: str) -> Any:
-    """Parse JSON, TOML or (by default, as DVC) YAML; errors name ``path:line:col`` and the revision."""
-    suffix = posixpath.splitext(path)[1].lower()
-    try:
-        decoded = text.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MetricsFileError(f"{path}: not UTF-8 text at {where} (byte {exc.start})") from None
-    if suffix == ".json":
-        try:
-            return json.loads(decoded) if decoded.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise MetricsFileError(
-                f"{path}:{exc.lineno}:{exc.colno}: invalid JSON at {where}: {exc.msg}"
-            ) from None
-    if suffix == ".toml":
-        tomllib = toml.tomllib()
-        try:
-            return tomllib.loads(decoded)
-        except tomllib.TOMLDecodeError as exc:
-            raise MetricsFileError(f"{path}: invalid TOML at {where}: {exc}") from None
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    from mlops_gitops.yamlsafe import load_safe
-
-    try:
-        return load_safe(decoded, path)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = (exc.problem or exc.context or "syntax error").strip()
-        raise MetricsFileError(f"{path}{loc}: invalid YAML at {where}: {problem}") from None
-    except YAMLError as exc:
-        first = str(exc).strip().splitlines()
-        raise MetricsFileError(f"{path}: invalid YAML at {where}: {first[0] if first else 'error'}") from None
 
 
 class Reader:

@@ -10,10 +10,11 @@ import math
 from dataclasses import dataclass, field
 
 from mlops_gitops import git
-from mlops_gitops.errors import UsageError
+from mlops_gitops.datafiles import parse_file
+from mlops_gitops.errors import MetricsFileError, UsageError
 from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics import gates as G
-from mlops_gitops.metrics.collect import MetricsFileError, Reader, cat_files, parse_file
+from mlops_gitops.metrics.collect import Reader, cat_files
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, number
 
 

@@ -138,7 +138,7 @@ def _dig(data: Any, dotted: str) -> Any:
 
 
 def _parse(text: bytes, path: str) -> Any:
-    from mlops_gitops.metrics.collect import parse_file
+    from mlops_gitops.datafiles import parse_file
 
     return parse_file(text, path, "the work tree")
 
@@ -152,12 +152,18 @@ def _read(root: Path, path: str, overrides: Mapping[str, str]) -> bytes | None:
         return None
 
 
-def fingerprint(root: Path, dvcfiles: Iterable[str], overrides: Mapping[str, str] | None = None) -> str:
+def fingerprint(
+    root: Path,
+    dvcfiles: Iterable[str],
+    overrides: Mapping[str, str] | None = None,
+    listed: Iterable[str] | None = None,
+) -> str:
     """The fingerprint of ``dvcfiles`` (repo-relative) under ``root``; ``overrides`` give the text of
-    files not yet written (a dvc.yaml ``generate`` is about to write). A file that does not parse is
-    fingerprinted by its bytes: DVC will say what is wrong with it."""
+    files not yet written (a dvc.yaml ``generate`` is about to write); ``listed`` is :func:`listing`
+    when the caller has it already. A file that does not parse is fingerprinted by its bytes: DVC
+    will say what is wrong with it."""
     overrides = dict(overrides or {})
-    parts: dict[str, Any] = {"listing": sorted({*listing(root), *overrides})}
+    parts: dict[str, Any] = {"listing": sorted({*(listing(root) if listed is None else listed), *overrides})}
     config = _read(root, ".dvc/config", overrides)
     parts[".dvc/config"] = hashlib.sha256(config or b"").hexdigest()
     for dvcfile in sorted(dvcfiles):
