@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from ruamel.yaml import YAML
 
 from mlops_gitops.cli import cli
 from tests.fakegithub import BOT_EMAIL, FakeGitHub, env_for
@@ -316,3 +317,40 @@ def test_token_never_leaks_from_a_subprocess(gh: FakeGitHub, project: Path) -> N
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert gh.token not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_a_model_from_a_pipeline_in_a_subfolder(tmp_path: Path) -> None:
+    """The model's hash comes from the dvc.lock beside its pipeline's dvc.yaml, whose paths are
+    relative to the stage's wdir (which dvc.lock does not record)."""
+    import json as json_
+    import subprocess as sp
+    import sys as sys_
+
+    from tests.repos import subfolder_pipeline
+
+    root = subfolder_pipeline(tmp_path / "repo").root
+    (root / "deploy").mkdir()
+    (root / "deploy/staging.yaml").write_text("model:\n  uri: s3://m/none\n")
+    sp.run(
+        [sys_.executable, "-m", "mlops_gitops", "init", "--yes"], cwd=root, check=True, capture_output=True
+    )
+    with open(root / "mlops.yaml", "a", encoding="utf-8") as handle:
+        handle.write(
+            "deploy:\n  model: {name: points, path: models/model.json}\n  environments:\n"
+            "    - {name: staging, file: deploy/staging.yaml, field: model.uri, value: 's3://m/{model_hash}'}\n"
+        )
+    sp.run([sys_.executable, "-m", "mlops_gitops", "generate"], cwd=root, check=True, capture_output=True)
+    sp.run(["git", "add", "-A"], cwd=root, check=True)
+    sp.run(["git", "commit", "-qm", "deploy"], cwd=root, check=True)
+    lock = YAML(typ="safe").load((root / "pipelines/dvc.lock").read_text())
+    md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model.json")
+    proc = sp.run(
+        [sys_.executable, "-m", "mlops_gitops", "promote", "--env", "staging", "--dry-run", "--base", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"+  uri: s3://m/{md5}" in proc.stdout
+    assert "(stage `train`)" in proc.stdout and json_.dumps(md5)[1:-1] in proc.stdout

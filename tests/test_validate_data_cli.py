@@ -170,3 +170,27 @@ def test_installed_command_on_csv_named_parquet(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr == "d.parquet: not a Parquet file (no PAR1 magic bytes); it holds text\n"
+
+
+@pytest.mark.slow
+def test_data_dvc_tracks_is_pulled_before_it_is_checked(tmp_path: Path) -> None:
+    """Hand-owned pipelines validate in a workflow step before `dvc repro`, on a fresh checkout where
+    DVC-tracked data is not there yet: it is pulled from the remote first."""
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*dvc, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*dvc, "remote", "add", "-d", "s", str(tmp_path / "remote")], cwd=tmp_path, check=True)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/train.csv").write_text("id,age,region\n1,30,eu\n2,400,us\n")
+    subprocess.run([*dvc, "add", "-q", "data/train.csv"], cwd=tmp_path, check=True)
+    subprocess.run([*dvc, "push", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "data/train.csv").unlink()
+    (tmp_path / "mlops.yaml").write_text(
+        "version: 1\nproject: {name: demo}\npipelines: [dvc.yaml]\n"
+        "data:\n  checks:\n    - path: data/train.csv\n      columns: {age: {type: int, max: 120}}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "validate-data"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (tmp_path / "data/train.csv").is_file(), proc.stderr
+    assert proc.returncode == 1 and "age: range: 1 bad row" in proc.stdout, proc.stdout + proc.stderr

@@ -37,10 +37,12 @@ def validate(checks: list[DataCheck], base: Path) -> ValidationReport:
     """Read and check every file of every check; CSV examples also get their file line number."""
     from mlops_gitops.data.checks import run_checks, string_columns
     from mlops_gitops.data.read import csv_lines, data_files, detect_format, read_table
+    from mlops_gitops.dvcadapter import ensure_present
 
     results: list[FileResult] = []
     for check in checks:
-        root = base / check.path
+        # Before `dvc repro` (hand-owned pipelines) data DVC tracks may not be checked out yet.
+        root = ensure_present(base / check.path, check.path)
         for file in data_files(root, check.format):
             fmt = detect_format(file, check.format)
             table = read_table(file, fmt, string_columns(check) if fmt == "csv" else ())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -419,3 +420,27 @@ def test_expressions_in_manifest_values_are_refused() -> None:
 def _runs_on(manifest: Manifest, job: str) -> Any:
     runs_on = manifest.runner(job).runs_on
     return list(runs_on) if isinstance(runs_on, tuple) else runs_on
+
+
+def test_hand_owned_pipelines_validate_data_before_dvc_repro(tmp_path: Path) -> None:
+    """mlops-gitops cannot add a stage to a pipeline it does not own: the workflows validate first."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python t.py\n    deps: [data.csv]\n")
+    manifest = load_manifest_text(
+        "version: 1\nproject: {name: p}\npipelines: [dvc.yaml]\n"
+        "data:\n  remote: s\n  checks:\n    - {path: data.csv, min_rows: 1}\n"
+    )
+    files = render_workflows(project_of(manifest, tmp_path))
+    for workflow, job in (("mlops-pr.yml", "train"), ("mlops-train.yml", "train")):
+        names = [s.get("name") for s in steps(parse(files[WF + workflow])["jobs"][job])]
+        validate = names.index("Validate the input data")
+        reproduce = next(i for i, n in enumerate(names) if n and n.startswith("Reproduce"))
+        assert validate < reproduce, (workflow, names)
+        step = steps(parse(files[WF + workflow])["jobs"][job])[validate]
+        assert step["run"] == "mlops-gitops validate-data --format json --output .mlops/data-validation.json"
+        assert step["env"]["DVC_REMOTE"] == "s"
+    # With stages: in the manifest, validation is the first stage of the generated dvc.yaml instead.
+    owned = render_workflows(project_of(example_manifest()))
+    assert "Validate the input data" not in owned[WF + "mlops-pr.yml"]
