@@ -261,12 +261,14 @@ def validate(text: str) -> list[str]:
     return []
 
 
-def run_generate(root: Path, force: bool, echo: Echo) -> int:
+def run_generate(root: Path, force: bool, echo: Echo, warn: Echo) -> int:
     from mlops_gitops.generator import generate
 
     result = generate(root, force=force)
     for line in result.lines():
         echo(line)
+    for line in result.warnings:
+        warn(line)
     return result.exit_code
 
 
@@ -364,7 +366,7 @@ def init(
                 "installs this project's requirements, then run `mlops-gitops generate`"
             )
             return EXIT_BAD_INPUT
-        code = run_generate(root, force, echo)
+        code = run_generate(root, force, echo, warn)
         if code != 0:
             raise _GenerateRefused(code)
     except _GenerateRefused:

@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -98,12 +98,40 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(errors.EXIT_INTERRUPTED)
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise_internal(exc, argv)
+        click.echo(
+            f"this command needs {exc.name}, which is not installed: pip install 'mlops-gitops[{extra}]' "
+            "(or 'mlops-gitops[all]' for every command)",
+            err=True,
+        )
+        sys.exit(errors.EXIT_BAD_INPUT)
     except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
-        log = crash_log(exc, argv if argv is not None else sys.argv[1:])
-        what = redact_tokens(" ".join(f"{type(exc).__name__}: {exc}".split()))[:300]
-        where = f"details in {log}" if log else "no log file could be written"
-        click.echo(f"internal error: {what}; {where}, please report it", err=True)
-        sys.exit(errors.EXIT_INTERNAL)
+        raise_internal(exc, argv)
+
+
+# The optional dependencies, by top-level module, and the extra that installs them (pyproject.toml).
+EXTRAS = {
+    "dvc": "dvc",
+    "dvc_data": "dvc",
+    "github": "github",
+    "pyarrow": "data",
+    "numpy": "data",
+    "scipy": "data",
+}
+
+
+def raise_internal(exc: BaseException, argv: list[str] | None) -> NoReturn:
+    """A bug: one line naming the log file that holds the traceback, exit 3."""
+    from mlops_gitops import errors
+
+    log = crash_log(exc, argv if argv is not None else sys.argv[1:])
+    what = redact_tokens(" ".join(f"{type(exc).__name__}: {exc}".split()))[:300]
+    where = f"details in {log}" if log else "no log file could be written"
+    click.echo(f"internal error: {what}; {where}, please report it", err=True)
+    sys.exit(errors.EXIT_INTERNAL)
 
 
 # Environment variables that may hold a token; their values never reach output or the crash log.

@@ -25,6 +25,7 @@ class Generated:
     check: bool
     actions: list[Action] = field(default_factory=list)
     remembered: bool = False  # answered from the memo without rendering
+    warnings: list[str] = field(default_factory=list)  # one line each, for stderr
 
     def by_op(self, *ops: str) -> list[Action]:
         return [a for a in self.actions if a.op in ops]
@@ -60,11 +61,17 @@ class Generated:
             return out
         conflicts = self.by_op("conflict")
         if conflicts:
+            from mlops_gitops.render.edithints import hints
+
             for action in conflicts:
                 out.append(
                     f"{action.path}: {action.reason}; not overwritten. Differences from what mlops.yaml gives:"
                 )
                 out.append(action.diff().rstrip("\n"))
+                if action.path.startswith(WORKFLOWS_DIR) and action.old is not None:
+                    keys = hints(action.path, action.old, action.new or "")
+                    if keys:
+                        out.append(f"{action.path}: in mlops.yaml, this edit is {'; '.join(keys)}")
             out.append(
                 "nothing was written: move your edits into mlops.yaml (or keep them with a hand-written stage),"
                 " or rerun with --force to overwrite"
@@ -131,6 +138,12 @@ def generate(root: Path, *, force: bool = False, check: bool = False) -> Generat
         return Generated(check=True, remembered=True)
     the_plan, inputs = build_plan(root, force=force, writing=not check)
     result = Generated(check=check, actions=the_plan.actions)
+    if not check and the_plan.writes:
+        from mlops_gitops.manifest.loader import load_manifest
+        from mlops_gitops.render.toolsource import running_source
+
+        warning = running_source(load_manifest(root / MANIFEST_FILE).tool).warning
+        result.warnings += [f"warning: {warning}"] if warning else []
     if check:
         if not result.stale:
             checkcache.remember(root, the_plan, inputs)

@@ -66,6 +66,14 @@ class Project:
         chosen = [pipeline] if pipeline else list(self.pipelines)
         return list(dict.fromkeys(m for p in chosen for m in p.all_metrics()))
 
+    def metrics_need_dvc(self) -> bool:
+        """Whether a metrics file lives only in DVC's cache (inside a cached output or a ``.dvc``
+        tracked path): then reading it at a commit needs DVC and the remote."""
+        uncached = {u for s in self.facts.stages() for u in s.uncached}
+        cached = [o for o in self.facts.outs() if o not in uncached]
+        cached += [o for t in self.facts.tracked for o in t.outs]
+        return any(produced(m, cached) for m in self.metrics_files())
+
     def params_files(self) -> list[str]:
         files = [f for p in self.pipelines for f in p.params_files]
         if not files:

@@ -61,6 +61,9 @@ def test_hand_edited_workflow_is_not_overwritten_without_force(project: Path) ->
     assert code == 1
     assert ".github/workflows/mlops-pr.yml: was edited by hand; not overwritten" in out
     assert "-    timeout-minutes: 5" in out and "+    timeout-minutes: 30" in out
+    assert (
+        ".github/workflows/mlops-pr.yml: in mlops.yaml, this edit is runners.default.timeout_minutes" in out
+    )
     assert pr.read_text() == edited
     code, out = run(project, "generate", "--check")
     assert code == 1 and "mlops-pr.yml: was edited by hand" in out
@@ -243,3 +246,21 @@ def test_check_notices_a_changed_tool_not_only_a_changed_manifest(tmp_path: Path
     assert proc.returncode == 1, proc.stdout
     assert ".github/workflows/mlops-pr.yml: stale" in proc.stdout
     assert "+        uses: actions/checkout@" + "0" * 40 in proc.stdout
+
+
+def test_a_refused_edit_names_the_manifest_key_that_makes_it(project: Path) -> None:
+    run(project, "generate")
+    train = project / WORKFLOWS / "mlops-train.yml"
+    text = train.read_text()
+    edited = text.replace(
+        "    steps:\n",
+        "    env:\n      WANDB_PROJECT: iris\n    container: nvidia/cuda:12.4.1-runtime-ubuntu22.04\n    steps:\n",
+        1,
+    )
+    train.write_text(edited)
+    code, out = run(project, "generate")
+    assert code == 1
+    assert (
+        ".github/workflows/mlops-train.yml: in mlops.yaml, this edit is runners.train.env (or .secrets for a "
+        "secret); runners.train.container"
+    ) in out

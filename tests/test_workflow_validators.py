@@ -12,7 +12,7 @@ import pytest
 
 from mlops_gitops.render.workflows import render_workflows
 from tests.parts import project_of
-from tests.render.test_workflows import CLOUDS, MINIMAL, example_manifest, full_manifest
+from tests.render.test_workflows import CLOUDS, MINIMAL, custom_manifest, example_manifest, full_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = str(Path(sys.executable).parent)
@@ -29,7 +29,11 @@ def write_all(tmp_path: Path) -> list[Path]:
     """Each manifest's workflows in its own repo-like directory; returns the workflow files."""
     from mlops_gitops.manifest.loader import load_manifest_text
 
-    manifests = {"example": example_manifest(), "minimal": load_manifest_text(MINIMAL)}
+    manifests = {
+        "example": example_manifest(),
+        "minimal": load_manifest_text(MINIMAL),
+        "every-option": custom_manifest(),  # env, secrets, extra steps, container, services
+    }
     manifests.update({f"full-{p}": full_manifest(p) for p in CLOUDS})
     files: list[Path] = []
     for name, manifest in manifests.items():

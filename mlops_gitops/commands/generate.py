@@ -28,4 +28,6 @@ def command(check: bool, force: bool, root: Path) -> int:
     result = generate(root, force=force, check=check)
     for line in result.lines():
         click.echo(line)
+    for line in result.warnings:
+        click.echo(line, err=True)
     return result.exit_code

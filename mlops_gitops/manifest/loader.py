@@ -386,8 +386,15 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
                 no_expressions(value, (*path, index))
 
     for section, value in data.items():
-        if section not in ("stages", "dvc", "metrics"):  # these go to dvc.yaml or reports, not workflows
+        if section not in ("stages", "dvc", "metrics", "runners"):  # not written into workflows
             no_expressions(value, (section,))
+    for job, runner in (data.get("runners") or {}).items():
+        for key, value in (runner or {}).items():
+            if key != "steps":
+                no_expressions(value, ("runners", job, key))
+        for where, steps in ((runner or {}).get("steps") or {}).items():
+            for i, step in enumerate(steps or []):
+                step_problems(step, ("runners", job, "steps", where, i), add)
 
     if ("stages" in data) == ("pipelines" in data):
         add(
@@ -486,6 +493,40 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
     return problems
 
 
+# A third-party action pinned to a full commit SHA, a local action, or a Docker image by digest.
+_PINNED_USES = re.compile(
+    r"^(?:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?@[0-9a-f]{40}|\./\S+|docker://\S+@sha256:[0-9a-f]{64})$"
+)
+# The only expressions a user's step may hold, in `with:` and `env:`: values no attacker controls.
+_SAFE_EXPRESSION = re.compile(r"\$\{\{\s*(?:secrets|vars)\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
+
+
+def step_problems(step: dict[str, Any], path: Path_, add: Any) -> None:
+    """A user's extra step: actions pinned by SHA; expressions only to pass secrets or variables."""
+    uses = step.get("uses")
+    if isinstance(uses, str) and not _PINNED_USES.match(uses):
+        add(
+            (*path, "uses"),
+            f"'{uses}' is not pinned: use a full commit SHA (owner/action@<40 hex>  # v1.2.3), a local "
+            "action (./path), or a Docker image by digest; a tag can be moved by whoever controls it",
+        )
+    for key, value in step.items():
+        if key in ("with", "env") and isinstance(value, dict):
+            for name, item in value.items():
+                if isinstance(item, str) and "${{" in _SAFE_EXPRESSION.sub("", item):
+                    add(
+                        (*path, key, name),
+                        "only ${{ secrets.NAME }} and ${{ vars.NAME }} may be used here; other expressions "
+                        "can carry text an attacker controls",
+                    )
+        elif isinstance(value, str) and "${{" in value:
+            add(
+                (*path, key),
+                "'${{' is not allowed here: pass secrets with runners.<job>.secrets, or through the "
+                "step's env: (${{ secrets.NAME }})",
+            )
+
+
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     state: dict[str, int] = {}
     stack: list[str] = []
@@ -526,16 +567,23 @@ def build(raw: dict[str, Any]) -> Manifest:
     runners_raw = data["runners"]
     runners: dict[str, Runner] = {}
     for job in ("default", "train", "deploy", "monitor"):
+        own, fallback = runners_raw.get(job) or {}, runners_raw.get("default") or {}
         spec = {
             **builtin(schema(), "runners", "default"),
             **builtin(schema(), "runners", job),
-            **(runners_raw.get("default") or {}),
-            **(runners_raw.get(job) or {}),
+            **fallback,
+            **own,
         }
         runs_on = spec["runs_on"]
         runners[job] = Runner(
             runs_on=tuple(runs_on) if isinstance(runs_on, list) else runs_on,
             timeout_minutes=spec["timeout_minutes"],
+            # Variables and secrets add up (the job's win); the rest is the job's own, else default's.
+            env={**(fallback.get("env") or {}), **(own.get("env") or {})},
+            secrets={**(fallback.get("secrets") or {}), **(own.get("secrets") or {})},
+            container=spec.get("container"),
+            services=dict(spec.get("services") or {}),
+            steps={where: tuple(steps) for where, steps in (spec.get("steps") or {}).items()},
         )
     deploy = None
     if data.get("deploy"):
@@ -562,6 +610,7 @@ def build(raw: dict[str, Any]) -> Manifest:
         python_version=python["version"],
         install=python["install"],
         requirements=requirements,
+        tool=python.get("tool"),
         stages=stages,
         dvc=data["dvc"],
         metrics_files=tuple(metrics.get("files") or ()),

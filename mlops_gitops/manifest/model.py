@@ -33,8 +33,18 @@ class Gate:
 
 @dataclass(frozen=True)
 class Runner:
+    """Where and how a kind of job runs: labels, timeout, and what the user adds to it."""
+
     runs_on: str | tuple[str, ...]
     timeout_minutes: int
+    env: Mapping[str, str | int | float | bool]
+    secrets: Mapping[str, str]  # env var -> repository secret name
+    container: str | Mapping[str, Any] | None
+    services: Mapping[str, Mapping[str, Any]]
+    steps: Mapping[str, tuple[Mapping[str, Any], ...]]  # before_install / after_install / after_repro
+
+    def extra_steps(self, where: str) -> tuple[Mapping[str, Any], ...]:
+        return self.steps.get(where, ())
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,7 @@ class Manifest:
     python_version: str
     install: str
     requirements: tuple[str, ...]
+    tool: str | None  # python.tool: how CI installs mlops-gitops, when not the running tool's source
     dvc: Mapping[str, Any]
     metrics_files: tuple[str, ...]  # `metrics.files`; empty: every metrics file of the pipelines
     gates: tuple[Gate, ...]

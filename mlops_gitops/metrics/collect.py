@@ -146,9 +146,15 @@ class Reader:
     def read_dvc(self, rev: Revision, path: str) -> bytes:
         """A file that only the DVC cache (or remote) holds, read through DVC's Python API. Whatever
         DVC raises becomes one :class:`~mlops_gitops.errors.DvcError` line here, at the adapter."""
-        import dvc.api
-        from dvc.exceptions import DvcException
-        from dvc_data.index import DataIndexError
+        try:
+            import dvc.api
+            from dvc.exceptions import DvcException
+            from dvc_data.index import DataIndexError
+        except ImportError:
+            raise DvcError(
+                f"DVC caches it, and reading it at {rev.label} needs DVC, which is not installed here "
+                "(pip install 'mlops-gitops[dvc]')"
+            ) from None
 
         try:
             data: bytes = dvc.api.read(path, repo=str(self.root), rev=rev.sha, mode="rb")

@@ -129,19 +129,30 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
     train_permissions = {"contents": "read"}
     if cloud:
         train_permissions["id-token"] = "write"
+    deploy_id_token = bool(manifest.deploy) and cloud and project.metrics_need_dvc()
     if manifest.deploy and manifest.deploy.token_secret:
         # The deployment PR is made with the App/fine-grained token; GITHUB_TOKEN only reads.
         deploy_permissions = {"contents": "read"}
     else:
         deploy_permissions = {"contents": "write", "pull-requests": "write"}
+    if deploy_id_token:
+        # promote reads the model's metrics from the DVC remote: they are not in Git.
+        deploy_permissions["id-token"] = "write"
     monitor_permissions = {"contents": "read", "issues": "write"}
     if retrain:
         monitor_permissions["actions"] = "write"
     if cloud:
         monitor_permissions["id-token"] = "write"
+    from mlops_gitops.render.toolsource import running_source
+
+    deploy_extras = ("github", "dvc") if project.metrics_need_dvc() else ("github",)
     return {
         "m": manifest,
         "version": __version__,
+        "tool": running_source(manifest.tool),
+        "deploy_extras": deploy_extras,
+        # setup-python's pip cache fails on a path that matches nothing: only files that exist.
+        "pip_cache_files": [f for f in manifest.requirements if (project.root / f).is_file()],
         "actions": ACTIONS,
         "job_ids": job_ids,
         "why": PERMISSION_REASONS,

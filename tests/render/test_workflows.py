@@ -169,7 +169,12 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     check, train = wf["jobs"]["check"], wf["jobs"]["train"]
     assert check["permissions"] == {"contents": "read"}
     runs = [s.get("run", "") for s in steps(check)]
-    assert f'python -m pip install "mlops-gitops=={__version__}"' in runs
+    install = next(s for s in steps(check) if s.get("name", "").startswith("Install mlops-gitops"))
+    # The check job needs the core only: no DVC, no PyGithub, no pyarrow.
+    assert install["run"] == 'python -m pip install "$MLOPS_GITOPS"'
+    assert install["env"]["MLOPS_GITOPS"] == f"mlops-gitops=={__version__}"
+    trainer = next(s for s in steps(train) if s.get("name", "").startswith("Install mlops-gitops"))
+    assert trainer["env"]["MLOPS_GITOPS"] == f"mlops-gitops[dvc,data]=={__version__}"
     assert "mlops-gitops validate" in runs
     assert "mlops-gitops generate --check" in runs
     changed = next(s for s in steps(check) if s.get("id") == "changed")
@@ -196,7 +201,7 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     )
     assert names.index("Which pipelines changed") < names.index("DVC cache")
     cache = next(s for s in steps(train) if s.get("name") == "DVC cache")
-    assert cache["with"]["path"] == ".dvc/cache" and "hashFiles('dvc.lock')" in cache["with"]["key"]
+    assert cache["with"]["path"] == ".dvc/cache" and "hashFiles('**/dvc.lock')" in cache["with"]["key"]
     reproduce = next(s for s in steps(train) if s.get("name", "").startswith("Reproduce"))
     assert reproduce["if"] == "steps.mode.outputs.reproduce == 'true'"
     if manifest.data_remote:
@@ -444,3 +449,114 @@ def test_hand_owned_pipelines_validate_data_before_dvc_repro(tmp_path: Path) -> 
     # With stages: in the manifest, validation is the first stage of the generated dvc.yaml instead.
     owned = render_workflows(project_of(example_manifest()))
     assert "Validate the input data" not in owned[WF + "mlops-pr.yml"]
+
+
+CHECKOUT_SHA = "11bd71901bbe5b1630ceea73d27597364c9af683"
+CUSTOM = (
+    MINIMAL
+    + f"""\
+python: {{requirements: [src/requirements.txt]}}
+data: {{remote: storage}}
+runners:
+  default:
+    env: {{HF_HOME: /tmp/hf}}
+  train:
+    runs_on: [self-hosted, gpu]
+    container: {{image: "nvidia/cuda:12.4.1-runtime-ubuntu22.04", options: "--gpus all"}}
+    services:
+      postgres: {{image: "postgres:16", env: {{POSTGRES_PASSWORD: postgres}}, ports: [5432]}}
+    env: {{WANDB_PROJECT: iris, CUDA_VISIBLE_DEVICES: "0"}}
+    secrets: {{WANDB_API_KEY: WANDB_API_KEY, HF_TOKEN: HF_TOKEN}}
+    steps:
+      before_install:
+        - {{name: System packages, run: "sudo apt-get install -y libgomp1"}}
+      after_install:
+        - name: Log in to the registry
+          uses: docker/login-action@{"9780b0c442fbb1117ed29e0efdff1e18412f7567"}
+          with: {{registry: ghcr.io, username: bot, password: "${{{{ secrets.GHCR_TOKEN }}}}"}}
+      after_repro:
+        - {{name: Upload the model card, run: "python src/card.py"}}
+  deploy:
+    secrets: {{ARGO_TOKEN: ARGO_TOKEN}}
+deploy:
+  model: {{name: m, path: model.pkl}}
+  environments:
+    - {{name: staging, file: k8s/staging.yaml, field: spec.model.uri, value: "s3://m/{{model_hash}}"}}
+"""
+)
+
+
+def custom_manifest() -> Manifest:
+    return load_manifest_text(CUSTOM)
+
+
+def test_jobs_take_env_secrets_steps_container_and_services_from_the_manifest() -> None:
+    files = render_workflows(project_of(custom_manifest()))
+    pr, train = parse(files[WF + "mlops-pr.yml"]), parse(files[WF + "mlops-train.yml"])
+    job = train["jobs"]["train"]
+    assert job["container"] == {"image": "nvidia/cuda:12.4.1-runtime-ubuntu22.04", "options": "--gpus all"}
+    assert job["services"]["postgres"]["ports"] == [5432]
+    assert job["env"]["WANDB_PROJECT"] == "iris" and job["env"]["HF_HOME"] == "/tmp/hf"  # default's add up
+    assert job["env"]["WANDB_API_KEY"] == "${{ secrets.WANDB_API_KEY }}"
+    names = [s.get("name") for s in steps(job)]
+    order = [
+        "System packages",
+        "Install mlops-gitops 0.1.0 with dvc, data",
+        "Install the project's requirements",
+    ]
+    assert [n for n in names if n in order] == order
+    assert names.index("Log in to the registry") > names.index("Install the project's requirements")
+    assert (
+        names.index("Upload the model card")
+        == names.index("Reproduce the pipelines, reusing the run-cache") + 1
+    )
+    login = next(s for s in steps(job) if s.get("name") == "Log in to the registry")
+    assert login["with"]["password"] == "${{ secrets.GHCR_TOKEN }}"
+    # A pull request from another repository never gets a secret, whatever its settings say.
+    pr_train = pr["jobs"]["train"]
+    assert pr_train["env"]["HF_TOKEN"] == (
+        "${{ github.event.pull_request.head.repo.full_name == github.repository && secrets.HF_TOKEN || '' }}"
+    )
+    assert (
+        "secrets" not in files[WF + "mlops-pr.yml"].split("  train:")[0].split("jobs:")[1]
+    )  # not the check job
+    assert pr["jobs"]["check"]["env"] == {"HF_HOME": "/tmp/hf"}
+    deploy = parse(files[WF + "mlops-deploy.yml"])["jobs"]["promote-staging"]
+    assert deploy["env"]["ARGO_TOKEN"] == "${{ secrets.ARGO_TOKEN }}"
+    # The comment job takes nothing from the manifest: it holds a write token.
+    comment = parse(files[WF + "mlops-comment.yml"])["jobs"]["comment"]
+    assert "env" not in comment and "container" not in comment
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        (
+            "runners:\n  train:\n    steps:\n      after_repro:\n        - uses: actions/upload-artifact@v4\n",
+            "mlops.yaml:9:17: runners.train.steps.after_repro[0].uses: 'actions/upload-artifact@v4' is not pinned",
+        ),
+        (
+            "runners:\n  train:\n    steps:\n      before_install:\n        - run: echo ${{ github.event.pull_request.title }}\n",
+            "mlops.yaml:9:16: runners.train.steps.before_install[0].run: '${{' is not allowed here",
+        ),
+        (
+            "runners:\n  train:\n    steps:\n      after_install:\n"
+            f"        - uses: docker/login-action@{CHECKOUT_SHA}\n          with: {{password: '${{{{ github.head_ref }}}}'}}\n",
+            "mlops.yaml:10:28: runners.train.steps.after_install[0].with.password: only ${{ secrets.NAME }}",
+        ),
+        (
+            "runners:\n  train:\n    env: {X: '${{ github.head_ref }}'}\n",
+            "runners.train.env.X: '${{' is not allowed",
+        ),
+        (
+            "runners:\n  train:\n    steps:\n      after_repro:\n        - {name: both, run: x, uses: ./a}\n",
+            "after_repro[0]",
+        ),
+    ],
+)
+def test_job_customisation_is_checked_with_its_position(snippet: str, message: str) -> None:
+    from mlops_gitops.errors import ManifestError
+
+    with pytest.raises(ManifestError) as info:
+        load_manifest_text(MINIMAL + snippet)
+    assert any(message in line for line in info.value.lines()), info.value.lines()

@@ -1,0 +1,73 @@
+"""How the generated workflows install mlops-gitops: the exact version that generated them, from where
+pip recorded it came from (PEP 610 direct_url.json), or as the manifest says."""
+
+from __future__ import annotations
+
+import json
+
+from mlops_gitops.render.toolsource import tool_source
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_an_index_install_pins_the_version() -> None:
+    source = tool_source(None, None, "1.2.3")
+    assert (source.kind, source.requirement, source.warning) == ("index", "mlops-gitops==1.2.3", None)
+    assert source.with_extras(("dvc", "data")) == "mlops-gitops[dvc,data]==1.2.3"
+    assert source.with_extras(()) == "mlops-gitops==1.2.3"
+
+
+def test_a_git_install_pins_its_commit() -> None:
+    direct = {
+        "url": "https://github.com/acme/mlops-gitops.git",
+        "vcs_info": {"vcs": "git", "commit_id": SHA, "requested_revision": "main"},
+    }
+    source = tool_source(None, json.dumps(direct), "1.2.3")
+    assert source.kind == "vcs" and source.warning is None
+    assert source.requirement == f"mlops-gitops @ git+https://github.com/acme/mlops-gitops.git@{SHA}"
+    assert (
+        source.with_extras(("github",))
+        == f"mlops-gitops[github] @ git+https://github.com/acme/mlops-gitops.git@{SHA}"
+    )
+    sub = {**direct, "subdirectory": "pkg"}
+    assert tool_source(None, json.dumps(sub)).requirement.endswith(f"@{SHA}#subdirectory=pkg")
+
+
+def test_an_archive_install_pins_its_hash() -> None:
+    direct = {
+        "url": "https://files.example.com/mlops_gitops-1.2.3-py3-none-any.whl",
+        "archive_info": {"hashes": {"sha256": "ab" * 32}},
+    }
+    source = tool_source(None, json.dumps(direct))
+    assert (
+        source.requirement
+        == f"mlops-gitops @ https://files.example.com/mlops_gitops-1.2.3-py3-none-any.whl#sha256={'ab' * 32}"
+    )
+    assert source.with_extras(("dvc",)).startswith("mlops-gitops[dvc] @ https://")
+
+
+def test_a_local_install_warns_and_names_what_to_set() -> None:
+    editable = tool_source(
+        None, json.dumps({"url": "file:///home/me/mlops-gitops", "dir_info": {"editable": True}}), "1.2.3"
+    )
+    assert editable.requirement == "mlops-gitops==1.2.3"
+    assert (
+        editable.warning
+        and "file:///home/me/mlops-gitops" in editable.warning
+        and "python.tool" in editable.warning
+    )
+    local_git = tool_source(
+        None, json.dumps({"url": "file:///srv/mlops-gitops", "vcs_info": {"vcs": "git", "commit_id": SHA}})
+    )
+    assert local_git.requirement == f"mlops-gitops @ git+file:///srv/mlops-gitops@{SHA}"
+    assert local_git.warning and "cannot reach" in local_git.warning
+
+
+def test_the_manifest_wins() -> None:
+    wheel = tool_source(
+        "wheels/mlops_gitops-1.2.3-py3-none-any.whl", json.dumps({"url": "file:///x", "dir_info": {}})
+    )
+    assert (wheel.kind, wheel.warning) == ("wheel", None)
+    assert wheel.with_extras(("dvc", "data")) == "./wheels/mlops_gitops-1.2.3-py3-none-any.whl[dvc,data]"
+    spec = tool_source(f"mlops-gitops @ git+https://example.com/fork.git@{SHA}")
+    assert spec.with_extras(("github",)) == f"mlops-gitops[github] @ git+https://example.com/fork.git@{SHA}"
