@@ -87,6 +87,53 @@ def make_example(repo: Path, remote_dir: Path, branch: str = "main") -> Path:
     return repo
 
 
+# ------------------------------------------------------------------------------- tool installations
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_project(dest: Path) -> Path:
+    """This project's files as a clean clone has them (tracked and not ignored; no venv, no caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for rel in filter(None, (name.decode() for name in listed)):
+        if (PROJECT_ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / rel, dest / rel)
+    return dest
+
+
+def isolated_env(path: Path) -> Path:
+    """A virtual environment without mlops-gitops, whose other packages come from this one.
+
+    A workflow's ``pip install`` really installs mlops-gitops into it (from a wheel, a Git URL), while
+    DVC, pyarrow and the rest resolve through a ``.pth`` line to this environment's site-packages, so
+    nothing is downloaded. That directory is appended to ``sys.path`` without running its own ``.pth``
+    files, so this checkout's editable install stays invisible. Returns the environment's bin directory.
+    """
+    import sysconfig
+
+    run([sys.executable, "-m", "venv", "--without-pip", str(path)], path.parent)
+    bin_dir = path / "bin"
+    probe = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(run([str(bin_dir / "python"), "-c", probe], path.parent).strip())
+    (site / "mlops-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # Console scripts the workflows call besides mlops-gitops (which the workflow installs itself).
+    (bin_dir / "dvc").symlink_to(VENV_BIN / "dvc")
+    return bin_dir
+
+
+def installed_tool(bin_dir: Path) -> dict[str, Any]:
+    """The PEP 610 record of the mlops-gitops installed in ``bin_dir``'s environment."""
+    code = (
+        "import importlib.metadata as m; print(m.distribution('mlops-gitops').read_text('direct_url.json'))"
+    )
+    return dict(json.loads(run([str(bin_dir / "python"), "-I", "-c", code], bin_dir)))
+
+
 # ------------------------------------------------------------------------------------------ events
 def _fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / "events" / name).read_text())

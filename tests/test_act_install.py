@@ -1,0 +1,285 @@
+"""Generated CI installs the tool the way the generated step says, and runs green on a real shape.
+
+A repository whose pipeline lives in ``pipelines/`` and whose requirements live only in ``src/``
+adopts mlops-gitops, with the training job customised in the manifest: an environment variable, a
+secret, extra steps after installing and after reproducing, a container image. The tool comes
+(1) from a local Git URL at one commit, the way ``pip install git+...@<sha>`` records it, and
+(2) from a wheel committed to the repository (``python.tool``). Each time ``mlops-pr`` runs under act
+in host mode with a runner environment that does not have mlops-gitops: the workflow's own install
+step must install it, and the job must pass with the tool it installed.
+
+The DVC-cache figures (bytes a re-run pulls from the remote, with and without the cache restored)
+are printed for docs/workflows.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+import tests.repos as repos
+from tests.actrunner import (
+    ActRun,
+    act,
+    checkout,
+    copy_project,
+    git,
+    installed_tool,
+    isolated_env,
+    pull_request_event,
+    require_act,
+    run,
+)
+
+pytestmark = pytest.mark.slow
+
+REPO = "acme/points"
+SECRET = "tr-4c1d-s3cr3t-value"
+# An offline pip that builds a Git checkout with the build backend already installed.
+OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+CONTAINER = "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04"
+CUSTOM = """
+runners:
+  train:
+    container: {container}
+    env:
+      TRACKER_URL: https://tracker.example.invalid
+    secrets:
+      TRACKER_TOKEN: TRACKER_TOKEN
+    steps:
+      after_install:
+        - name: Which mlops-gitops runs here
+          run: >-
+            python -c "import importlib.metadata as m;
+            print('mlops-gitops from', m.distribution('mlops-gitops').read_text('direct_url.json'))"
+        - name: The tracker is configured
+          run: test "${#TRACKER_TOKEN}" -gt 0 && echo "tracker $TRACKER_URL, token of ${#TRACKER_TOKEN} characters"
+      after_repro:
+        - name: Keep the DVC cache for the test to measure
+          run: cp -a .dvc/cache "$MLOPS_TEST_OUT/dvc-cache"
+""".replace("{container}", CONTAINER)
+
+
+def offline_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PIP_FIND_LINKS"} | OFFLINE_PIP
+
+
+@pytest.fixture(scope="module")
+def tool_repository(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This project's files committed in a local Git repository: (path, commit)."""
+    try:
+        require_act()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    path = copy_project(tmp_path_factory.mktemp("tool") / "mlops-gitops")
+    repos.git(path, "init", "-q", "-b", "main")
+    return path, repos.commit(path, "mlops-gitops under test")
+
+
+def adopt(root: Path, tool_bin: Path, tool_key: str | None = None) -> tuple[Path, Path]:
+    """The subfolder-pipeline repository with a bigger dataset and a local DVC remote, adopted by the
+    mlops-gitops in ``tool_bin``, customised, pushed to a bare origin. Returns (dev clone, origin)."""
+    dev = repos.subfolder_pipeline(root / "dev", reproduce=False).root
+    (dev / "data/raw/points.csv").write_text(repos._points(6000))
+    run(["dvc", "remote", "add", "-d", "storage", str(root / "dvc-remote")], dev)
+    adopted = run([str(tool_bin / "mlops-gitops"), "init", "--yes"], dev, env=offline_env(), check=False)
+    manifest = dev / "mlops.yaml"
+    text = (
+        manifest.read_text()
+        + CUSTOM
+        + "metrics:\n  gates:\n    - {metric: mae, direction: lower, max: 1000}\n"
+    )
+    if tool_key:
+        text = text.replace("python:\n", f"python:\n  tool: {tool_key}\n", 1)
+    manifest.write_text(text)
+    run([str(tool_bin / "mlops-gitops"), "generate"], dev)
+    assert_customised(dev)
+    # act's host mode would start the container with Docker, which this machine does not have: the
+    # container is checked above, and the repository the runs see declares everything else.
+    manifest.write_text(text.replace(f"    container: {CONTAINER}\n", ""))
+    run([str(tool_bin / "mlops-gitops"), "generate"], dev)
+    run(["dvc", "repro", "-q", "pipelines/dvc.yaml"], dev)
+    run(["dvc", "push", "-q", "--run-cache"], dev)
+    git(dev, "add", "-A")
+    repos.commit(dev, "Adopt mlops-gitops")
+    origin = root / "origin.git"
+    run(["git", "init", "-q", "--bare", str(origin)], root)
+    git(dev, "remote", "add", "origin", str(origin))
+    git(dev, "push", "-q", "origin", "main")
+    (root / "init.log").write_text(adopted)
+    return dev, origin
+
+
+def open_pull_request(dev: Path, origin: Path) -> tuple[str, str]:
+    base = git(dev, "rev-parse", "HEAD")
+    git(dev, "checkout", "-qb", "tune")
+    params = dev / "params.yaml"
+    params.write_text(params.read_text().replace("lr: 0.5", "lr: 0.4"))
+    git(dev, "add", "-A")
+    head = repos.commit(dev, "Tune the learning rate")
+    git(dev, "push", "-q", "origin", "HEAD:refs/heads/tune")
+    return base, head
+
+
+def run_pr(
+    origin: Path, base: str, head: str, where: Path, runner_bin: Path, cache_dir: Path | None = None
+) -> tuple[ActRun, Path]:
+    where.mkdir(parents=True)
+    out = where / "out"
+    out.mkdir()
+    work = checkout(origin, head, where / "checkout", REPO)
+    env = {"MLOPS_ACT_PYTHON_BIN": str(runner_bin), "MLOPS_TEST_OUT": str(out), **OFFLINE_PIP}
+    if cache_dir is not None:
+        env["MLOPS_ACT_CACHE_DIR"] = str(cache_dir)
+    result = act(
+        "pull_request",
+        "mlops-pr",
+        work,
+        pull_request_event(REPO, 3, base, head, "tune"),
+        where / "act",
+        where / "artifacts",
+        env=env,
+        secrets={"TRACKER_TOKEN": SECRET},
+    )
+    return result, out
+
+
+def workflow(dev: Path, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe").load((dev / ".github/workflows" / name).read_text())
+    return data
+
+
+def install_requirement(job: dict[str, Any]) -> str:
+    (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("Install mlops-gitops")]
+    return str(step["env"]["MLOPS_GITOPS"])
+
+
+def assert_customised(dev: Path) -> None:
+    """What act's host mode cannot show: the container, and secrets only where they belong."""
+    jobs = workflow(dev, "mlops-pr.yml")["jobs"]
+    assert jobs["train"]["container"] == CONTAINER
+    assert "container" not in jobs["check"]
+    assert jobs["train"]["env"]["TRACKER_URL"] == "https://tracker.example.invalid"
+    guard = jobs["train"]["env"]["TRACKER_TOKEN"]
+    assert guard.startswith("${{ github.event.pull_request.head.repo.full_name == github.repository")
+    assert "TRACKER_TOKEN" not in str(jobs["check"])
+    # The pip cache is keyed on the requirement file that exists, not on a root requirements.txt.
+    setup = next(s for s in jobs["train"]["steps"] if s.get("name") == "Set up Python")
+    assert setup["with"]["cache-dependency-path"] == "src/requirements.txt"
+
+
+def assert_ran_green(result: ActRun, runner_bin: Path, expected_url: str) -> None:
+    """The run passed with the tool its own install step installed (``expected_url``: what pip
+    recorded, or its end for a path inside act's copy of the checkout)."""
+    assert result.returncode == 0, result.log[-8000:]
+    assert result.job_result("validate and detect changes") == "succeeded"
+    assert result.job_result("reproduce and report") == "succeeded"
+    assert "Successfully installed mlops-gitops-" in result.log, "the workflow did not install the tool"
+    assert "pipelines/dvc.yaml:train" in result.stages.executed
+    assert f"tracker https://tracker.example.invalid, token of {len(SECRET)} characters" in result.log
+    assert SECRET not in result.log
+    assert installed_tool(runner_bin)["url"].endswith(expected_url)
+
+
+def cache_objects(cache: Path) -> dict[str, int]:
+    return {str(p.relative_to(cache)): p.stat().st_size for p in cache.rglob("*") if p.is_file() and p.parts}
+
+
+def test_adopted_from_a_git_url_installs_that_commit_and_runs_green(
+    tool_repository: tuple[Path, str], tmp_path: Path
+) -> None:
+    tool, sha = tool_repository
+    url = f"git+{tool.as_uri()}"
+    dev_bin = isolated_env(tmp_path / "dev-env")
+    run(
+        [str(dev_bin / "python"), "-m", "pip", "install", "-q", f"mlops-gitops @ {url}@{sha}"],
+        tmp_path,
+        env=offline_env(),
+    )
+    dev, origin = adopt(tmp_path, dev_bin)
+    # A file:// URL is on this machine only: init says so, and what to set.
+    init_log = (tmp_path / "init.log").read_text()
+    assert "GitHub's runners cannot reach" in init_log and "set python.tool" in init_log
+
+    jobs = workflow(dev, "mlops-pr.yml")["jobs"]
+    assert install_requirement(jobs["check"]) == f"mlops-gitops @ {url}@{sha}"
+    assert install_requirement(jobs["train"]) == f"mlops-gitops[dvc,data] @ {url}@{sha}"
+    comment = workflow(dev, "mlops-comment.yml")["jobs"]
+    assert {install_requirement(j) for j in comment.values()} == {f"mlops-gitops[github] @ {url}@{sha}"}
+
+    base, head = open_pull_request(dev, origin)
+    runner_bin = isolated_env(tmp_path / "runner-env")
+    result, _ = run_pr(origin, base, head, tmp_path / "pr", runner_bin)
+    assert_ran_green(result, runner_bin, tool.as_uri())
+    assert installed_tool(runner_bin)["vcs_info"]["commit_id"] == sha
+    assert f'"commit_id": "{sha}"' in result.log  # the extra step saw the installed commit
+
+
+def test_tool_from_a_committed_wheel_and_the_dvc_cache_between_runs(
+    tool_repository: tuple[Path, str], tmp_path: Path
+) -> None:
+    tool, _ = tool_repository
+    run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path / "dist"),
+            str(tool),
+        ],
+        tmp_path,
+    )
+    (wheel,) = (tmp_path / "dist").glob("mlops_gitops-*.whl")
+    dev_bin = isolated_env(tmp_path / "dev-env")
+    run([str(dev_bin / "python"), "-m", "pip", "install", "-q", str(wheel)], tmp_path, env=offline_env())
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "dev" / "wheels").mkdir(parents=True)
+    shutil.copy(wheel, root / "dev" / "wheels" / wheel.name)
+    dev, origin = adopt(root, dev_bin, tool_key=f"wheels/{wheel.name}")
+    jobs = workflow(dev, "mlops-pr.yml")["jobs"]
+    assert install_requirement(jobs["train"]) == f"./wheels/{wheel.name}[dvc,data]"
+
+    base, head = open_pull_request(dev, origin)
+    remote = root / "dvc-remote"
+    runs = tmp_path / "runs"
+
+    # First run: an empty runner, nothing cached.
+    runner_bin = isolated_env(tmp_path / "runner-1")
+    first, first_out = run_pr(origin, base, head, runs / "first", runner_bin)
+    assert_ran_green(first, runner_bin, f"/wheels/{wheel.name}")
+    assert "cache miss: dvc-" in first.log
+
+    # A re-run of the same commit, once without and once with the first run's DVC cache restored
+    # (saved under an older key, found through restore-keys, as actions/cache would).
+    remote_objects = cache_objects(remote)
+    pulled = {}
+    for label, cached in (("without cache", False), ("with cache", True)):
+        slug = label.replace(" ", "-")
+        store = tmp_path / f"cache-store-{slug}"
+        restored: dict[str, int] = {}
+        if cached:
+            shutil.copytree(first_out / "dvc-cache", store / "dvc-Linux-from-the-first-run")
+            restored = cache_objects(store / "dvc-Linux-from-the-first-run")
+        again, out = run_pr(origin, base, head, runs / slug, isolated_env(tmp_path / f"runner-{slug}"), store)
+        assert again.returncode == 0, again.log[-6000:]
+        assert ("cache hit: dvc-Linux-from-the-first-run" in again.log) is cached
+        final = cache_objects(out / "dvc-cache")
+        pulled[label] = sum(
+            size for name, size in final.items() if name in remote_objects and name not in restored
+        )
+    print(
+        f"\nDVC remote objects: {sum(remote_objects.values())} bytes; a re-run pulled "
+        f"{pulled['without cache']} bytes without the cache, {pulled['with cache']} bytes with it"
+    )
+    assert pulled["without cache"] > 50_000  # the prepared data and the model, from the run-cache
+    assert pulled["with cache"] == 0
