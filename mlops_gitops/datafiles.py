@@ -9,7 +9,7 @@ import posixpath
 from typing import Any
 
 from mlops_gitops import toml
-from mlops_gitops.errors import MetricsFileError
+from mlops_gitops.errors import MetricsFileError, YamlBombError
 
 
 def parse_file(text: bytes, path: str, where: str) -> Any:
@@ -38,6 +38,10 @@ def parse_file(text: bytes, path: str, where: str) -> Any:
 
     try:
         return load_safe(decoded, path)
+    except YamlBombError as exc:
+        # The guard's one line, told at which revision, as every other error here is.
+        location, _, message = str(exc).partition(": ")
+        raise YamlBombError(f"{location}: at {where}: {message}") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -5,11 +5,82 @@ Imported only by the commands that need it: importing DVC costs about half a sec
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import logging
 import os
+import posixpath
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from mlops_gitops.errors import UsageError
+from mlops_gitops.errors import UsageError, YamlBombError
+
+# Where DVC's one YAML parser, ``parse_yaml``, is bound: its own module, and the modules that bind it
+# by name (``from ... import parse_yaml``). Every YAML file DVC reads, through whatever code path and
+# filesystem (the work tree, a Git revision), is parsed by one of these bindings.
+_DVC_YAML_PARSER_BINDINGS = ("dvc.utils.serialize._yaml", "dvc.utils.serialize", "dvc.utils.strictyaml")
+
+
+@contextlib.contextmanager
+def guarded_yaml(root: Path | str, revision: str | None = None) -> Iterator[None]:
+    """While the block runs, every YAML text DVC parses first passes :func:`mlops_gitops.yamlsafe.guard`.
+
+    DVC finds most of the files it reads itself: every dvc.yaml and ``.dvc`` file of the repository,
+    dvc.lock, the params files ``vars`` load (a stage's own ``vars`` relative to its ``wdir``), run-cache
+    records, and all of them at a Git revision for ``dvc.api``. So the guard sits in front of DVC's
+    parser rather than in front of each file: a recursive alias or an alias bomb is refused before DVC
+    builds or validates anything from it. The refusal (:class:`~mlops_gitops.errors.YamlBombError`)
+    passes through DVC unchanged and names the file relative to ``root`` (``path@revision`` when DVC
+    reads ``revision``).
+    """
+    from ruamel.yaml.error import YAMLError
+
+    from mlops_gitops.yamlsafe import guard
+
+    modules = [importlib.import_module(name) for name in _DVC_YAML_PARSER_BINDINGS]
+    saved = [module.parse_yaml for module in modules]
+    parse = saved[0]
+    base = os.path.abspath(root)
+
+    def guarded_parse_yaml(text: Any, path: Any, typ: str = "safe") -> Any:
+        if isinstance(text, str):
+            with contextlib.suppress(YAMLError):  # not YAML: DVC's parser says why, as it always has
+                guard(text, _shown(base, str(path), revision))
+        return parse(text, path, typ=typ)
+
+    handlers = list(logging.getLogger("dvc").handlers)
+    quiet = _QuietWhileRefused()
+    for module in modules:
+        setattr(module, "parse_yaml", guarded_parse_yaml)  # noqa: B010
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, saved, strict=True):
+            setattr(module, "parse_yaml", original)  # noqa: B010
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
+class _QuietWhileRefused(logging.Filter):
+    """DVC logs what it skips before it re-raises (``failed to collect 'workspace', skipping``): what
+    it logs while handling a refusal of the guard is not shown, so the refusal stays the one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not isinstance(sys.exc_info()[1], YamlBombError)
+
+
+def _shown(base: str, path: str, revision: str | None) -> str:
+    """A file DVC reads, as messages name it: repo-relative, or Git-relative ``path@revision``."""
+    if revision is not None:
+        # DVC's Git filesystem names files from the top of the repository, with a leading slash.
+        return f"{path.replace(os.sep, '/').lstrip('/')}@{revision}"
+    rel = os.path.relpath(os.path.abspath(path), base)
+    return posixpath.normpath(rel.replace(os.sep, "/"))
 
 
 @dataclass(frozen=True)
@@ -41,7 +112,7 @@ def push_runs(root: Path, remote: str | None = None) -> PushedRuns:
     from dvc.repo import Repo
 
     try:
-        with Repo(str(root)) as repo:
+        with guarded_yaml(root), Repo(str(root)) as repo:
             repo.push(remote=remote, run_cache=True)
             entries = run_entries(repo.stage_cache.cache_dir)
             used = repo.stage_cache.get_used_objs(entries)
@@ -72,7 +143,7 @@ def ensure_present(path: Path, shown: str) -> Path:
     if Path(f"{target}.dvc").is_file():
         target += ".dvc"  # a bare path is looked up only among dvc.yaml outs, not .dvc files
     try:
-        with Repo(str(root)) as repo:
+        with guarded_yaml(root), Repo(str(root)) as repo:
             repo.pull(targets=[target])
     except DvcException as exc:
         first = " ".join(str(exc).split())[:300]

@@ -3,6 +3,7 @@ track its data with DVC. Everything here shells out to ``git`` and ``dvc``; DVC 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def git_init(root: Path) -> None:
 
 
 def dvc_init(root: Path) -> None:
+    guard_dvc_files(root)  # the DVC commands that follow read them: refuse a YAML bomb first
     _run(dvc_command("init"), root)
 
 
@@ -100,9 +102,35 @@ def track_data(root: Path, pointers: list[str], echo: Callable[[str], None]) -> 
     needs that) and each pointer records the data actually present."""
     outs = pointer_outs(root, pointers)
     if outs:
+        guard_dvc_files(root)
         _run(dvc_command("add", *outs), root)
         echo(f"tracked with DVC: {', '.join(outs)}")
     return outs
+
+
+def guard_dvc_files(root: Path) -> None:
+    """Refuse the YAML bombs among what a ``dvc`` subprocess reads, before it runs (it parses them
+    outside the guard that wraps DVC in this process): every dvc.yaml and ``.dvc`` file Git sees, the
+    dvc.lock beside each dvc.yaml, and the params files their ``vars`` load."""
+    import posixpath
+
+    from ruamel.yaml.error import YAMLError
+
+    from mlops_gitops.pipeline.fingerprint import fingerprint, listing
+    from mlops_gitops.yamlsafe import guard
+
+    listed = listing(root)
+    dvcfiles = [p for p in listed if posixpath.basename(p) == "dvc.yaml"]
+    fingerprint(root, dvcfiles, listed=listed)  # refuses a bomb in each dvc.yaml and its vars files
+    pointers = [p for p in listed if p not in dvcfiles]
+    locks = [posixpath.join(posixpath.dirname(p), "dvc.lock") for p in dvcfiles]
+    for rel in [*pointers, *locks]:
+        try:
+            text = (root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # DVC says what is wrong with it
+        with contextlib.suppress(YAMLError):  # not YAML: likewise
+            guard(text, rel)
 
 
 def _run(args: list[str], cwd: Path) -> None:

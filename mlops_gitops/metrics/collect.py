@@ -17,7 +17,7 @@ from typing import Any
 
 from mlops_gitops import git
 from mlops_gitops.datafiles import parse_file
-from mlops_gitops.errors import DvcError, MetricsFileError, UsageError
+from mlops_gitops.errors import DvcError, MetricsFileError, UsageError, YamlBombError
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
 
 WORKSPACE = "workspace"
@@ -156,8 +156,12 @@ class Reader:
                 "(pip install 'mlops-gitops[dvc]')"
             ) from None
 
+        from mlops_gitops.dvcadapter import guarded_yaml
+
         try:
-            data: bytes = dvc.api.read(path, repo=str(self.root), rev=rev.sha, mode="rb")
+            # DVC reads the revision's dvc.yaml, dvc.lock and params files itself: guarded here.
+            with guarded_yaml(self.root, rev.short if rev.sha else None):
+                data: bytes = dvc.api.read(path, repo=str(self.root), rev=rev.sha, mode="rb")
         except (DvcException, DataIndexError, OSError, KeyError, ValueError) as exc:
             first = " ".join(str(exc).split())[:240] or type(exc).__name__
             raise DvcError(
@@ -227,6 +231,8 @@ def snapshot(
                 text = reader.read_dvc(rev, path)
                 snap.from_dvc.append(path)
             snap.metrics[path] = flatten_metrics(parse_file(text, path, where))
+        except YamlBombError:
+            raise  # hostile, not merely unreadable: refused like every YAML bomb
         except UsageError as exc:  # unparseable, or DVC could not provide it
             snap.unavailable[path] = str(exc)
     for path in param_files:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_gitops.dvcadapter import guarded_yaml
 from mlops_gitops.errors import UsageError
 from mlops_gitops.pipeline.facts import (
     Artifact,
@@ -92,7 +93,9 @@ def read_facts(
     except DvcException as exc:
         raise UsageError(f"{root}: {_reason(exc)}") from None
     try:
-        with repo:
+        # Every YAML text DVC parses here (each dvc.yaml and .dvc file its walk finds, the files
+        # `vars` load, the text `overrides` give) is refused first if its aliases recurse or explode.
+        with guarded_yaml(root_dir), repo:
             return _read(repo, root_dir, wanted, dict(overrides or {}))
     except _FileError as err:
         raise UsageError(f"{err.dvcfile}: {_reason(err.exc)}") from None

@@ -9,6 +9,7 @@ depends on shows that change in a reviewable diff of this file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -55,17 +56,30 @@ def render(record: Record) -> str:
 
 
 def parse(text: str | None) -> Record | None:
-    """The record in ``text``, or None when there is none, it was edited, or it is of another format."""
+    """The record in ``text``, or None when there is none, it was edited, or it is of another format.
+
+    A record we wrote is JSON under its header, where no alias can be written. Any other text is no
+    record; but the file is named and committed as YAML, so if it is a YAML alias bomb it is refused
+    (:class:`~mlops_gitops.errors.YamlBombError`, one line) like any other YAML the tool reads."""
     if text is None:
         return None
     parsed = parse_header(text)
-    if parsed is None or digest(parsed.body) != parsed.digest:
-        return None
-    try:
-        data = json.loads(parsed.body)
-        return Record(str(data["fingerprint"]), RepoFacts.from_json(data["facts"]))
-    except (ValueError, KeyError, TypeError, FactsFormatError):
-        return None
+    if parsed is not None and digest(parsed.body) == parsed.digest:
+        # RecursionError: JSON nested deeper than Python's parser recurses is no record of ours.
+        with contextlib.suppress(ValueError, KeyError, TypeError, FactsFormatError, RecursionError):
+            data = json.loads(parsed.body)
+            return Record(str(data["fingerprint"]), RepoFacts.from_json(data["facts"]))
+    _refuse_alias_bomb(text)
+    return None
+
+
+def _refuse_alias_bomb(text: str) -> None:
+    from ruamel.yaml.error import YAMLError
+
+    from mlops_gitops.yamlsafe import guard
+
+    with contextlib.suppress(YAMLError):  # not YAML either: simply no record
+        guard(text, RECORD_FILE)
 
 
 def describe_change(old_text: str | None, new_text: str) -> str:
