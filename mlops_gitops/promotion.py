@@ -15,8 +15,12 @@ from typing import Any
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.model import Environment
 from mlops_gitops.names import GITHUB_BODY_LIMIT
+from mlops_gitops.reporters.markup import code, defang, plain, text
 
 MARKER_PREFIX = "<!-- mlops-gitops:promotion"
+# What a hash in dvc.lock can be: hex md5, S3 and Azure etags (Azure's in double quotes), base64
+# checksums. It is written into the PR's hidden marker, title and commit message: nothing else passes.
+_HASH = re.compile(r'[A-Za-z0-9._+/="-]+')
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ def model_identity(
         raise UsageError(
             f"{where}: output {out_path} of stage {stage_name} has no md5 (run dvc repro and commit)"
         )
+    if not _HASH.fullmatch(digest):
+        raise UsageError(f"{where}: output {out_path} of stage {stage_name}: {digest!r} is not a hash")
     stage = stages[stage_name]
     deps = {
         str(d["path"]): _entry_hash(d) or "?"
@@ -178,11 +184,15 @@ def order_problems(
 
 
 def title(env: str, model: ModelIdentity) -> str:
-    return f"Promote {model.name} {model.short_hash} to {env}"
+    """The PR title, and the first line of the commit that lands on the deployment branch: through
+    :func:`~mlops_gitops.reporters.markup.plain`, so no closing keyword in it closes an issue."""
+    return plain(f"Promote {model.name} {model.short_hash} to {env}")
 
 
 def commit_message(env: str, model: ModelIdentity) -> str:
-    return f"{title(env, model)}\n\nModel hash {model.hash} from commit {model.commit}.\n"
+    """Lands on the default branch when the PR merges, where a closing keyword in it would close an
+    issue: every part of it is :func:`~mlops_gitops.reporters.markup.plain`."""
+    return f"{title(env, model)}\n\nModel hash {plain(model.hash)} from commit {plain(model.commit)}.\n"
 
 
 def file_diff(old: str, new: str, path: str) -> str:
@@ -216,19 +226,22 @@ def body(
     forced_reason: str | None = None,
     limit: int = GITHUB_BODY_LIMIT,
 ) -> str:
-    """The PR body: hidden marker, what changes, lineage, gate verdict, and the evaluation report."""
+    """The PR body: hidden marker, what changes, lineage, gate verdict, and the evaluation report.
+    Every value from the repository, the deployment file or the command line is in a
+    :func:`~mlops_gitops.reporters.markup.code` span or :func:`~mlops_gitops.reporters.markup.text`."""
+    document = f" (document {target.document})" if target.document else ""
     lines = [
         full_marker(project, env, model),
-        f"## Promote `{model.name}` to `{env}`",
+        f"## Promote {code(model.name)} to {code(env)}",
         "",
         "| | |",
         "|---|---|",
-        f"| Environment | `{env}` |",
-        f"| File | `{target.repo}`: `{target.file}` (branch `{target.branch}`) |",
-        f"| Field | `{target.field}`" + (f" (document {target.document})" if target.document else "") + " |",
-        f"| Value | `{target.old}` → `{target.new}` |",
-        f"| Model | `{model.path}` md5 `{model.hash}` (stage `{model.stage}`) |",
-        f"| Commit | `{model.commit}` |",
+        f"| Environment | {code(env)} |",
+        f"| File | {code(target.repo)}: {code(target.file)} (branch {code(target.branch)}) |",
+        f"| Field | {code(target.field)}{document} |",
+        f"| Value | {code(str(target.old))} → {code(target.new)} |",
+        f"| Model | {code(model.path)} md5 {code(model.hash)} (stage {code(str(model.stage))}) |",
+        f"| Commit | {code(model.commit)} |",
         f"| Gates | {'✅ pass' if verdict == 'pass' else '❌ fail'} |",
         "",
     ]
@@ -236,20 +249,20 @@ def body(
         lines += [
             "> [!WARNING]",
             "> Promoted with `--force` although gates failed.",
-            f"> Reason: {forced_reason}",
+            f"> Reason: {text(forced_reason)}",
         ]
         if failed:
-            lines += [">", *(f"> - {f}" for f in failed)]
+            lines += [">", *(f"> - {text(f)}" for f in failed)]
         lines.append("")
     if model.deps or model.params:
         lines += ["<details><summary>Lineage</summary>", ""]
         if model.deps:
             lines += ["| Dependency | md5 |", "|---|---|"]
-            lines += [f"| `{p}` | `{h}` |" for p, h in sorted(model.deps.items())]
+            lines += [f"| {code(p)} | {code(h)} |" for p, h in sorted(model.deps.items())]
             lines.append("")
         if model.params:
             lines += ["| Param | Value |", "|---|---|"]
-            lines += [f"| `{k}` | `{v}` |" for k, v in sorted(model.params.items())]
+            lines += [f"| {code(k)} | {code(str(v))} |" for k, v in sorted(model.params.items())]
             lines.append("")
         lines += ["</details>", ""]
     footer = [
@@ -263,7 +276,9 @@ def body(
         report_lines = report.splitlines()
         if report_lines and report_lines[0].startswith("<!--"):
             report_lines = report_lines[1:]
-        section = "\n### Evaluation report\n\n" + "\n".join(report_lines).strip() + "\n"
+        # The report escaped its own repository text; defang again, as a squash merge makes the commit
+        # message from this raw body, and the report is the one part not written here.
+        section = "\n### Evaluation report\n\n" + defang("\n".join(report_lines).strip()) + "\n"
         room = limit - len(head) - len(tail)
         if len(section) > room:
             note = "\n\n… (report truncated: see the workflow run's job summary)\n"

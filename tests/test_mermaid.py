@@ -67,6 +67,12 @@ CHARTS: dict[str, tuple[str, list[str], list[float]]] = {
     "many decimals": ("auc", ["a1b2c3d", "head"], [0.123456789, 0.987654321]),
     "thousandths": ("lr", ["a1b2c3d", "head"], [0.001, 0.002]),
     "many commits": ("acc", [f"{i:07x}" for i in range(30)] + ["head"], [i / 31 for i in range(31)]),
+    # A metric named by a hostile commit: markup, a mention, a closing keyword, a script tag.
+    "hostile metric name": (
+        'acc"] <img src=x onerror=alert(1)> @acme/ml closes #1 </script> %%{init: {}}%%',
+        ["a1b2c3d", "head"],
+        [0.5, 0.6],
+    ),
 }
 # xychart-beta rejects scientific notation: these once failed, when charts wrote `:.6g` and repr().
 CHARTS_SCIENTIFIC: dict[str, tuple[str, list[str], list[float]]] = {
@@ -153,6 +159,13 @@ def test_broken_diagram_is_reported(verdicts: dict[str, str | None], name: str) 
 def test_history_chart_parses(verdicts: dict[str, str | None], name: str) -> None:
     error = verdicts[f"chart {name}"]
     assert error is None, f"{error}\n\n{DIAGRAMS[f'chart {name}']}"
+
+
+def test_hostile_chart_title_is_inert() -> None:
+    block = chart_block(*CHARTS["hostile metric name"])
+    title = block.splitlines()[1]
+    assert "<" not in title and ">" not in title and '"]' not in title
+    assert "@acme" not in title and "closes #1" not in title  # joiners break mention and keyword
 
 
 @pytest.mark.parametrize("name", SYNTAX)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlops_gitops.data.drift_report import DriftReport, GroupDrift
 from mlops_gitops.names import GITHUB_BODY_LIMIT
-from mlops_gitops.reporters.markup import cell
+from mlops_gitops.reporters.markup import cell, code
 
 
 def marker(project: str) -> str:
@@ -40,7 +40,7 @@ def _prediction_table(group: GroupDrift) -> list[str]:
     preds = group.predictions
     assert preds is not None
     lines = [
-        f"| Predicted `{cell(preds.column)}` | Baseline share | Window share | Difference | Drift |",
+        f"| Predicted {code(preds.column)} | Baseline share | Window share | Difference | Drift |",
         "|---|---:|---:|---:|---|",
     ]
     for c in preds.classes[:50]:
@@ -64,13 +64,13 @@ def render(report: DriftReport, limit: int = GITHUB_BODY_LIMIT) -> str:
         span = f"last {logs.days:g} days"
     else:
         span = "all rows"
-    times = f", {logs.start} to {logs.end}" if logs.start else ""
+    times = f", {cell(logs.start)} to {cell(str(logs.end))}" if logs.start else ""
     out = [
         marker(report.project),
         f"## {title}: {cell(report.project)}",
         "",
-        f"Window: {span} of `{cell(logs.path)}` ({logs.rows} of {logs.total_rows} rows{times}); "
-        f"baseline `{cell(report.baseline_path)}` ({report.baseline_rows} rows).",
+        f"Window: {span} of {code(logs.path)} ({logs.rows} of {logs.total_rows} rows{times}); "
+        f"baseline {code(report.baseline_path)} ({report.baseline_rows} rows).",
         f"Thresholds: PSI > {th['psi']:g}, KS p-value < {th['ks_pvalue']:g}, "
         f"χ² p-value < {th['chi2_pvalue']:g}, prediction share moves > {th['prediction_share']:g}.",
         "",

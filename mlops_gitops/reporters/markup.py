@@ -1,24 +1,104 @@
 """Markdown escaping for text that comes from the repository or its data (metric and param names,
-file names, commit subjects, data values): the one place such text is made safe to embed."""
+file names, commit subjects, data values): the one place such text is made safe to embed.
+
+Whoever can push a commit, or feed the data, writes that text; the bot posts it in its own name, so
+posted as it is it would act. ``@org/team`` notifies a team. ``closes #12`` (any of GitHub's closing
+keywords before ``#12``, ``owner/repo#12`` or an issue URL) closes the issue when a pull request
+whose body says it merges, or when a commit message saying it lands on the default branch (and a
+squash merge builds that message from the raw body, where code spans mean nothing). ``#12`` and
+``owner/repo#12`` alone put a cross-reference on that issue. Raw HTML renders (``<img src=x
+onerror=...>``, ``<details>``, ``<a href>``), and ``[text](url)`` and ``![x](url)`` make links and
+images. Each function takes such text for one place it lands:
+
+- :func:`text`: prose on one line (a commit subject in the lineage, a note, a reason);
+- :func:`cell`: a Markdown table cell (the same: pipes are kept inside the cell);
+- :func:`code`: an inline code span (names and paths, shown verbatim and never closed early);
+- :func:`plain`: a title or a commit message, which are not Markdown but in which GitHub still finds
+  mentions, references and closing keywords;
+- :func:`defang`: what they all share: mentions, issue references and closing keywords made inert.
+
+Our own wording (headings, verdicts, the hidden ``<!-- mlops-gitops:... -->`` markers) never goes
+through them, so it is never changed.
+"""
 
 from __future__ import annotations
 
+import re
 
-def cell(value: str) -> str:
-    """Text inside a table cell or a line: no row or column breaks, no HTML."""
+# U+2060 WORD JOINER: invisible, not whitespace, and no line break at it. GitHub makes a mention only
+# of ``@`` directly followed by a login character, an issue reference only of ``#`` (or ``GH-``)
+# directly followed by a digit, and closes an issue only for a closing keyword spelled as one word,
+# so a joiner after the ``@`` or ``#`` or inside the keyword breaks each of them, while the reader
+# still sees ``@acme/ml-team`` and ``closes #12`` (and removing the joiners gives the text back).
+# Not an HTML entity (``@&#8203;``): entities show as typed inside code spans and in commit messages,
+# which are not HTML; and not only code spans: commit messages and squash merges ignore them.
+JOINER = "\u2060"
+
+_MENTION = re.compile(r"@(?=[\w-])")  # @user, @org/team (user@host is broken too: harmless)
+_REFERENCE = re.compile(r"#(?=\d)|(?<![A-Za-z0-9_])gh(?=-\d)", re.IGNORECASE)  # #12, o/r#12, GH-12
+# A closing keyword as a word, followed (through spaces, line breaks, colons, Markdown punctuation) by
+# what GitHub would read as an issue: #12, GH-12, owner/repo#12, or an issue URL. The keyword alone
+# ("fixed seed", a feature named "close") is left alone, so names copied from a report stay as they were.
+_KEYWORD = re.compile(
+    r"(?<![A-Za-z0-9_])(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9_])"
+    # Bounded owner/repo (GitHub's own limits are 39 and 100) so that no text makes this slow.
+    r"(?=\W*(?:#|gh-\d|\w[\w.-]{0,99}/[\w.-]{1,100}#|https?:|www\.|github\.com/))",
+    re.IGNORECASE,
+)
+_LINE_BREAKS = re.compile(r"[\r\n]")
+_PIPE = re.compile(r"(\\*)\|")
+
+
+def _escape_pipe(match: re.Match[str]) -> str:
+    # GitHub reads any backslash right before a pipe as escaping it; renderers that count backslashes
+    # would read an even run as escaped backslashes and split the cell: a joiner keeps the run apart.
+    return match.group(1) + (JOINER if match.group(1) else "") + "\\|"
+
+
+def defang(value: str) -> str:
+    """``value`` with every mention, issue reference and closing keyword made inert by a
+    :data:`JOINER`; nothing else changes. Idempotent, so safe to apply again to a whole body."""
+    value = _KEYWORD.sub(lambda m: m.group(1)[0] + JOINER + m.group(1)[1:], value)
+    value = _REFERENCE.sub(lambda m: m.group(0) + JOINER, value)
+    return _MENTION.sub("@" + JOINER, value)
+
+
+def text(value: str) -> str:
+    """Prose on one line: :func:`defang`, no HTML (``<``, ``>`` and ``&``, so no entity spells an
+    ``@`` either), no link or image (``[`` escaped), no code span (backticks escaped), no line or
+    table break. It reads as it was written."""
+    value = _LINE_BREAKS.sub(" ", defang(value))
     return (
         value.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("\r", " ")
-        .replace("\n", " ")
+        .replace("&", "&amp;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
+        .replace("[", "\\[")
+        .replace("`", "\\`")
+        .replace("|", "\\|")
     )
 
 
-def code(text: str) -> str:
-    """Inline code that survives backticks and pipes in ``text``."""
-    ticks = "``" if "`" in text else "`"
-    pad = " " if ticks == "``" else ""
-    body = text.replace("|", "\\|").replace("\n", " ")
-    return f"{ticks}{pad}{body}{pad}{ticks}"
+def plain(value: str) -> str:
+    """A pull request or issue title, or a line of a commit message: not Markdown (GitHub shows its
+    ``<`` and ``[`` as typed), but mentions, references and closing keywords still count there."""
+    return _LINE_BREAKS.sub(" ", defang(value))
+
+
+def cell(value: str) -> str:
+    """Text inside a table cell or a line: :func:`text`, whose pipes never split the row."""
+    return text(value)
+
+
+def code(value: str) -> str:
+    """Inline code showing ``value`` verbatim (HTML and Markdown are not read inside a code span):
+    the fence is one backtick longer than any run of backticks in it, so it cannot be closed early;
+    pipes are escaped for tables (GitHub shows ``\\|`` in a cell as ``|``), line breaks become
+    spaces, and :func:`defang` applies (the raw text, backticks and all, may become a commit message)."""
+    body = _PIPE.sub(_escape_pipe, _LINE_BREAKS.sub(" ", defang(value)))
+    if not body:
+        return "` `"
+    longest = max((len(run) for run in re.findall("`+", body)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""  # a value starting or ending with a backtick needs the space
+    return f"{fence}{pad}{body}{pad}{fence}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from mlops_gitops.reporters.markup import defang
+
 SIGNIFICANT = 6
 
 
@@ -26,9 +28,12 @@ def number(value: float, digits: int = SIGNIFICANT) -> str:
 
 
 def text(value: str) -> str:
-    """A title or label Mermaid accepts inside double quotes."""
-    cleaned = " ".join(value.replace('"', "'").split())
-    return cleaned or "-"
+    """A title or label Mermaid accepts inside double quotes. Titles carry metric names (repository
+    text): no HTML for Mermaid to read (``<`` and ``>`` become look-alike angle quotes), and
+    :func:`~mlops_gitops.reporters.markup.defang`, as the chart's source is part of a promotion
+    pull request's body, from which a squash merge makes a commit message."""
+    cleaned = " ".join(value.replace('"', "'").replace("<", "‹").replace(">", "›").split())
+    return defang(cleaned) or "-"
 
 
 def axis_range(values: Sequence[float]) -> tuple[str, str]:
