@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,13 +280,20 @@ def init(
     example: str | None = None,
     branch: str | None = None,
     remote: str | None = None,
+    codeowners: Sequence[str] = (),
     echo: Echo = print,
     warn: Echo = print,
 ) -> int:
     """Adopt ``root`` (or scaffold ``example`` into it); ``questions`` confirm the detected answers
     (None: take them as they are, ``--yes``). Returns the exit code; on any failure the directory is
-    restored. Exit 2 whenever nothing was written."""
+    restored. Exit 2 whenever nothing was written. ``codeowners``: owners to write into a new
+    ``.github/CODEOWNERS`` for the manifest, ``.mlops/`` and ``.github/`` (:mod:`mlops_gitops.codeowners`;
+    without them the entry is printed to complete)."""
+    from mlops_gitops import codeowners as owners_
     from mlops_gitops import git, scaffold
+
+    if bad_owners := owners_.owner_problems(codeowners):
+        raise UsageError("; ".join(bad_owners))
 
     root = root.resolve()
     manifest = root / MANIFEST_FILE
@@ -369,6 +376,14 @@ def init(
         code = run_generate(root, force, echo, warn)
         if code != 0:
             raise _GenerateRefused(code)
+        # Last, so a failure above leaves no CODEOWNERS behind; an existing one is never changed.
+        top = (git.toplevel(root) or root).resolve()
+        prefix = root.relative_to(top).as_posix() if root.is_relative_to(top) else ""
+        advice = owners_.advise(
+            owners_.find(top), codeowners, answers.default_branch, "" if prefix == "." else prefix
+        )
+        if advice.write:
+            write_atomic(top / advice.write[0], advice.write[1], advice.write[0])
     except _GenerateRefused:
         _undo(root, made_root, before, manifest, previous)
         echo(f"nothing was written: generate did not complete (see above); {MANIFEST_FILE} was not kept")
@@ -376,6 +391,10 @@ def init(
     except BaseException:  # our errors, an aborted prompt, Ctrl-C: leave nothing half-done
         _undo(root, made_root, before, manifest, previous)
         raise
+    for line in advice.lines:
+        echo(line)
+    if advice.warning:
+        warn(advice.warning)
     if found.dvcfiles and "stages:" not in (template or ""):
         echo(f"your pipelines stay yours: {', '.join(found.dvcfiles)} (never written by mlops-gitops)")
     echo(

@@ -84,11 +84,16 @@ def model_at(project: Project, ref: str) -> ModelIdentity:
 
 
 def evaluate(project: Project, base: str, commit: str) -> Evaluated:
-    """The gate verdict and the Markdown report for the model's commit against ``base``."""
+    """The gate verdict and the Markdown report for the model's commit against ``base``.
+
+    The gates are those of the project's manifest as loaded, the checked-out one (in mlops-deploy,
+    the default branch: reviewed and merged), never those at ``base`` or at the model's commit: the
+    model's commit (``--model-ref``) and its parent may be a pull request's, whose gates only it
+    introduced."""
     from mlops_gitops.metrics.evaluate import evaluate as evaluate_revisions
     from mlops_gitops.reporters import markdown
 
-    comparison = evaluate_revisions(project, base, commit)
+    comparison = evaluate_revisions(project, base, commit, gates_from="manifest")
     return Evaluated(comparison.verdict, list(comparison.failed), markdown.render(comparison))
 
 

@@ -490,3 +490,97 @@ def test_init_force_keeps_what_a_person_wrote(tmp_path: Path) -> None:
     assert [g.metric for g in manifest.gates][:1] == ["accuracy"]
     assert manifest.deploy is not None and manifest.deploy.environment("production") is not None
     assert (root / ".github/workflows/mlops-deploy.yml").exists()
+
+
+# --- CODEOWNERS: who approves a change to the gates (security finding 5) ----------------------------
+
+CODEOWNERS_AT = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+
+
+def plain_repo(tmp_path: Path) -> Path:
+    return repo(tmp_path, {"requirements.txt": "numpy\n"}, dvc_init=False)
+
+
+def test_init_prints_a_codeowners_entry_to_complete_and_writes_none(tmp_path: Path) -> None:
+    root = plain_repo(tmp_path)
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Create .github/CODEOWNERS with these lines, @OWNER replaced by who approves" in result.output
+    assert "    /mlops.yaml  @OWNER\n    /.mlops/     @OWNER\n    /.github/    @OWNER\n" in result.output
+    assert 'turn on "Require review from Code Owners" in the protection of main' in result.output
+    assert not any((root / where).exists() for where in CODEOWNERS_AT)
+
+
+def test_init_codeowners_writes_github_codeowners_covering_the_gates(tmp_path: Path) -> None:
+    from mlops_gitops import codeowners
+
+    root = plain_repo(tmp_path)
+    result = run_init(root, "--yes", "--codeowners", "@acme/ml-leads", "--codeowners", "@bob")
+    assert result.exit_code == 0, result.output
+    assert "wrote .github/CODEOWNERS: a change to mlops.yaml, .mlops/ or .github/ needs a review by" in (
+        result.output
+    )
+    text = (root / ".github/CODEOWNERS").read_text()
+    assert text.endswith(
+        "/mlops.yaml  @acme/ml-leads @bob\n/.mlops/     @acme/ml-leads @bob\n/.github/    @acme/ml-leads @bob\n"
+    )
+    assert codeowners.uncovered(text, codeowners.protected()) == []
+
+
+@pytest.mark.parametrize("where", CODEOWNERS_AT)
+def test_an_existing_codeowners_is_never_changed_and_a_gap_is_one_line(tmp_path: Path, where: str) -> None:
+    root = plain_repo(tmp_path)
+    original = "# the team's own\n*.py @acme/dev\n/.github/workflows/ @acme/ops\n"
+    write(root, {where: original})
+    proc = run_cli("init", "--yes", "--codeowners", "@acme/ml-leads", "--dir", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert (root / where).read_text() == original
+    assert [w for w in CODEOWNERS_AT if (root / w).exists()] == [where]
+    assert f"{where} exists and was not changed (--codeowners)" in proc.stdout
+    gaps = [line for line in proc.stderr.splitlines() if "CODEOWNERS" in line]
+    assert gaps == [
+        f"warning: {where} gives no owner to mlops.yaml and .mlops/, so any reviewer can approve a change "
+        "to the gates or the workflows; add `/mlops.yaml @acme/ml-leads`, `/.mlops/ @acme/ml-leads`"
+    ]
+
+
+def test_a_codeowners_that_covers_the_gates_is_left_alone_quietly(tmp_path: Path) -> None:
+    root = plain_repo(tmp_path)
+    write(root, {"CODEOWNERS": "* @acme/everyone\n"})
+    proc = run_cli("init", "--yes", "--dir", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert "CODEOWNERS" not in proc.stdout + proc.stderr
+    assert (root / "CODEOWNERS").read_text() == "* @acme/everyone\n"
+
+
+def test_an_owner_github_would_refuse_is_bad_input_before_anything_is_written(tmp_path: Path) -> None:
+    root = plain_repo(tmp_path)
+    before = tree(root)
+    proc = run_cli("init", "--yes", "--codeowners", "bob", "--dir", str(root))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "--codeowners 'bob': not an owner GitHub accepts (@user, @org/team or an e-mail address)"
+    )
+    assert tree(root) == before
+
+
+def test_codeowners_patterns_as_github_reads_them() -> None:
+    from mlops_gitops.codeowners import owners_of, parse
+
+    rules = parse(
+        "# comment\n"
+        "*                 @all   # a trailing comment\n"
+        "/.github/         @ops\n"
+        "docs/*            @docs\n"
+        "**/mlops.yaml     @ml\n"
+        "/apps/            @apps\n"
+        "/apps/github\n"
+    )
+    assert owners_of(rules, "README.md") == ("@all",)
+    assert owners_of(rules, ".github/workflows/mlops-pr.yml") == ("@ops",)
+    assert owners_of(rules, "docs/a.md") == ("@docs",)
+    assert owners_of(rules, "docs/deep/a.md") == ("@all",)  # docs/* is not recursive
+    assert owners_of(rules, "mlops.yaml") == owners_of(rules, "sub/mlops.yaml") == ("@ml",)
+    assert owners_of(rules, "apps/x/y.py") == ("@apps",)
+    assert owners_of(rules, "apps/github/y.py") == ()  # a later rule without owners: nobody's
+    assert owners_of(parse(".github/ @ops\n"), "x/.github/a") == ("@ops",)  # unanchored: any depth

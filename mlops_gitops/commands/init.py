@@ -83,9 +83,23 @@ def confirm_git_init(root: Path) -> bool:
 )
 @click.option("--branch", metavar="NAME", help="Default branch (must exist; default: the detected one).")
 @click.option("--remote", metavar="NAME", help="DVC remote of .dvc/config (default: core.remote).")
+@click.option(
+    "--codeowners",
+    "codeowners",
+    multiple=True,
+    metavar="OWNER",
+    help="Write .github/CODEOWNERS giving mlops.yaml, .mlops/ and .github/ to OWNER (@user, @org/team; "
+    "repeatable) when the repository has no CODEOWNERS. Without it, the entry is printed to complete.",
+)
 @dir_option("Project directory.")
 def command(
-    yes: bool, force: bool, example: str | None, branch: str | None, remote: str | None, root: Path
+    yes: bool,
+    force: bool,
+    example: str | None,
+    branch: str | None,
+    remote: str | None,
+    codeowners: tuple[str, ...],
+    root: Path,
 ) -> int:
     """Detect the project (its dvc.yaml files, requirements, Python, branch, DVC remote), write
     mlops.yaml and generate the workflows. Your dvc.yaml files are named under `pipelines:` and never
@@ -98,6 +112,7 @@ def command(
         example=example,
         branch=branch,
         remote=remote,
+        codeowners=codeowners,
         echo=click.echo,
         warn=lambda line: click.echo(line, err=True),
     )

@@ -32,7 +32,7 @@ from mlops_gitops.commands.options import manifest_option
 @click.option("--output", "output", metavar="FILE", help="Write the report here instead of stdout.")
 @click.option("--json-output", "json_output", metavar="FILE", help="Also write the full JSON report here.")
 @click.option("--note", metavar="TEXT", help="A plain-text note shown near the top of the report.")
-@manifest_option("whose metrics files and gates apply")
+@manifest_option("whose metrics files apply; its gates as committed at --base decide")
 def command(
     base: str,
     head: str,
@@ -42,7 +42,8 @@ def command(
     note: str | None,
     manifest_path: str,
 ) -> int:
-    """Compare metrics and params between two revisions and apply the manifest's gates."""
+    """Compare metrics and params between two revisions and apply the gates of the manifest as
+    committed at --base (a pull request cannot loosen its own gates; the report lists its changes)."""
     from mlops_gitops import gha, git
     from mlops_gitops.atomic import write_atomic
     from mlops_gitops.errors import UsageError
@@ -56,7 +57,8 @@ def command(
     if not path.is_file():
         raise UsageError(f"{manifest_path}: no such manifest (pass --manifest PATH)")
     manifest = load_manifest(path)
-    comparison = evaluate(load_project(path.resolve().parent, manifest), base, head)
+    # The gates of the manifest at --base decide; this one's changes to them are listed, not applied.
+    comparison = evaluate(load_project(path.resolve().parent, manifest), base, head, manifest_file=path.name)
     comparison.json_path = json_output
     if json_output:
         write_atomic(json_output, json_reporter.render(comparison), "JSON report")

@@ -24,6 +24,7 @@ from mlops_gitops.metrics.lineage import Lineage
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.data.results import ValidationReport
+    from mlops_gitops.metrics.gatediff import GateReview
 
 STATUSES = ("fail", "regressed", "improved", "pass", "new", "removed", "changed", "not numeric", "unchanged")
 
@@ -131,6 +132,9 @@ class Comparison:
     sections: list[Section] = field(default_factory=list)
     # Files that exist but could not be read, per side ("base", "head"): path -> why.
     unavailable: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Whose gates decided (the base's manifest, else the head's and why), and what the head changes in
+    # them; None when the caller chose the gates (``promote``: the checked-out manifest's).
+    gate_review: GateReview | None = None
 
     @property
     def data_failures(self) -> list[str]:

@@ -4,21 +4,35 @@ the data-validation result. Used by ``report`` and, for the model it promotes, b
 With several pipelines the report has a section per pipeline: each compares that pipeline's metrics
 files with the gates scoped to it (``pipeline:``) and the unscoped gates that match its metrics.
 A metrics file that exists but cannot be read (DVC cannot provide it, it does not parse) makes the
-gates that need it fail with the reason; the report is still written."""
+gates that need it fail with the reason; the report is still written.
+
+The gates that decide a pull request's verdict are those of the manifest at the *base* revision, so a
+pull request cannot loosen its own bar; what it changes in them is in ``Comparison.gate_review``
+(:mod:`mlops_gitops.metrics.gatediff`)."""
 
 from __future__ import annotations
 
 import json
 import posixpath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from mlops_gitops import git
-from mlops_gitops.errors import UsageError
+from mlops_gitops.errors import MlopsError, UsageError, YamlBombError
 from mlops_gitops.metrics import collect, history, lineage
+from mlops_gitops.metrics import gatediff as D
 from mlops_gitops.metrics import gates as G
-from mlops_gitops.metrics.compare import Comparison, Failure, GateOutcome, Section, compare, compare_params
+from mlops_gitops.metrics.compare import (
+    Comparison,
+    Failure,
+    GateOutcome,
+    Row,
+    Section,
+    compare,
+    compare_params,
+)
 from mlops_gitops.metrics.flatten import Scalar
-from mlops_gitops.names import VALIDATION_REPORT
+from mlops_gitops.metrics.gatediff import BASE, GateReview
+from mlops_gitops.names import MANIFEST_FILE, VALIDATION_REPORT
 from mlops_gitops.project import Project
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,8 +41,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.pipeline.facts import PipelineFacts
 
 
-def evaluate(project: Project, base: str, head: str = collect.WORKSPACE) -> Comparison:
-    """Collect both revisions of the project, compare, gate, add lineage."""
+def evaluate(
+    project: Project,
+    base: str,
+    head: str = collect.WORKSPACE,
+    *,
+    gates_from: Literal["base", "manifest"] = "base",
+    manifest_file: str = MANIFEST_FILE,
+) -> Comparison:
+    """Collect both revisions of the project, compare, gate, add lineage.
+
+    ``gates_from``: ``"base"`` (a pull request's report) judges with the gates of ``manifest_file`` as
+    committed at ``base``, and falls back to the project's manifest (the head's) only when the base has
+    none or an invalid one, saying so in ``Comparison.gate_review``; ``"manifest"`` judges with the
+    project's manifest as loaded (``promote``: the checked-out default branch's)."""
     manifest = project.manifest
     reader = collect.Reader(project.root)
     base_rev = collect.resolve_revision(base, reader.top)
@@ -48,31 +74,19 @@ def evaluate(project: Project, base: str, head: str = collect.WORKSPACE) -> Comp
     before = collect.snapshot(reader, base_rev, files, project.params_files(), layout)
     after = collect.snapshot(reader, head_rev, files, project.params_files(), layout)
 
-    sections: list[Section] = []
-    if len(project.pipelines) > 1:
-        rows, outcomes = [], []
-        matched: set[int] = set()
-        for pipeline in project.pipelines:
-            own = project.metrics_files(pipeline)
-            gates = [g for g in manifest.gates if _applies(g, pipeline, own, before.metrics, after.metrics)]
-            matched.update(manifest.gates.index(g) for g in gates)
-            s_rows, s_gates = compare(_only(before.metrics, own), _only(after.metrics, own), gates, own)
-            _unavailable(s_gates, own, before.unavailable, after.unavailable)
-            sections.append(Section(pipeline.dvcfile, own, s_rows, s_gates))
-            rows += s_rows
-            outcomes += s_gates
-        # A gate no pipeline's metrics answer: judged against all of them, so it fails as missing.
-        orphans = [g for i, g in enumerate(manifest.gates) if i not in matched]
-        if orphans:
-            _, lost = compare(before.metrics, after.metrics, orphans, files)
-            _unavailable(lost, files, before.unavailable, after.unavailable)
-            outcomes += lost
-    else:
-        rows, outcomes = compare(before.metrics, after.metrics, manifest.gates, files)
-        _unavailable(outcomes, files, before.unavailable, after.unavailable)
+    review: GateReview | None = None
+    deciding = manifest.gates
+    if gates_from == BASE:
+        review, base_gates = gates_at_base(project, reader, base_rev, manifest_file)
+        deciding = manifest.gates if base_gates is None else base_gates
+    rows, outcomes, sections = _judge(project, deciding, before, after, files)
+    if review is not None:
+        # The head's gates on the same metrics: what they would say (the verdict when they decide).
+        changed = bool(review.changes)
+        review.head_gates = _judge(project, manifest.gates, before, after, files)[1] if changed else outcomes
 
-    wanted = history.charted(manifest.gates, files)
-    hist = history.collect_history(reader, base_rev.sha, manifest.history, files, wanted, manifest.gates)
+    wanted = history.charted(deciding, files)
+    hist = history.collect_history(reader, base_rev.sha, manifest.history, files, wanted, deciding)
     lin = lineage.Lineage(
         base_commit=base_rev.sha,
         head_commit=head_rev.sha,
@@ -104,7 +118,91 @@ def evaluate(project: Project, base: str, head: str = collect.WORKSPACE) -> Comp
         from_dvc=sorted(set(before.from_dvc) | set(after.from_dvc)),
         sections=sections,
         unavailable=unavailable,
+        gate_review=review,
     )
+
+
+def gates_at_base(
+    project: Project, reader: collect.Reader, base: collect.Revision, manifest_file: str = MANIFEST_FILE
+) -> tuple[GateReview, tuple[Gate, ...] | None]:
+    """The gates of ``manifest_file`` as committed at ``base`` (validated like any manifest: schema and
+    semantic rules), and the review of what the project's manifest changes in them. No valid manifest
+    at base: None, and a review that says the head's gates decide and why."""
+    from mlops_gitops.manifest.loader import ValidationMemo, build, load_manifest_text
+
+    assert base.sha is not None
+    head = project.manifest
+    blob = reader.read_many(base, [manifest_file])[manifest_file]
+    where = f"{manifest_file}@{base.short}"
+    problem: str | None = None
+    if blob is None:
+        state = D.MISSING
+    else:
+        state = D.INVALID
+        try:
+            text = blob.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problem = f"{where}: not UTF-8 text ({exc.reason})"
+        else:
+            memo = ValidationMemo.beside(project.root / manifest_file)
+            data = memo.recall(text) if memo is not None else None
+            try:
+                old = build(data) if data is not None else load_manifest_text(text, where)
+            except YamlBombError:
+                raise  # hostile, not merely invalid: refused like every YAML bomb (exit 2)
+            except MlopsError as exc:  # every problem of the manifest: not valid
+                lines = exc.lines()
+                problem = lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")
+            else:
+                if memo is not None and data is None:
+                    memo.remember(text, old.raw)
+                review = D.GateReview(
+                    D.BASE,
+                    manifest_file,
+                    D.VALID,
+                    changes=D.diff_gates(old.gates, head.gates),
+                    metrics_files=D.files_change(old.metrics_files, head.metrics_files),
+                )
+                return review, old.gates
+    reason = D.fallback_reason(manifest_file, base.label, state, problem)
+    return D.GateReview(D.HEAD, manifest_file, state, reason=reason), None
+
+
+def _judge(
+    project: Project,
+    gates: tuple[Gate, ...],
+    before: collect.Snapshot,
+    after: collect.Snapshot,
+    files: list[str],
+) -> tuple[list[Row], list[GateOutcome], list[Section]]:
+    """Rows, gate outcomes and (with several pipelines) one section per pipeline, for ``gates``."""
+    sections: list[Section] = []
+    if len(project.pipelines) <= 1:
+        rows, outcomes = compare(before.metrics, after.metrics, gates, files)
+        _unavailable(outcomes, files, before.unavailable, after.unavailable)
+        return rows, outcomes, sections
+    rows, outcomes = [], []
+    matched: set[int] = set()
+    for pipeline in project.pipelines:
+        own = project.metrics_files(pipeline)
+        mine = [
+            (i, g) for i, g in enumerate(gates) if _applies(g, pipeline, own, before.metrics, after.metrics)
+        ]
+        matched.update(i for i, _ in mine)
+        s_rows, s_gates = compare(
+            _only(before.metrics, own), _only(after.metrics, own), [g for _, g in mine], own
+        )
+        _unavailable(s_gates, own, before.unavailable, after.unavailable)
+        sections.append(Section(pipeline.dvcfile, own, s_rows, s_gates))
+        rows += s_rows
+        outcomes += s_gates
+    # A gate no pipeline's metrics answer: judged against all of them, so it fails as missing.
+    orphans = [g for i, g in enumerate(gates) if i not in matched]
+    if orphans:
+        _, lost = compare(before.metrics, after.metrics, orphans, files)
+        _unavailable(lost, files, before.unavailable, after.unavailable)
+        outcomes += lost
+    return rows, outcomes, sections
 
 
 def _only(metrics: dict[str, dict[str, Scalar]], files: list[str]) -> dict[str, dict[str, Scalar]]:

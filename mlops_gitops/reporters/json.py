@@ -16,6 +16,8 @@ from mlops_gitops.metrics.flatten import dvc_diff
 
 
 def to_data(comparison: Comparison) -> dict[str, Any]:
+    from mlops_gitops.reporters.gatechanges import json_data  # whose gates decided, what changed
+
     metrics: dict[str, dict[str, Any]] = {f: {} for f in comparison.metrics_files}
     for row in comparison.rows:
         entry: dict[str, Any] = {"old": row.base, "new": row.head}
@@ -46,6 +48,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "metrics_files": comparison.metrics_files,
         "from_dvc_cache": comparison.from_dvc,
         "gates": [_gate(g) for g in comparison.gates],
+        "gate_source": json_data(comparison.gate_review),
         "metrics": metrics,
         "params": params,
         "lineage": asdict(comparison.lineage) if comparison.lineage else None,

@@ -235,7 +235,7 @@ def lineage_parts(comparison: Comparison) -> list[Part]:
 
 
 def _hash(h: str | None) -> str:
-    return f"`{h[:10]}`" if h else "—"
+    return code(h[:10]) if h else "—"  # from dvc.lock: repository text like any other
 
 
 def metric_parts(rows: list[Row], outcomes: list[GateOutcome], several: bool, level: str) -> list[Part]:
@@ -314,6 +314,9 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
             + "\n".join(lines)
             + "\n"
         )
+    from mlops_gitops.reporters.gatechanges import markdown_parts  # whose gates decided, what changed
+
+    out.extend(markdown_parts(comparison))
     if comparison.sections:
         in_sections = {id(g) for s in comparison.sections for g in s.gates}
         for section in comparison.sections:
@@ -366,7 +369,7 @@ def render(comparison: Comparison, *, note: str | None = None, limit: int = GITH
     """The report, at most ``limit`` characters; the first line is the sticky-comment marker."""
     parts = parts_of(comparison, note)
     hint = (
-        f"all rows are in `{comparison.json_path}`"
+        f"all rows are in {code(comparison.json_path)}"
         if comparison.json_path
         else "all rows are in the JSON report (`mlops-gitops report --format json`; in CI the report artifact)"
     )

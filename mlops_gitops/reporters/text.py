@@ -85,6 +85,9 @@ def render(comparison: Comparison, color: bool) -> str:
     for side, unread in comparison.unavailable.items():
         for path, reason in unread.items():
             lines.append(f"not available at {side}: {path}: {reason}")
+    from mlops_gitops.reporters.gatechanges import text_lines  # whose gates decided, what changed
+
+    lines += text_lines(comparison)
     for section in comparison.sections:
         mark = section.verdict.upper()
         if color:
