@@ -244,3 +244,135 @@ def test_report_for_another_commit_is_not_posted(fake_github: FakeGitHub, pr: in
     )
     assert code == 0 and "created comment" in out
     assert len(bot_comments(fake_github, pr)) == 1
+
+
+def test_a_human_comment_carrying_the_marker_is_left_alone(
+    fake_github: FakeGitHub, pr: int, tmp_path: Path
+) -> None:
+    """Hostile: the marker is public. A comment someone else wrote with it is not ours to overwrite."""
+    fake_github.add_comments(REPO, pr, 1, body=f"{MARKER}\nI wrote this", user="mallory")
+    fake_github.add_comments(REPO, pr, 1, body=f"{MARKER}\nanother bot", user="renovate[bot]")
+    code, out = run(fake_github, "comment", "--report", str(report(tmp_path)), "--pr", str(pr))
+    assert code == 0 and "created comment" in out, out
+    bodies = {c.user: c.body for c in fake_github.comments(REPO, pr)}
+    assert bodies["mallory"] == f"{MARKER}\nI wrote this"
+    assert bodies["renovate[bot]"] == f"{MARKER}\nanother bot"
+    assert bodies["github-actions[bot]"].endswith("accuracy 0.91\n")
+    # The next run edits the bot's own comment, still not the planted ones.
+    code, out = run(fake_github, "comment", "--report", str(report(tmp_path, "0.95")), "--pr", str(pr))
+    assert code == 0 and "updated comment" in out
+    assert [c.body for c in fake_github.comments(REPO, pr) if c.user == "mallory"] == [
+        f"{MARKER}\nI wrote this"
+    ]
+
+
+def test_an_app_identity_finds_its_own_comment(fake_github: FakeGitHub, pr: int, tmp_path: Path) -> None:
+    fake_github.add_comments(REPO, pr, 1, body=f"{MARKER}\nold", user="mlops-bot[bot]")
+    code, out = run(
+        fake_github,
+        "comment",
+        "--report",
+        str(report(tmp_path)),
+        "--pr",
+        str(pr),
+        env={"MLOPS_GITOPS_BOT_LOGIN": "mlops-bot[bot]"},
+    )
+    assert code == 0 and "updated comment" in out, out
+
+
+FORK = "mallory/models"
+
+
+def workflow_run_payload(tmp_path: Path, head_repo: str, branch: str, sha: str) -> str:
+    """What GitHub puts in GITHUB_EVENT_PATH for the comment workflow: the run's head, by GitHub."""
+    path = tmp_path / "event.json"
+    path.write_text(
+        json.dumps(
+            {
+                "action": "completed",
+                "workflow_run": {
+                    "id": 42,
+                    "event": "pull_request",
+                    "head_branch": branch,
+                    "head_sha": sha,
+                    "head_repository": {"full_name": head_repo},
+                    "repository": {"full_name": REPO},
+                    "pull_requests": [],
+                },
+            }
+        )
+    )
+    return str(path)
+
+
+@pytest.fixture
+def fork_and_mirror(fake_github: FakeGitHub) -> tuple[int, int, str]:
+    """A fork's PR (#fork_pr, mallory/models:feature), and the same commits pushed by a maintainer to a
+    branch here (#mirror_pr, acme/models:mallory-feature) to run CI with secrets: one head SHA."""
+    fake_github.add_repo(REPO)
+    fake_github.add_repo(FORK)
+    fake_github.add_file(FORK, "feature", "model.py", "poisoned = True\n")
+    sha = fake_github.repo(FORK).refs["heads/feature"]
+    fork_pr = fake_github.add_pull(REPO, "feature", head_repo=FORK, user="mallory")
+    fake_github.repo(REPO).refs["heads/mallory-feature"] = sha
+    mirror_pr = fake_github.add_pull(REPO, "mallory-feature", user="maintainer")
+    return fork_pr, mirror_pr, sha
+
+
+def test_a_fork_run_cannot_aim_its_report_at_the_maintainers_pr(
+    fake_github: FakeGitHub, fork_and_mirror: tuple[int, int, str], tmp_path: Path
+) -> None:
+    """Hostile: the fork's run shares the head SHA with the maintainer's PR and writes that PR's number
+    into its artifact. The payload's head repository and branch say whose run it was."""
+    fork_pr, mirror_pr, sha = fork_and_mirror
+    event = workflow_run_payload(tmp_path, FORK, "feature", sha)
+    env = {"GITHUB_EVENT_PATH": event}
+    code, out = run(
+        fake_github,
+        "comment",
+        "--report",
+        str(report(tmp_path)),
+        "--pr",
+        str(mirror_pr),
+        "--head-sha",
+        sha,
+        env=env,
+    )
+    assert code == 0 and "not posted" in out, out
+    assert f"names PR #{mirror_pr}" in out and f"head of PR #{fork_pr}" in out
+    assert bot_comments(fake_github, mirror_pr) == [] and bot_comments(fake_github, fork_pr) == []
+
+    # Its own PR number is accepted: the report lands where the run came from.
+    code, out = run(fake_github, "comment", "--report", str(report(tmp_path)), "--pr", str(fork_pr), env=env)
+    assert code == 0 and f"created comment on PR #{fork_pr}" in out, out
+    # Without a hint, the PR is found from the payload alone.
+    code, out = run(fake_github, "comment", "--report", str(report(tmp_path, "0.5")), env=env)
+    assert code == 0 and f"updated comment on PR #{fork_pr}" in out, out
+    assert bot_comments(fake_github, mirror_pr) == []
+
+
+def test_the_maintainers_run_posts_on_the_maintainers_pr(
+    fake_github: FakeGitHub, fork_and_mirror: tuple[int, int, str], tmp_path: Path
+) -> None:
+    fork_pr, mirror_pr, sha = fork_and_mirror
+    env = {"GITHUB_EVENT_PATH": workflow_run_payload(tmp_path, REPO, "mallory-feature", sha)}
+    code, out = run(
+        fake_github, "comment", "--report", str(report(tmp_path)), "--pr", str(mirror_pr), env=env
+    )
+    assert code == 0 and f"created comment on PR #{mirror_pr}" in out, out
+    assert bot_comments(fake_github, fork_pr) == []
+
+
+def test_a_closed_pr_or_a_moved_head_gets_nothing(
+    fake_github: FakeGitHub, fork_and_mirror: tuple[int, int, str], tmp_path: Path
+) -> None:
+    fork_pr, _, sha = fork_and_mirror
+    env = {"GITHUB_EVENT_PATH": workflow_run_payload(tmp_path, FORK, "feature", "e" * 40)}
+    code, out = run(fake_github, "comment", "--report", str(report(tmp_path)), "--pr", str(fork_pr), env=env)
+    assert code == 0 and "no open pull request has the run's head" in out, out
+    env = {"GITHUB_EVENT_PATH": workflow_run_payload(tmp_path, FORK, "feature", sha)}
+    code, out = run(
+        fake_github, "comment", "--report", str(report(tmp_path)), "--head-sha", "d" * 40, env=env
+    )
+    assert code == 2 and "not the triggering run's head commit" in out
+    assert bot_comments(fake_github, fork_pr) == []

@@ -264,6 +264,33 @@ def test_closed_unmerged_pr_skips_that_model(gh: FakeGitHub, project: Path) -> N
     assert len(gh.pulls(REPO)) == 1
 
 
+def test_a_pr_someone_else_opened_on_the_branch_is_not_ours(gh: FakeGitHub, project: Path) -> None:
+    """Hostile: a collaborator opens a PR from the promotion branch name, with our marker in its body.
+    The bot neither edits it nor pushes to the branch under it; it says so."""
+    gh.add_file(REPO, BRANCH, "deploy/staging/isvc.yaml", ISVC.format(env="staging", old="evil"))
+    number = gh.add_pull(
+        REPO, BRANCH, title="Promote", body="<!-- mlops-gitops:promotion -->", user="mallory"
+    )
+    before = gh.repo(REPO).refs[f"heads/{BRANCH}"]
+    code, out = promote(gh, project, "--env", "staging")
+    assert code == 0 and f"PR #{number}" in out and "opened by mallory" in out, out
+    (pr,) = gh.pulls(REPO)
+    assert pr.title == "Promote" and pr.user == "mallory"
+    assert gh.repo(REPO).refs[f"heads/{BRANCH}"] == before
+    assert gh.comments(REPO, number) == []
+
+
+def test_a_closed_pr_someone_else_opened_does_not_skip_the_model(gh: FakeGitHub, project: Path) -> None:
+    """Hostile: a human PR closed unmerged, carrying our marker for this model, must not block it."""
+    gh.add_file(REPO, BRANCH, "x.txt", "x\n")
+    body = f"<!-- mlops-gitops:promotion project=iris env=staging model=iris-clf hash={MD5_A} -->"
+    gh.add_pull(REPO, BRANCH, body=body, user="mallory", state="closed")
+    gh.repo(REPO).refs.pop(f"heads/{BRANCH}")
+    code, out = promote(gh, project, "--env", "staging")
+    assert code == 0 and "closed without merging" not in out, out
+    assert [p.user for p in gh.pulls(REPO, state="open")] == ["github-actions[bot]"]
+
+
 def test_already_deployed_is_a_no_op(gh: FakeGitHub, project: Path) -> None:
     gh.add_file(REPO, "main", "deploy/staging/isvc.yaml", ISVC.format(env="staging", old=MD5_A))
     code, out = promote(gh, project, "--env", "staging")

@@ -31,9 +31,12 @@ def command(report_path: str, pr_number: int | None, head_sha: str | None) -> in
     from mlops_gitops import gha
     from mlops_gitops.github.client import GitHubContext
     from mlops_gitops.github.comments import post_report, read_report
+    from mlops_gitops.reporters.markup import defang
 
     body, marker = read_report(report_path)
-    posted = post_report(GitHubContext.from_env(), body, marker, pr_number, head_sha)
+    # `report` escaped the repository's text; in CI this file comes from the pull request's run (a
+    # fork's code may have written it), so no mention, reference or closing keyword in it is live.
+    posted = post_report(GitHubContext.from_env(), defang(body), marker, pr_number, head_sha)
     if posted.outcome is None:
         click.echo(f"not posted: {posted.reason}")
         return 0

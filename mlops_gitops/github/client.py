@@ -27,6 +27,30 @@ BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 
 
 @dataclass(frozen=True)
+class BotIdentity:
+    """Who mlops-gitops acts as: the login its comments, issues and PRs carry, and the identity of the
+    commits it makes. Only what this identity wrote is ever edited: a public marker alone proves nothing.
+
+    Default: ``github-actions[bot]``, the identity of ``GITHUB_TOKEN``. With a GitHub App's token set
+    ``MLOPS_GITOPS_BOT_LOGIN`` (``my-app[bot]``) and ``MLOPS_GITOPS_BOT_NAME``/``_EMAIL`` for its commits.
+    """
+
+    login: str = BOT_LOGIN
+    name: str = BOT_NAME
+    email: str = BOT_EMAIL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BotIdentity:
+        env = os.environ if env is None else env
+        name = env.get("MLOPS_GITOPS_BOT_NAME") or BOT_NAME
+        return cls(
+            login=env.get("MLOPS_GITOPS_BOT_LOGIN") or (name if name.endswith("[bot]") else BOT_LOGIN),
+            name=name,
+            email=env.get("MLOPS_GITOPS_BOT_EMAIL") or BOT_EMAIL,
+        )
+
+
+@dataclass(frozen=True)
 class GitHubContext:
     """Where and as whom to talk to GitHub, read from the Actions environment."""
 
@@ -219,6 +243,7 @@ __all__ = [
     "BOT_EMAIL",
     "BOT_LOGIN",
     "BOT_NAME",
+    "BotIdentity",
     "GitHubContext",
     "GitHubError",
     "Step",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_gitops.errors import UsageError
-from mlops_gitops.github.client import GitHubContext, cap, connect, translated_errors
+from mlops_gitops.github.client import BotIdentity, GitHubContext, cap, connect, translated_errors
 
 
 @dataclass(frozen=True)
@@ -18,21 +18,29 @@ class Outcome:
     id: int | None = None
 
 
-def find_sticky(comments: Any, marker: str) -> Any | None:
-    """The first comment whose body starts with ``marker``; a reply quoting it ("> <!--") does not count.
+def written_by(item: Any, login: str) -> bool:
+    """Whether a comment, issue or pull request was written by ``login`` (our bot identity)."""
+    user = getattr(item, "user", None)
+    return user is not None and str(user.login).lower() == login.lower()
 
-    ``comments`` is a PyGithub PaginatedList: iterating it fetches every page, so a PR with hundreds of
-    comments is searched whole.
+
+def find_sticky(comments: Any, marker: str, bot_login: str) -> Any | None:
+    """The first comment by ``bot_login`` whose body starts with ``marker``.
+
+    The marker is public: anyone can post a comment starting with it, and editing that comment would
+    overwrite their text (or fail where GitHub refuses the edit), so only the bot's own comments are
+    candidates. A reply quoting ours ("> <!--") does not count either. ``comments`` is a PyGithub
+    PaginatedList: iterating it fetches every page, so a PR with hundreds of comments is searched whole.
     """
     for comment in comments:
         text = (comment.body or "").lstrip()
-        if text.startswith(marker):
+        if text.startswith(marker) and written_by(comment, bot_login):
             return comment
     return None
 
 
-def upsert(target: Any, body: str, marker: str) -> Outcome:
-    """Edit the marked comment on ``target`` (a PullRequest or an Issue), or create it.
+def upsert(target: Any, body: str, marker: str, bot_login: str) -> Outcome:
+    """Edit the bot's marked comment on ``target`` (a PullRequest or an Issue), or create it.
 
     Leaves the comment alone when the body is already the same, so reruns cause no notification.
     """
@@ -41,7 +49,7 @@ def upsert(target: Any, body: str, marker: str) -> Outcome:
         comments, create = target.get_issue_comments(), target.create_issue_comment
     else:
         comments, create = target.get_comments(), target.create_comment
-    existing = find_sticky(comments, marker)
+    existing = find_sticky(comments, marker, bot_login)
     if existing is None:
         made = create(body)
         return Outcome("created", made.html_url, made.id)
@@ -74,9 +82,10 @@ def read_report(path: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Posted:
-    """``outcome`` None: not posted, because the PR's head moved on (``reason`` says so)."""
+    """``outcome`` None: not posted (``reason`` says why: the PR's head moved on, or the report does not
+    belong to the pull request it names)."""
 
-    pr: int
+    pr: int | None
     outcome: Outcome | None
     reason: str = ""
 
@@ -84,31 +93,59 @@ class Posted:
 def post_report(
     ctx: GitHubContext, body: str, marker: str, pr_number: int | None, head_sha: str | None
 ) -> Posted:
-    """Post ``body`` as the sticky comment of the PR: ``pr_number``, else the one in the event payload,
-    else the open PR containing GITHUB_SHA; only while ``head_sha`` (when given) is the PR's head."""
+    """Post ``body`` as the sticky comment of the PR the report belongs to.
+
+    Run from a ``workflow_run`` event (the comment workflow), the pull request is the open one whose head
+    repository, branch and commit all equal the triggering run's, as the event payload states them;
+    ``pr_number`` (from the run's own artifact) is only a hint that must name that same PR. Otherwise:
+    ``pr_number``, else the PR in the event payload, else the open PR containing GITHUB_SHA, and only
+    while ``head_sha`` (when given) is its head.
+    """
     from mlops_gitops.github import pulls
 
     repo_name = ctx.require_repository()
-    number = pr_number or pulls.pr_number_from_event(ctx.event_path)
+    run = pulls.run_head_from_event(ctx.event_path)
+    if run is not None and head_sha and head_sha != run.sha:
+        raise UsageError(
+            f"--head-sha {head_sha[:12]} is not the triggering run's head commit {run.sha[:12]} "
+            "(workflow_run.head_sha)"
+        )
+    number = pr_number or (None if run else pulls.pr_number_from_event(ctx.event_path))
     gh = connect(ctx)
     with translated_errors(
         ctx, "finding the pull request", "pull-requests: write", "; the report remains in the job summary"
     ) as step:
         repo = gh.get_repo(repo_name)
-        if number is None:
-            if not ctx.sha:
-                raise UsageError("no PR: pass --pr N (no PR in the event payload and GITHUB_SHA is unset)")
-            found = pulls.pulls_for_commit(repo, ctx.sha)
-            if not found:
-                raise UsageError(f"no open pull request contains commit {ctx.sha[:12]}: pass --pr N")
-            number = found[0].number
-        pr = repo.get_pull(number)
-        if head_sha and pr.head.sha != head_sha:
-            return Posted(
-                number,
-                None,
-                f"the report is for commit {head_sha[:12]}, but PR #{number}'s head is "
-                f"{pr.head.sha[:12]} (a newer push, or a run of another pull request)",
-            )
-        step.action = f"commenting on PR #{number}"
-        return Posted(number, upsert(pr, body, marker))
+        if run is not None:
+            matches = pulls.pulls_for_run(repo, run)
+            where = f"{run.repository}:{run.branch} at {run.sha[:12]}"
+            if not matches:
+                return Posted(number, None, f"no open pull request has the run's head {where}")
+            pr = matches[0]
+            if number is not None and number != pr.number:
+                return Posted(
+                    number,
+                    None,
+                    f"the report names PR #{number}, but its run was for {where}, the head of PR "
+                    f"#{pr.number}: a report is posted only on the pull request its run was for",
+                )
+        else:
+            if number is None:
+                if not ctx.sha:
+                    raise UsageError(
+                        "no PR: pass --pr N (no PR in the event payload and GITHUB_SHA is unset)"
+                    )
+                found = pulls.pulls_for_commit(repo, ctx.sha)
+                if not found:
+                    raise UsageError(f"no open pull request contains commit {ctx.sha[:12]}: pass --pr N")
+                number = found[0].number
+            pr = repo.get_pull(number)
+            if head_sha and pr.head.sha != head_sha:
+                return Posted(
+                    number,
+                    None,
+                    f"the report is for commit {head_sha[:12]}, but PR #{number}'s head is "
+                    f"{pr.head.sha[:12]} (a newer push, or a run of another pull request)",
+                )
+        step.action = f"commenting on PR #{pr.number}"
+        return Posted(pr.number, upsert(pr, body, marker, BotIdentity.from_env().login))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_gitops.github.client import cap
+from mlops_gitops.github.client import BOT_LOGIN, cap
+from mlops_gitops.github.comments import written_by
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,11 @@ class IssueOutcome:
     url: str | None
 
 
-def find_open_issue(repo: Any, marker: str, labels: tuple[str, ...] | list[str] = ()) -> Any | None:
-    """The open issue (never a PR: GitHub lists PRs as issues too) whose body holds ``marker``.
+def find_open_issue(
+    repo: Any, marker: str, labels: tuple[str, ...] | list[str] = (), bot_login: str = BOT_LOGIN
+) -> Any | None:
+    """The open issue opened by ``bot_login`` (never a PR: GitHub lists PRs as issues too) whose body
+    holds ``marker``. Anyone can open an issue carrying the marker; only the bot's own is edited.
 
     Filtering by the labels we put on it keeps the listing short on busy repositories; the marker is
     what decides, so a human relabelling the issue only costs a longer listing on the next run.
@@ -26,19 +30,24 @@ def find_open_issue(repo: Any, marker: str, labels: tuple[str, ...] | list[str] 
         if candidates:
             kwargs["labels"] = candidates
         for issue in repo.get_issues(**kwargs):
-            if issue.pull_request is None and marker in (issue.body or ""):
+            if issue.pull_request is None and marker in (issue.body or "") and written_by(issue, bot_login):
                 return issue
     return None
 
 
 def upsert_issue(
-    repo: Any, title: str, body: str, marker: str, labels: tuple[str, ...] | list[str] = ()
+    repo: Any,
+    title: str,
+    body: str,
+    marker: str,
+    labels: tuple[str, ...] | list[str] = (),
+    bot_login: str = BOT_LOGIN,
 ) -> IssueOutcome:
     """Create the marked issue, or bring the open one up to date (title, body, labels)."""
     body = cap(body)
     if marker not in body:
         body = f"{marker}\n{body}"
-    issue = find_open_issue(repo, marker, labels)
+    issue = find_open_issue(repo, marker, labels, bot_login)
     if issue is None:
         made = repo.create_issue(title=title, body=body, labels=list(labels))
         return IssueOutcome("created", made.number, made.html_url)
@@ -53,10 +62,14 @@ def upsert_issue(
 
 
 def close_issue(
-    repo: Any, marker: str, comment: str | None = None, labels: tuple[str, ...] | list[str] = ()
+    repo: Any,
+    marker: str,
+    comment: str | None = None,
+    labels: tuple[str, ...] | list[str] = (),
+    bot_login: str = BOT_LOGIN,
 ) -> IssueOutcome:
-    """Close the open marked issue (with a closing comment when given); nothing to do when none."""
-    issue = find_open_issue(repo, marker, labels)
+    """Close the bot's open marked issue (with a closing comment when given); nothing to do when none."""
+    issue = find_open_issue(repo, marker, labels, bot_login)
     if issue is None:
         return IssueOutcome("none", None, None)
     if comment:

@@ -8,28 +8,13 @@ our own commit: once someone else pushed to it, we comment on the PR instead of 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops_gitops.errors import UsageError
-from mlops_gitops.github.client import BOT_EMAIL, BOT_NAME, cap
-from mlops_gitops.github.comments import upsert
-
-
-@dataclass(frozen=True)
-class BotIdentity:
-    name: str = BOT_NAME
-    email: str = BOT_EMAIL
-
-    @classmethod
-    def from_env(cls) -> BotIdentity:
-        """``MLOPS_GITOPS_BOT_NAME/EMAIL`` override the identity (an App's ``name[bot]``)."""
-        return cls(
-            os.environ.get("MLOPS_GITOPS_BOT_NAME") or BOT_NAME,
-            os.environ.get("MLOPS_GITOPS_BOT_EMAIL") or BOT_EMAIL,
-        )
+from mlops_gitops.github.client import BotIdentity, cap
+from mlops_gitops.github.comments import upsert, written_by
 
 
 def pr_number_from_event(event_path: str | None) -> int | None:
@@ -56,6 +41,55 @@ def pr_number_from_event(event_path: str | None) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None
+
+
+@dataclass(frozen=True)
+class RunHead:
+    """Where the run that made a report came from, as GitHub states it in a ``workflow_run`` payload
+    (not as the run's own artifact says): head repository ``owner/name``, branch and commit."""
+
+    repository: str
+    branch: str
+    sha: str
+
+
+def run_head_from_event(event_path: str | None) -> RunHead | None:
+    """The triggering run's head, when the event is ``workflow_run``; None for any other event."""
+    if not event_path:
+        return None
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{event_path}: cannot read the event payload: {exc}") from None
+    run = event.get("workflow_run") if isinstance(event, dict) else None
+    if not isinstance(run, dict):
+        return None
+    head_repo = run.get("head_repository")
+    repository = head_repo.get("full_name") if isinstance(head_repo, dict) else None
+    branch, sha = run.get("head_branch"), run.get("head_sha")
+    if not all(isinstance(v, str) and v for v in (repository, branch, sha)):
+        raise UsageError(
+            f"{event_path}: the workflow_run payload lacks head_repository.full_name, head_branch or "
+            "head_sha, so the report's pull request cannot be verified"
+        )
+    return RunHead(str(repository), str(branch), str(sha))
+
+
+def pulls_for_run(repo: Any, run: RunHead) -> list[Any]:
+    """Open PRs of ``repo`` whose head is exactly the run's: same repository, branch and commit.
+
+    The commit alone is not enough: a maintainer who pushes a fork's commits to a branch here (to run
+    CI with secrets) makes the fork's own run share that commit with the maintainer's PR.
+    """
+    owner = run.repository.split("/", 1)[0]
+    return [
+        pr
+        for pr in repo.get_pulls(state="open", head=f"{owner}:{run.branch}")
+        if pr.head.sha == run.sha
+        and pr.head.ref == run.branch
+        and pr.head.repo is not None
+        and pr.head.repo.full_name == run.repository
+    ]
 
 
 def pulls_for_commit(repo: Any, sha: str) -> list[Any]:
@@ -119,11 +153,26 @@ def publish(repo: Any, plan: Promotion, bot: BotIdentity | None = None) -> Publi
     bot = bot or BotIdentity.from_env()
     owner = repo.owner.login
     open_prs = list(repo.get_pulls(state="open", head=f"{owner}:{plan.branch}", base=plan.base))
-    pr = next((p for p in open_prs if plan.marker in (p.body or "")), open_prs[0] if open_prs else None)
+    # Only PRs the bot opened are ours to edit: the marker in a body is public and proves nothing.
+    ours = [p for p in open_prs if written_by(p, bot.login)]
+    pr = next((p for p in ours if plan.marker in (p.body or "")), ours[0] if ours else None)
+    if pr is None and open_prs:
+        other = open_prs[0]
+        return Published(
+            "blocked",
+            other.number,
+            other.html_url,
+            f"PR #{other.number} from branch {plan.branch} was opened by {other.user.login}, not by "
+            f"{bot.login}: not touching it (close it, or delete the branch, to let mlops-gitops manage it)",
+        )
     if pr is None:
         # Renovate's convention: a PR closed without merging means "not this version".
         for closed in repo.get_pulls(state="closed", head=f"{owner}:{plan.branch}", base=plan.base):
-            if not closed.merged and marked_hash(closed.body) == plan.model_hash:
+            if (
+                not closed.merged
+                and written_by(closed, bot.login)
+                and marked_hash(closed.body) == plan.model_hash
+            ):
                 return Published(
                     "skipped",
                     closed.number,
@@ -149,7 +198,7 @@ def publish(repo: Any, plan: Promotion, bot: BotIdentity | None = None) -> Publi
                 "force-push over that work.\n\nTo let mlops-gitops manage the branch again, close this PR "
                 "and delete the branch (the next run opens a fresh PR), or apply the change yourself."
             )
-            upsert(pr, note, note.splitlines()[0])
+            upsert(pr, note, note.splitlines()[0], bot.login)
             return Published("blocked", pr.number, pr.html_url, detail + "; commented on the PR")
         current = _file_at(repo, head, plan.path)
         push = not ([p.sha for p in head.parents] == [base_commit.sha] and current == plan.text)

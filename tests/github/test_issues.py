@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_gitops.github import client, issues
-from tests.fakegithub import FakeGitHub
+from tests.fakegithub import BOT_LOGIN, FakeGitHub
 
 REPO = "acme/models"
 MARKER = "<!-- mlops-gitops:drift project=iris -->"
@@ -38,7 +38,7 @@ def test_issue_is_created_updated_and_closed_once(fake_github: FakeGitHub, repo)
 
 
 def test_issue_found_after_labels_were_removed(fake_github: FakeGitHub, repo) -> None:  # type: ignore[no-untyped-def]
-    number = fake_github.add_issue(REPO, "Drift", f"{MARKER}\nold")
+    number = fake_github.add_issue(REPO, "Drift", f"{MARKER}\nold", user=BOT_LOGIN)
     out = issues.upsert_issue(repo, "Drift", f"{MARKER}\nnew", MARKER, ["drift"])
     assert out.number == number and out.action == "updated"
     assert fake_github.issues(REPO)[0].labels == ["drift"]
@@ -47,10 +47,27 @@ def test_issue_found_after_labels_were_removed(fake_github: FakeGitHub, repo) ->
 def test_issue_listing_paginates(fake_github: FakeGitHub, repo) -> None:  # type: ignore[no-untyped-def]
     for i in range(130):
         fake_github.add_issue(REPO, f"noise {i}", "x", labels=["drift"])
-    number = fake_github.add_issue(REPO, "Drift", MARKER, labels=["drift"])
+    number = fake_github.add_issue(REPO, "Drift", MARKER, labels=["drift"], user=BOT_LOGIN)
     for i in range(5):
         fake_github.add_issue(REPO, f"later {i}", "x", labels=["drift"])
     assert issues.find_open_issue(repo, MARKER, ["drift"]).number == number
+
+
+def test_a_human_issue_carrying_the_marker_is_left_alone(fake_github: FakeGitHub, repo) -> None:  # type: ignore[no-untyped-def]
+    """Hostile: the marker is public; an issue someone else opened with it must not be edited or closed."""
+    planted = fake_github.add_issue(REPO, "Pwned", f"{MARKER}\nmy text", labels=["drift"], user="mallory")
+    made = issues.upsert_issue(repo, "Drift in iris", f"{MARKER}\nPSI 0.3", MARKER, ["drift"])
+    assert made.action == "created" and made.number != planted
+    human = next(i for i in fake_github.issues(REPO) if i.number == planted)
+    assert human.body == f"{MARKER}\nmy text" and human.title == "Pwned" and human.state == "open"
+    assert issues.close_issue(repo, MARKER, "clear", ["drift"]).number == made.number
+    assert next(i for i in fake_github.issues(REPO) if i.number == planted).state == "open"
+
+
+def test_an_app_identity_is_recognised(fake_github: FakeGitHub, repo) -> None:  # type: ignore[no-untyped-def]
+    number = fake_github.add_issue(REPO, "Drift", f"{MARKER}\nold", user="mlops-deployer[bot]")
+    assert issues.find_open_issue(repo, MARKER, bot_login="mlops-deployer[bot]").number == number
+    assert issues.find_open_issue(repo, MARKER) is None
 
 
 def test_dispatch_is_recorded(fake_github: FakeGitHub, repo) -> None:  # type: ignore[no-untyped-def]
