@@ -19,6 +19,12 @@ REQUIRED_IN_WHEEL = (
     "mlops_gitops/manifest/schema.json",
     "mlops_gitops/examples/iris/mlops.example.yaml",
     "mlops_gitops/examples/iris/data/iris.csv",
+    # The hash locks the generated jobs install their dependencies from.
+    "mlops_gitops/locks/core.txt",
+    "mlops_gitops/locks/github.txt",
+    "mlops_gitops/locks/dvc-github.txt",
+    "mlops_gitops/locks/data-dvc.txt",
+    "mlops_gitops/locks/data-dvc-github.txt",
 )
 REQUIRED_IN_SDIST = ("templates/github/workflows/mlops-pr.yml.j2", "examples/iris/data/iris.csv")
 

@@ -107,11 +107,13 @@ class Story:
         out(["git", "checkout", "-q", ref], path, "git checkout")
         return path
 
-    def reproduce(self, repo: Path, step: str) -> list[str]:
-        """What mlops-pr and mlops-train run: fetch run records, reproduce with --pull, share the result."""
+    def reproduce(self, repo: Path, step: str, share: bool = True) -> list[str]:
+        """What mlops-pr and mlops-train run: fetch run records, reproduce with --pull; the default branch
+        shares the result, a pull request never does (its code ran, so it cannot write the store)."""
         out(["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], repo, "dvc pull --run-cache")
         log = out(["dvc", "repro", "--pull", "--allow-missing"], repo, "dvc repro --pull --allow-missing")
-        out([MLOPS, "push-runs"], repo, "mlops-gitops push-runs")
+        if share:
+            out([MLOPS, "push-runs"], repo, "mlops-gitops push-runs")
         ran = RAN.findall(log)
         restored = re.findall(r"Stage '([^']+)' is cached - skipping run", log)
         self.executed.append((step, ran))
@@ -122,9 +124,10 @@ class Story:
         return ran
 
     def restore_and_commit(self, name: str) -> None:
-        """What the engineer runs after CI trained the PR: restore that run, record it in Git."""
+        """What the engineer runs after CI trained on the default branch: restore that run (or train,
+        when no trusted run exists), record it in Git."""
         out(["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], self.laptop, "dvc pull --run-cache")
-        log = out(["dvc", "repro", "--pull", "--allow-missing"], self.laptop, "dvc repro (restores)")
+        log = out(["dvc", "repro", "--pull", "--allow-missing"], self.laptop, "dvc repro")
         print(f"    stages executed on the laptop: {', '.join(RAN.findall(log)) or 'none (restored)'}")
         out(["git", "add", "dvc.lock", "metrics.json", "plots"], self.laptop)
         out(["git", "commit", "-qm", "Record the reproduced pipeline (dvc.lock)"], self.laptop)
@@ -144,7 +147,7 @@ class Story:
         changed = out([MLOPS, "changed", "--base", "origin/main"], ci, "mlops-gitops changed")
         print(indent(changed))
         if "retrain=true" in changed:
-            self.reproduce(ci, f"PR {name}")
+            self.reproduce(ci, f"PR {name}", share=False)
         else:
             self.executed.append((f"PR {name}", []))
             print("    no pipeline input changed: the training job is skipped")
@@ -202,11 +205,10 @@ def main() -> int:
         " as mlops-comment would post it (one comment per PR, edited in place on every run):"
     )
     print(indent(report, "    | "))
-    say("   The engineer records the PR's run in Git: `dvc pull --run-cache && dvc repro` restores it")
-    out(["git", "checkout", "-q", "stronger-model"], laptop)
-    story.restore_and_commit("stronger-model")
-    story.pull_request("stronger-model")
-    print("    (same sticky comment, updated; the dvc.lock warning is gone)")
+    print(
+        "    The PR's run is never shared: its code ran with the remote's read-only credentials, so"
+        " nothing it made can reach the store the default branch deploys from."
+    )
 
     story.branch("tiny-C", {params: ("C: 1.0", "C: 0.01")}, "Much stronger regularisation: C 0.01")
     code, _, bad_ci = story.pull_request("tiny-C")
@@ -250,13 +252,19 @@ def main() -> int:
     story.branch("docs", {"README.md": ("# ", "# (edited) ")}, "Docs only")
     story.pull_request("docs")
 
-    say("3. Merge the passing PR; mlops-train on main restores what the PR trained")
+    say("3. Merge the passing PR; mlops-train on main trains the model with the trusted credentials")
     out(["git", "checkout", "-q", "main"], laptop)
     out(["git", "pull", "-q", "--no-rebase", "origin", "stronger-model"], laptop, "git merge stronger-model")
     out(["git", "push", "-q", "origin", "main"], laptop, "git push origin main")
-    merged_ci = story.ci_clone("main", "train-2")
-    ran = story.reproduce(merged_ci, "push main (merge)")
-    print("    the merge trained nothing: the model trained for the PR was restored" if not ran else "")
+    story.reproduce(story.ci_clone("main", "train-2"), "push main (merge)")
+    print(
+        "    the merge commit's dvc.lock does not describe this model yet, so mlops-train holds it (no"
+        " deployment);\n    the engineer records main's run in Git: `dvc pull --run-cache && dvc repro` restores it"
+    )
+    story.restore_and_commit("main")
+    merged_ci = story.ci_clone("main", "train-3")
+    ran = story.reproduce(merged_ci, "push main (dvc.lock recorded)")
+    print("    that push trained nothing: every stage matches dvc.lock" if not ran else "")
 
     say(
         "4. mlops-deploy: the deployment PR for staging (printed by `promote --dry-run`; in CI it is opened on"

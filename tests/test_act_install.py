@@ -43,7 +43,7 @@ REPO = "acme/points"
 SECRET = "tr-4c1d-s3cr3t-value"
 # An offline pip that builds a Git checkout with the build backend already installed.
 OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-CONTAINER = "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04"
+CONTAINER = "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04@sha256:3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b"
 CUSTOM = """
 runners:
   train:
@@ -155,9 +155,13 @@ def workflow(dev: Path, name: str) -> dict[str, Any]:
     return data
 
 
-def install_requirement(job: dict[str, Any]) -> str:
+def install_step(job: dict[str, Any]) -> dict[str, Any]:
     (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("Install mlops-gitops")]
-    return str(step["env"]["MLOPS_GITOPS"])
+    return dict(step)
+
+
+def install_requirement(job: dict[str, Any]) -> str:
+    return str(install_step(job)["env"]["MLOPS_GITOPS"])
 
 
 def assert_customised(dev: Path) -> None:
@@ -208,10 +212,11 @@ def test_adopted_from_a_git_url_installs_that_commit_and_runs_green(
     assert "GitHub's runners cannot reach" in init_log and "set python.tool" in init_log
 
     jobs = workflow(dev, "mlops-pr.yml")["jobs"]
-    assert install_requirement(jobs["check"]) == f"mlops-gitops @ {url}@{sha}"
-    assert install_requirement(jobs["train"]) == f"mlops-gitops[dvc,data] @ {url}@{sha}"
-    comment = workflow(dev, "mlops-comment.yml")["jobs"]
-    assert {install_requirement(j) for j in comment.values()} == {f"mlops-gitops[github] @ {url}@{sha}"}
+    comment = workflow(dev, "mlops-comment.yml")["jobs"]["comment"]
+    for job in (jobs["check"], jobs["train"], comment):
+        assert install_requirement(job) == f"mlops-gitops @ {url}@{sha}"
+    assert install_step(jobs["train"])["run"].endswith("locks install data dvc\n")
+    assert install_step(comment)["run"].endswith("locks install github\n")
 
     base, head = open_pull_request(dev, origin)
     runner_bin = isolated_env(tmp_path / "runner-env")
@@ -247,7 +252,7 @@ def test_tool_from_a_committed_wheel_and_the_dvc_cache_between_runs(
     shutil.copy(wheel, root / "dev" / "wheels" / wheel.name)
     dev, origin = adopt(root, dev_bin, tool_key=f"wheels/{wheel.name}")
     jobs = workflow(dev, "mlops-pr.yml")["jobs"]
-    assert install_requirement(jobs["train"]) == f"./wheels/{wheel.name}[dvc,data]"
+    assert install_requirement(jobs["train"]) == f"./wheels/{wheel.name}"
 
     base, head = open_pull_request(dev, origin)
     remote = root / "dvc-remote"

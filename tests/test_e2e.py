@@ -98,6 +98,12 @@ class Story:
             self.fake.repo(REPO).refs[f"heads/{branch}"] = sha
         return sha
 
+    def train_locally(self, branch: str) -> str:
+        """The developer trains on their own machine and commits what it recorded (dvc.lock, metrics)."""
+        log = run(["dvc", "repro", "--pull"], self.dev)
+        self.step.local = self.step.local + stage_counts(log)
+        return self.commit_and_push("Record a locally trained model", branch)
+
     def record_lock(self, branch: str) -> str:
         """The developer takes the model CI trained: `dvc pull --run-cache` then `dvc repro` restores
         it without training, and dvc.lock + metrics are committed (promote reads the committed lock)."""
@@ -284,16 +290,19 @@ def _story(s: Story) -> None:
     assert result.returncode == 0, result.log[-6000:]
     assert not result.stages.executed, "dvc.lock matches: nothing should train"
 
-    # ---- 2. a param change: the PR retrains, reports the change, one sticky comment.
+    # ---- 2. a param change: the PR retrains, reports the change, one sticky comment; it pushes nothing.
     s.begin("2. PR: train.C 1.0 -> 2.0")
     git(dev, "checkout", "-qb", "tune-c")
     change_params(dev, "2.0")
     head = s.commit_and_push("Weaker regularisation: C 2.0", "tune-c")
     tune_pr = s.open_pull("tune-c", "Tune C")
+    stored = sorted(p.relative_to(s.remote) for p in s.remote.rglob("*"))
     pr_run = s.pull_request(tune_pr, "tune-c", main_locked, head)
     assert pr_run.returncode == 0, pr_run.log[-6000:]
     assert pr_run.job_result("reproduce and report") == "succeeded"
     assert "train" in pr_run.stages.executed
+    # The PR's code ran with the remote's credentials: nothing it made reaches the store main deploys.
+    assert sorted(p.relative_to(s.remote) for p in s.remote.rglob("*")) == stored
     report = (pr_run.artifacts / "mlops-report" / "report.md").read_text()
     assert report.startswith(REPORT_MARKER)
     assert "### Changed params" in report
@@ -302,14 +311,10 @@ def _story(s: Story) -> None:
     assert com.returncode == 0, com.log[-6000:]
     assert com.job_result("post the report") == "succeeded"
     assert len(s.report_comments(tune_pr)) == 1
-    # The developer commits the lock of the model CI trained; the PR runs again on that push.
-    tuned = s.record_lock("tune-c")
-    tuned_hash = s.lock_md5(tuned, "models/model.pkl")
-    assert list(s.remote.glob(f"files/md5/{tuned_hash[:2]}/{tuned_hash[2:]}")), "CI did not push the model"
-    pr_run = s.pull_request(tune_pr, "tune-c", main_locked, tuned)
+    # A re-run of the same head edits that comment; it never adds a second one.
+    pr_run = s.pull_request(tune_pr, "tune-c", main_locked, head)
     assert pr_run.returncode == 0, pr_run.log[-6000:]
-    assert not pr_run.stages.executed
-    com = s.comment(pr_run, tune_pr, "tune-c", main_locked, tuned)
+    com = s.comment(pr_run, tune_pr, "tune-c", main_locked, head)
     assert com.returncode == 0, com.log[-6000:]
     comments = s.report_comments(tune_pr)
     assert len(comments) == 1, "a second report comment was created"
@@ -364,7 +369,7 @@ def _story(s: Story) -> None:
     pr_run = s.pull_request(gate_pr, "too-strong", main_locked, head)
     assert pr_run.returncode != 0
     assert pr_run.job_result("reproduce and report") == "failed"
-    bad = s.record_lock("too-strong")
+    bad = s.train_locally("too-strong")
     pulls_before = len(fake.pulls(REPO))
     proc = subprocess.run(
         [str(VENV_BIN / "mlops-gitops"), "promote", "--env", "staging", "--model-ref", bad],
@@ -378,17 +383,24 @@ def _story(s: Story) -> None:
     assert len(fake.pulls(REPO)) == pulls_before
     assert not fake.matching("POST", r"/git/refs")
 
-    # ---- 6. merge step 2: main restores instead of training; staging PR; production only after it.
+    # ---- 6. merge step 2: main trains the model (the PR's run was never shared) and holds it until
+    # the commit describes it; the developer records main's run without training; then deploy.
     s.begin("6. merge tune-c; deploy")
     git(dev, "checkout", "-q", "main")
     git(dev, "merge", "-q", "--no-ff", "-m", "Merge tune-c", "tune-c")
     git(dev, "push", "-q", "origin", "main")
-    merge = s.sha()
-    result = s.push(main_locked, merge)
+    merged = s.sha()
+    result = s.push(main_locked, merged)
+    assert result.returncode != 0, "a commit whose dvc.lock does not describe its model must be held"
+    assert "train" in result.stages.executed
+    assert "dvc.lock" in result.log and "dvc pull --run-cache" in result.log
+    merge = s.record_lock("main")
+    tuned_hash = s.lock_md5(merge, "models/model.pkl")
+    assert list(s.remote.glob(f"files/md5/{tuned_hash[:2]}/{tuned_hash[2:]}")), "main did not push the model"
+    result = s.push(merged, merge)
     assert result.returncode == 0, result.log[-6000:]
     assert result.stages.executed == [], f"main retrained: {result.stages.executed}"
     assert result.stages.restored or result.stages.unchanged
-    assert s.lock_md5(merge, "models/model.pkl") == tuned_hash
     deploy = s.deploy_after_training(merge)
     assert deploy.returncode == 0, deploy.log[-6000:]
     assert deploy.job_result("promote to staging") == "succeeded"

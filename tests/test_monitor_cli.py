@@ -252,3 +252,88 @@ def test_dvc_tracked_logs_are_pulled_when_missing(tmp_path: Path, capsys: pytest
     assert code == 0, err
     assert (root / "logs" / "2024-03.csv").is_file()
     assert out.startswith(MARKER)
+
+
+def test_measure_then_alert_from_the_artifact(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_github: FakeGitHub,
+) -> None:
+    """The generated workflow's split: a read-only job measures (--no-github), a minimal job holding
+    issues: write posts from its files (--alert-from) without pyarrow, SciPy or DVC."""
+    fake_github.add_repo(REPO)
+    root = project(tmp_path, retrain=True)
+    write_logs(root, shift=8)
+    out = tmp_path / "artifact"
+    out.mkdir()
+    code, _, _ = run(
+        capsys,
+        root,
+        "--no-github",
+        "--output",
+        str(out / "monitor.md"),
+        "--json-output",
+        str(out / "monitor.json"),
+    )
+    assert code == 1 and fake_github.requests == []
+    in_actions(monkeypatch, fake_github)
+    code, stdout, _ = run(capsys, root, "--alert-from", str(out))
+    assert code == 1 and "drift issue: created, training dispatched" in stdout
+    (issue,) = [i for i in fake_github.issues(REPO) if i.body.startswith(MARKER)]
+    assert issue.body == (out / "monitor.md").read_text()
+    assert len(fake_github.dispatches) == 1
+
+
+def test_alert_from_refuses_a_report_of_another_project_or_a_bad_verdict(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_github: FakeGitHub,
+) -> None:
+    fake_github.add_repo(REPO)
+    root = project(tmp_path)
+    in_actions(monkeypatch, fake_github)
+    out = tmp_path / "artifact"
+    out.mkdir()
+    (out / "monitor.md").write_text("<!-- mlops-gitops:monitor project=other -->\nhi\n")
+    (out / "monitor.json").write_text('{"drift": false}')
+    code, _, err = run(capsys, root, "--alert-from", str(out))
+    assert code == 2 and "not a monitoring report of project demo" in err
+    (out / "monitor.md").write_text(f"{MARKER}\nhi\n")
+    (out / "monitor.json").write_text('{"drift": "yes"}')
+    code, _, err = run(capsys, root, "--alert-from", str(out))
+    assert code == 2 and "'drift' must be true or false" in err
+    assert fake_github.writes() == []
+
+
+def test_alert_from_does_not_import_the_data_stack(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = project(tmp_path)
+    out = tmp_path / "artifact"
+    out.mkdir()
+    (out / "monitor.md").write_text(f"{MARKER}\nfine\n")
+    (out / "monitor.json").write_text('{"drift": false, "logs": {"rows": 3}}')
+    code = (
+        "import atexit, sys; from mlops_gitops.cli import main;"
+        "atexit.register(lambda: print([m for m in ('pyarrow', 'scipy', 'dvc', 'numpy') if m in sys.modules]));"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "monitor",
+            "--manifest",
+            str(root / "mlops.yaml"),
+            "--alert-from",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": "", "HOME": str(tmp_path)},
+    )
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout + proc.stderr

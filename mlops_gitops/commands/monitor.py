@@ -10,10 +10,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mlops_gitops.commands.options import manifest_option
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.manifest.model import Manifest
 
 
 @click.command("monitor")
@@ -34,17 +38,35 @@ from mlops_gitops.commands.options import manifest_option
     help="Also write the JSON report to FILE (whatever --format is).",
 )
 @click.option("--no-github", is_flag=True, help="Never open, update or close the GitHub issue.")
+@click.option(
+    "--alert-from",
+    "alert_from",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Measure nothing: bring the drift issue in step with monitor.md and monitor.json in DIR, as "
+    "written by an earlier `monitor --no-github --output DIR/monitor.md --json-output DIR/monitor.json`. "
+    "The generated workflow measures in a read-only job and posts from this minimal one.",
+)
 def command(
-    manifest_path: str, fmt: str, output: str | None, json_output: str | None, no_github: bool
+    manifest_path: str,
+    fmt: str,
+    output: str | None,
+    json_output: str | None,
+    no_github: bool,
+    alert_from: str | None,
 ) -> int:
     """Drift of production logs against the training baseline: PSI, KS, chi-square, prediction shares."""
+    from mlops_gitops.manifest.loader import load_manifest
+
+    manifest = load_manifest(manifest_path)
+    if alert_from is not None:
+        return _alert(manifest, Path(alert_from))
+
     from mlops_gitops import gha
     from mlops_gitops.atomic import write_atomic
     from mlops_gitops.data.monitor import monitor
-    from mlops_gitops.manifest.loader import load_manifest
     from mlops_gitops.reporters import drift as drift_reporter
 
-    manifest = load_manifest(manifest_path)
     report = monitor(manifest, Path(manifest_path).parent, manifest_path)
     markdown = drift_reporter.render(report)
     if not no_github and gha.in_actions() and manifest.monitoring is not None:
@@ -90,3 +112,26 @@ def command(
         state = f"drift in {drifted} of {total} groups" if report.drift else "no drift"
         click.echo(f"monitor: {state}; report written to {output}", err=True)
     return 1 if report.drift else 0
+
+
+def _alert(manifest: Manifest, directory: Path) -> int:
+    """``--alert-from``: post what the measuring job found (GitHub only: no pyarrow, no DVC)."""
+    from mlops_gitops.data.alerting import read_measured, sync_issue
+    from mlops_gitops.errors import UsageError
+    from mlops_gitops.github.client import GitHubContext
+
+    if manifest.monitoring is None:
+        raise UsageError(f"{manifest.name}: mlops.yaml has no monitoring section")
+    measured = read_measured(directory, manifest.name)
+    outcome = sync_issue(
+        GitHubContext.from_env(),
+        manifest.name,
+        measured.drift,
+        measured.markdown,
+        manifest.monitoring.on_drift,
+        manifest.default_branch,
+        measured.window,
+    )
+    retrain = ", training dispatched" if outcome.dispatched else ""
+    click.echo(f"drift issue: {outcome.issue_action}{retrain}")
+    return 1 if measured.drift else 0

@@ -395,6 +395,15 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
         for where, steps in ((runner or {}).get("steps") or {}).items():
             for i, step in enumerate(steps or []):
                 step_problems(step, ("runners", job, "steps", where, i), add)
+        container = (runner or {}).get("container")
+        if container is not None:
+            image_path = ("runners", job, "container") + (("image",) if isinstance(container, dict) else ())
+            image_problem(
+                container.get("image") if isinstance(container, dict) else container, image_path, add
+            )
+        for name, service in ((runner or {}).get("services") or {}).items():
+            if isinstance(service, dict):
+                image_problem(service.get("image"), ("runners", job, "services", name, "image"), add)
 
     if ("stages" in data) == ("pipelines" in data):
         add(
@@ -405,6 +414,13 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
             else "missing `pipelines:` (your dvc.yaml files, e.g. [dvc.yaml] or [pipelines/*/dvc.yaml]) "
             "or `stages:` (for a new project, written into dvc.yaml)",
             at_key=True,
+        )
+    deploy = data.get("deploy") or {}
+    if deploy.get("token_secret") and not deploy.get("token_login"):
+        add(
+            ("deploy", "token_secret"),
+            "set deploy.token_login too: the login this token acts as (a GitHub App: 'NAME[bot]'; a "
+            "fine-grained token: its user), so mlops-gitops only edits the pull requests it opened",
         )
     if (data.get("python") or {}).get("install") == INSTALL_PLACEHOLDER:
         add(
@@ -501,6 +517,20 @@ _PINNED_USES = re.compile(
 _SAFE_EXPRESSION = re.compile(r"\$\{\{\s*(?:secrets|vars)\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
 
 
+_PINNED_IMAGE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
+def image_problem(image: Any, path: Path_, add: Any) -> None:
+    """A job's container or service image must be pinned by digest: a tag can be moved to another
+    image by whoever controls the registry, and the job runs it with the job's credentials."""
+    if isinstance(image, str) and not _PINNED_IMAGE.match(image):
+        add(
+            path,
+            f"'{image}' is not pinned: add its digest (IMAGE:TAG@sha256:<64 hex>, from "
+            "`docker buildx imagetools inspect IMAGE:TAG`); a tag can be moved by whoever controls it",
+        )
+
+
 def step_problems(step: dict[str, Any], path: Path_, add: Any) -> None:
     """A user's extra step: actions pinned by SHA; expressions only to pass secrets or variables."""
     uses = step.get("uses")
@@ -595,6 +625,7 @@ def build(raw: dict[str, Any]) -> Manifest:
                 pipeline=dvcfile_of(d["model"]["pipeline"]) if d["model"].get("pipeline") else None,
             ),
             token_secret=d.get("token_secret"),
+            token_login=d.get("token_login"),
             labels=tuple(d["labels"]),
             environments=tuple(environment(e) for e in d["environments"]),
         )
@@ -618,14 +649,26 @@ def build(raw: dict[str, Any]) -> Manifest:
         history=metrics["history"],
         data_remote=section.get("remote"),
         data_secrets=dict(section["secrets"]),
+        data_pr_secrets=dict(section["pull_request_secrets"]),
         data_checks=tuple(data_check(c) for c in section["checks"]),
-        cloud=Cloud(provider=cloud["provider"], settings=dict(cloud.get(cloud["provider"]) or {})),
+        cloud=cloud_of(cloud),
         trigger_paths=tuple(triggers.get("paths") or ()),
         schedule=triggers.get("schedule"),
         runners=runners,
         deploy=deploy,
         monitoring=monitoring(data["monitoring"]) if data.get("monitoring") else None,
         raw=raw,
+    )
+
+
+def cloud_of(cloud: dict[str, Any]) -> Cloud:
+    """The two identities: default-branch jobs' (``settings``) and pull requests' (merged over it)."""
+    settings = dict(cloud.get(cloud["provider"]) or {})
+    pull_requests = settings.pop("pull_requests", None)
+    return Cloud(
+        provider=cloud["provider"],
+        settings=settings,
+        pull_requests={**settings, **pull_requests} if pull_requests else None,
     )
 
 

@@ -74,6 +74,7 @@ class Deploy:
     environments: tuple[Environment, ...]
     token_secret: str | None
     labels: tuple[str, ...]
+    token_login: str | None = None  # who token_secret acts as; only what it wrote is ever edited
 
     def environment(self, name: str) -> Environment | None:
         return next((e for e in self.environments if e.name == name), None)
@@ -81,8 +82,12 @@ class Deploy:
 
 @dataclass(frozen=True)
 class Cloud:
+    """``settings``: the identity of default-branch jobs; ``pull_requests``: the read-only one that
+    pull-request runs use instead, merged over ``settings`` (None: pull requests get no cloud login)."""
+
     provider: str
     settings: Mapping[str, str]
+    pull_requests: Mapping[str, str] | None = None
 
 
 def entry_paths(entries: Any) -> tuple[str, ...]:
@@ -152,6 +157,7 @@ class Manifest:
     history: int
     data_remote: str | None
     data_secrets: Mapping[str, str]
+    data_pr_secrets: Mapping[str, str]  # read-only credentials for pull-request runs
     data_checks: tuple[DataCheck, ...]
     cloud: Cloud
     trigger_paths: tuple[str, ...]  # `triggers.paths`; empty: every input of the pipelines

@@ -12,13 +12,11 @@ set.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 from mlops_gitops import __version__
 
 DIST = "mlops-gitops"
-_NAMED = re.compile(r"^\s*(?P<name>mlops[-_.]gitops)(?:\s*\[[^\]]*\])?(?P<rest>.*)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -29,17 +27,11 @@ class ToolSource:
     requirement: str
     warning: str | None = None
 
-    def with_extras(self, extras: tuple[str, ...]) -> str:
-        """The pip requirement with the extras a job needs (none: the core)."""
-        if not extras:
-            return self.requirement
-        tag = "[" + ",".join(extras) + "]"
-        if self.kind == "wheel":
-            return f"./{self.requirement.removeprefix('./')}{tag}"
-        named = _NAMED.match(self.requirement)
-        if named:
-            return f"{DIST}{tag}{named.group('rest')}"
-        return self.requirement  # a requirement we cannot name (a bare URL): pip installs it as given
+    @property
+    def pip_requirement(self) -> str:
+        """What the job hands to ``pip install --no-deps``: the tool alone, its dependencies coming
+        from the hash lock it ships (mlops_gitops/locks), never from pip's resolver."""
+        return f"./{self.requirement}" if self.kind == "wheel" else self.requirement
 
 
 def tool_source(

@@ -129,6 +129,15 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
     train_permissions = {"contents": "read"}
     if cloud:
         train_permissions["id-token"] = "write"
+    # A pull request's run gets only the read-only identity (and secrets) declared for pull requests.
+    pr_train_permissions = {"contents": "read"}
+    if cloud and manifest.cloud.pull_requests:
+        pr_train_permissions["id-token"] = "write"
+    missing = []
+    if cloud and not manifest.cloud.pull_requests:
+        missing.append(f"cloud.{manifest.cloud.provider}.pull_requests")
+    if manifest.data_secrets and not manifest.data_pr_secrets:
+        missing.append("data.pull_request_secrets")
     deploy_id_token = bool(manifest.deploy) and cloud and project.metrics_need_dvc()
     if manifest.deploy and manifest.deploy.token_secret:
         # The deployment PR is made with the App/fine-grained token; GITHUB_TOKEN only reads.
@@ -138,11 +147,14 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
     if deploy_id_token:
         # promote reads the model's metrics from the DVC remote: they are not in Git.
         deploy_permissions["id-token"] = "write"
+    # Measuring reads the logs (and the cloud); only the alert job, which runs nothing but
+    # mlops-gitops, holds the write token.
+    measure_permissions = {"contents": "read"}
+    if cloud:
+        measure_permissions["id-token"] = "write"
     monitor_permissions = {"contents": "read", "issues": "write"}
     if retrain:
         monitor_permissions["actions"] = "write"
-    if cloud:
-        monitor_permissions["id-token"] = "write"
     from mlops_gitops.render.toolsource import running_source
 
     deploy_extras = ("github", "dvc") if project.metrics_need_dvc() else ("github",)
@@ -158,8 +170,11 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
         "why": PERMISSION_REASONS,
         "retrain": retrain,
         "train_permissions": train_permissions,
+        "pr_train_permissions": pr_train_permissions,
+        "pr_credentials_missing": ", ".join(missing),
         "deploy_permissions": deploy_permissions,
         "monitor_permissions": monitor_permissions,
+        "measure_permissions": measure_permissions,
         "train_paths": project.trigger_paths(),
         "lock_files": [project.lock_of(p) for p in project.pipelines],
         "metrics_paths": "\n".join(

@@ -250,3 +250,18 @@ def test_monitoring_defaults_are_typed() -> None:
     assert monitoring is not None
     assert monitoring.thresholds.psi == 0.2 and monitoring.on_drift.issue and not monitoring.on_drift.retrain
     assert monitoring.on_drift.labels == ("mlops-gitops", "drift") and monitoring.schedule == "0 6 * * *"
+
+
+def test_a_deploy_token_needs_the_login_it_acts_as() -> None:
+    """Without it, promote could not tell its own PRs from anyone's (the marker is public)."""
+    text = (
+        "version: 1\nproject: {name: p}\nstages:\n  s: {cmd: echo, outs: [m.pkl]}\n"
+        "deploy:\n  model: {name: m, path: m.pkl}\n  token_secret: DEPLOY_TOKEN\n"
+        "  environments:\n    - {name: staging, file: k.yaml, field: a.b, value: '{model_hash}'}\n"
+    )
+    with pytest.raises(ManifestError) as info:
+        load_manifest_text(text)
+    assert "mlops.yaml:7:17: deploy.token_secret: set deploy.token_login too" in str(info.value)
+    fixed = text.replace("  environments:", "  token_login: deployer[bot]\n  environments:")
+    deploy = load_manifest_text(fixed).deploy
+    assert deploy is not None and deploy.token_login == "deployer[bot]"

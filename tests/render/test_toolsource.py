@@ -13,8 +13,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 def test_an_index_install_pins_the_version() -> None:
     source = tool_source(None, None, "1.2.3")
     assert (source.kind, source.requirement, source.warning) == ("index", "mlops-gitops==1.2.3", None)
-    assert source.with_extras(("dvc", "data")) == "mlops-gitops[dvc,data]==1.2.3"
-    assert source.with_extras(()) == "mlops-gitops==1.2.3"
+    assert source.pip_requirement == "mlops-gitops==1.2.3"
 
 
 def test_a_git_install_pins_its_commit() -> None:
@@ -25,10 +24,7 @@ def test_a_git_install_pins_its_commit() -> None:
     source = tool_source(None, json.dumps(direct), "1.2.3")
     assert source.kind == "vcs" and source.warning is None
     assert source.requirement == f"mlops-gitops @ git+https://github.com/acme/mlops-gitops.git@{SHA}"
-    assert (
-        source.with_extras(("github",))
-        == f"mlops-gitops[github] @ git+https://github.com/acme/mlops-gitops.git@{SHA}"
-    )
+    assert source.pip_requirement == source.requirement
     sub = {**direct, "subdirectory": "pkg"}
     assert tool_source(None, json.dumps(sub)).requirement.endswith(f"@{SHA}#subdirectory=pkg")
 
@@ -43,7 +39,7 @@ def test_an_archive_install_pins_its_hash() -> None:
         source.requirement
         == f"mlops-gitops @ https://files.example.com/mlops_gitops-1.2.3-py3-none-any.whl#sha256={'ab' * 32}"
     )
-    assert source.with_extras(("dvc",)).startswith("mlops-gitops[dvc] @ https://")
+    assert source.pip_requirement.startswith("mlops-gitops @ https://")
 
 
 def test_a_local_install_warns_and_names_what_to_set() -> None:
@@ -68,6 +64,6 @@ def test_the_manifest_wins() -> None:
         "wheels/mlops_gitops-1.2.3-py3-none-any.whl", json.dumps({"url": "file:///x", "dir_info": {}})
     )
     assert (wheel.kind, wheel.warning) == ("wheel", None)
-    assert wheel.with_extras(("dvc", "data")) == "./wheels/mlops_gitops-1.2.3-py3-none-any.whl[dvc,data]"
+    assert wheel.pip_requirement == "./wheels/mlops_gitops-1.2.3-py3-none-any.whl"
     spec = tool_source(f"mlops-gitops @ git+https://example.com/fork.git@{SHA}")
-    assert spec.with_extras(("github",)) == f"mlops-gitops[github] @ git+https://example.com/fork.git@{SHA}"
+    assert spec.pip_requirement == f"mlops-gitops @ git+https://example.com/fork.git@{SHA}"

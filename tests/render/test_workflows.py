@@ -40,6 +40,7 @@ metrics:
 data:
   remote: "storage: s3 #main"
   secrets: {DVC_EXTRA_TOKEN: DATA_TOKEN, OTHER_VAR: OTHER_SECRET}
+  pull_request_secrets: {DVC_EXTRA_TOKEN: DATA_READ_TOKEN}
 cloud:
   provider: __PROVIDER__
 __CLOUD__
@@ -54,6 +55,7 @@ runners:
 deploy:
   model: {name: iris, path: model.pkl}
   token_secret: DEPLOY_TOKEN
+  token_login: mlops-deployer[bot]
   environments:
     - {name: staging, file: k8s/staging.yaml, field: spec.model.uri, value: "s3://m/{model_hash}",
        github_environment: staging}
@@ -68,11 +70,17 @@ monitoring:
   on_drift: {retrain: true}
 """
 
+# AWS and GCP declare a read-only identity for pull requests; Azure does not (its PRs report the
+# committed metrics).
 CLOUDS = {
-    "aws": '  aws: {role_to_assume: "arn:aws:iam::123456789012:role/dvc", region: eu-west-1}',
+    "aws": (
+        '  aws: {role_to_assume: "arn:aws:iam::123456789012:role/dvc", region: eu-west-1,'
+        ' pull_requests: {role_to_assume: "arn:aws:iam::123456789012:role/dvc-read"}}'
+    ),
     "gcp": (
         "  gcp: {workload_identity_provider: projects/1/locations/global/workloadIdentityPools/p/providers/g,"
-        " service_account: dvc@proj.iam.gserviceaccount.com}"
+        " service_account: dvc@proj.iam.gserviceaccount.com,"
+        " pull_requests: {service_account: dvc-read@proj.iam.gserviceaccount.com}}"
     ),
     "azure": "  azure: {client_id: c-1, tenant_id: t-2, subscription_id: s-3}",
     "none": "",
@@ -146,13 +154,16 @@ def test_security_properties_hold_in_every_workflow(rendered: tuple[Manifest, di
 def test_oidc_token_only_where_the_cloud_is_reached(rendered: tuple[Manifest, dict[str, str]]) -> None:
     manifest, files = rendered
     cloud = manifest.cloud.provider != "none"
-    cloud_jobs = {("mlops-pr.yml", "train"), ("mlops-train.yml", "train"), ("mlops-monitor.yml", "monitor")}
+    cloud_jobs = {("mlops-pr.yml", "train"), ("mlops-train.yml", "train"), ("mlops-monitor.yml", "measure")}
     cloud_actions = {ACTIONS[k].ref for k in ("aws", "gcp", "azure")}
     for path, text in files.items():
         for job_id, job in parse(text)["jobs"].items():
             key = (path.removeprefix(WF), job_id)
             has_token = job["permissions"].get("id-token") == "write"
-            assert has_token == (cloud and key in cloud_jobs), key
+            expected = cloud and key in cloud_jobs
+            if key == ("mlops-pr.yml", "train"):  # only with a read-only identity for pull requests
+                expected = expected and manifest.cloud.pull_requests is not None
+            assert has_token == expected, key
             logins = [s for s in steps(job) if s.get("uses") in cloud_actions]
             assert len(logins) == (1 if has_token else 0), key
 
@@ -171,10 +182,13 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     runs = [s.get("run", "") for s in steps(check)]
     install = next(s for s in steps(check) if s.get("name", "").startswith("Install mlops-gitops"))
     # The check job needs the core only: no DVC, no PyGithub, no pyarrow.
-    assert install["run"] == 'python -m pip install "$MLOPS_GITOPS"'
+    assert install["run"].splitlines() == [
+        'python -m pip install --no-deps "$MLOPS_GITOPS"',
+        "python -m mlops_gitops.locks install",
+    ]
     assert install["env"]["MLOPS_GITOPS"] == f"mlops-gitops=={__version__}"
     trainer = next(s for s in steps(train) if s.get("name", "").startswith("Install mlops-gitops"))
-    assert trainer["env"]["MLOPS_GITOPS"] == f"mlops-gitops[dvc,data]=={__version__}"
+    assert trainer["run"].splitlines()[-1] == "python -m mlops_gitops.locks install data dvc"
     assert "mlops-gitops validate" in runs
     assert "mlops-gitops generate --check" in runs
     changed = next(s for s in steps(check) if s.get("id") == "changed")
@@ -208,10 +222,12 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
         assert (
             'xargs -0 -r -a "$RUNNER_TEMP/mlops-targets" dvc repro --pull --allow-missing' in reproduce["run"]
         )
-        assert 'mlops-gitops push-runs --remote "$DVC_REMOTE"' in reproduce["run"]
+        # A pull request's code runs here: nothing it made reaches the store the default branch uses.
+        assert "push-runs" not in reproduce["run"] and "dvc push" not in reproduce["run"]
         assert reproduce["env"]["DVC_REMOTE"] == manifest.data_remote
-    for var, secret in manifest.data_secrets.items():
-        assert reproduce["env"][var] == f"${{{{ secrets.{secret} }}}}"
+    # Only the read-only secrets declared for pull requests.
+    pr_env = {k: v for k, v in reproduce.get("env", {}).items() if k != "DVC_REMOTE"}
+    assert pr_env == {var: f"${{{{ secrets.{secret} }}}}" for var, secret in manifest.data_pr_secrets.items()}
     # Fork PRs: no secrets, so no reproduction; the report says so plainly.
     mode = next(s for s in steps(train) if s.get("id") == "mode")
     assert mode["env"]["HEAD_REPO"] == "${{ github.event.pull_request.head.repo.full_name }}"
@@ -313,7 +329,9 @@ def test_train_workflow_follows_the_manifest_triggers(rendered: tuple[Manifest, 
     assert job["permissions"]["contents"] == "read"
     run = "\n".join(s.get("run", "") for s in steps(job))
     if manifest.data_remote:
-        assert "dvc repro --pull --allow-missing" in run and "mlops-gitops push-runs" in run
+        # The default branch never skips an output dvc.lock names but nobody pushed: it produces it.
+        assert "dvc repro --pull\n" in run and "repro --pull --allow-missing" not in run
+        assert "mlops-gitops push-runs" in run
     else:
         assert "dvc repro" in run and "dvc push" not in run
     # A run whose reproduced dvc.lock differs from the commit fails, so mlops-deploy (which follows a
@@ -366,6 +384,8 @@ def test_deploy_workflow_orders_environments_and_scopes_write_access(
         assert promote["env"]["ENVIRONMENT"] == env.name
         secret = manifest.deploy.token_secret or "GITHUB_TOKEN"
         assert promote["env"]["GITHUB_TOKEN"] == f"${{{{ secrets.{secret} }}}}"
+        # The identity whose PRs and comments promote may edit: the App's login with its token.
+        assert promote["env"].get("MLOPS_GITOPS_BOT_LOGIN") == manifest.deploy.token_login
 
 
 def test_monitor_workflow_only_when_configured(rendered: tuple[Manifest, dict[str, str]]) -> None:
@@ -375,11 +395,15 @@ def test_monitor_workflow_only_when_configured(rendered: tuple[Manifest, dict[st
         return
     wf = parse(files[WF + "mlops-monitor.yml"])
     assert wf["on"]["schedule"] == [{"cron": manifest.monitoring.schedule}]
-    job = wf["jobs"]["monitor"]
-    assert job["permissions"]["issues"] == "write"
-    retrain = manifest.monitoring.on_drift.retrain
-    assert ("actions" in job["permissions"]) == retrain
-    assert any(s.get("run") == 'mlops-gitops monitor --output "$RUNNER_TEMP/monitor.md"' for s in steps(job))
+    measure, alert = wf["jobs"]["measure"], wf["jobs"]["alert"]
+    # Measuring runs the project's requirements and reads the cloud: no write token.
+    assert not any(v == "write" for k, v in measure["permissions"].items() if k != "id-token")
+    assert any("mlops-gitops monitor --no-github" in s.get("run", "") for s in steps(measure))
+    # Posting holds the token and runs nothing but the hash-locked tool.
+    assert alert["needs"] == "measure" and alert["permissions"]["issues"] == "write"
+    assert ("actions" in alert["permissions"]) == manifest.monitoring.on_drift.retrain
+    assert "id-token" not in alert["permissions"]
+    assert steps(alert)[-1]["run"] == 'mlops-gitops monitor --alert-from "$RUNNER_TEMP/mlops-monitor"'
 
 
 def test_example_renders_the_three_core_workflows_and_deploy() -> None:
@@ -462,9 +486,9 @@ runners:
     env: {{HF_HOME: /tmp/hf}}
   train:
     runs_on: [self-hosted, gpu]
-    container: {{image: "nvidia/cuda:12.4.1-runtime-ubuntu22.04", options: "--gpus all"}}
+    container: {{image: "nvidia/cuda:12.4.1-runtime-ubuntu22.04@sha256:3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b", options: "--gpus all"}}
     services:
-      postgres: {{image: "postgres:16", env: {{POSTGRES_PASSWORD: postgres}}, ports: [5432]}}
+      postgres: {{image: "postgres:16@sha256:c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4", env: {{POSTGRES_PASSWORD: postgres}}, ports: [5432]}}
     env: {{WANDB_PROJECT: iris, CUDA_VISIBLE_DEVICES: "0"}}
     secrets: {{WANDB_API_KEY: WANDB_API_KEY, HF_TOKEN: HF_TOKEN}}
     steps:
@@ -494,14 +518,17 @@ def test_jobs_take_env_secrets_steps_container_and_services_from_the_manifest() 
     files = render_workflows(project_of(custom_manifest()))
     pr, train = parse(files[WF + "mlops-pr.yml"]), parse(files[WF + "mlops-train.yml"])
     job = train["jobs"]["train"]
-    assert job["container"] == {"image": "nvidia/cuda:12.4.1-runtime-ubuntu22.04", "options": "--gpus all"}
+    assert job["container"] == {
+        "image": "nvidia/cuda:12.4.1-runtime-ubuntu22.04@sha256:3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b",
+        "options": "--gpus all",
+    }
     assert job["services"]["postgres"]["ports"] == [5432]
     assert job["env"]["WANDB_PROJECT"] == "iris" and job["env"]["HF_HOME"] == "/tmp/hf"  # default's add up
     assert job["env"]["WANDB_API_KEY"] == "${{ secrets.WANDB_API_KEY }}"
     names = [s.get("name") for s in steps(job)]
     order = [
         "System packages",
-        "Install mlops-gitops 0.1.0 with dvc, data",
+        "Install mlops-gitops 0.1.0 with data, dvc (hash-locked)",
         "Install the project's requirements",
     ]
     assert [n for n in names if n in order] == order
