@@ -111,7 +111,9 @@ class Story:
         """What mlops-pr and mlops-train run: fetch run records, reproduce with --pull; the default branch
         shares the result, a pull request never does (its code ran, so it cannot write the store)."""
         out(["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], repo, "dvc pull --run-cache")
-        log = out(["dvc", "repro", "--pull", "--allow-missing"], repo, "dvc repro --pull --allow-missing")
+        # The default branch never skips an output dvc.lock names but nobody pushed: it produces it.
+        repro = ["dvc", "repro", "--pull"] if share else ["dvc", "repro", "--pull", "--allow-missing"]
+        log = out(repro, repo, " ".join(repro))
         if share:
             out([MLOPS, "push-runs"], repo, "mlops-gitops push-runs")
         ran = RAN.findall(log)
@@ -123,15 +125,27 @@ class Story:
         )
         return ran
 
-    def restore_and_commit(self, name: str) -> None:
-        """What the engineer runs after CI trained on the default branch: restore that run (or train,
-        when no trusted run exists), record it in Git."""
-        out(["dvc", "pull", "--run-cache", "--allow-missing", "--quiet"], self.laptop, "dvc pull --run-cache")
-        log = out(["dvc", "repro", "--pull", "--allow-missing"], self.laptop, "dvc repro")
-        print(f"    stages executed on the laptop: {', '.join(RAN.findall(log)) or 'none (restored)'}")
-        out(["git", "add", "dvc.lock", "metrics.json", "plots"], self.laptop)
-        out(["git", "commit", "-qm", "Record the reproduced pipeline (dvc.lock)"], self.laptop)
-        out(["git", "push", "-q", "origin", name], self.laptop, f"git push origin {name}")
+    def bot_records(self, ci: Path, name: str) -> None:
+        """What mlops-comment does after a pull request's run (``record.pull_requests: commit``): the
+        files reproducing changed are handed over, checked like any untrusted artifact (only each
+        dvc.lock and the outputs it names that live in Git), and committed on the branch as the bot."""
+        from mlops_gitops.pipeline.lockfiles import read_run_files
+
+        handed = self.work / "artifacts" / name
+        listed = out(["git", "ls-files", "-z", "--modified", "--others", "--exclude-standard"], ci)
+        for rel in filter(None, listed.split("\0")):
+            (handed / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ci / rel, handed / rel)
+        files = read_run_files(handed).files
+        if not files:
+            print("    the committed dvc.lock already records this run: nothing to commit")
+            return
+        out(["git", "add", "--", *files], ci)
+        bot = "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
+        out(["git", "commit", "-q", "--author", bot, "-m", "Record the reproduced run"], ci)
+        out(["git", "push", "-q", "origin", f"HEAD:{name}"], ci, f"the bot pushes to {name}")
+        print(f"    the bot committed the reproduced {', '.join(files)} to {name!r}: no manual step")
+        out(["git", "fetch", "-q", "origin", name], self.laptop)
 
     def branch(self, name: str, edit: dict[str, tuple[str, str]], message: str) -> None:
         out(["git", "checkout", "-q", "-b", name, "main"], self.laptop)
@@ -141,7 +155,7 @@ class Story:
         out(["git", "commit", "-qam", message], self.laptop)
         out(["git", "push", "-q", "origin", name], self.laptop, f"git push origin {name}")
 
-    def pull_request(self, name: str) -> tuple[int, str, Path]:
+    def pull_request(self, name: str, record: bool = True) -> tuple[int, str, Path]:
         say(f"mlops-pr on the pull request from {name!r}: detect changes, reproduce, report against main")
         ci = self.ci_clone(name, f"pr-{name}")
         changed = out([MLOPS, "changed", "--base", "origin/main"], ci, "mlops-gitops changed")
@@ -157,6 +171,8 @@ class Story:
             "mlops-gitops report",
             ok=(0, 1),
         )
+        if record and "retrain=true" in changed:
+            self.bot_records(ci, name)
         return code, (ci / "report.md").read_text() if (ci / "report.md").exists() else report, ci
 
 
@@ -224,7 +240,7 @@ def main() -> int:
     )
     say(f"   report exit code {code}: the PR check is red. Promotion refuses this model too:")
     out(["git", "checkout", "-q", "tiny-C"], laptop)
-    story.restore_and_commit("tiny-C")
+    out(["git", "pull", "-q", "--ff-only", "origin", "tiny-C"], laptop, "git pull (the bot's commit)")
     print(
         indent(
             run(
@@ -256,15 +272,13 @@ def main() -> int:
     out(["git", "checkout", "-q", "main"], laptop)
     out(["git", "pull", "-q", "--no-rebase", "origin", "stronger-model"], laptop, "git merge stronger-model")
     out(["git", "push", "-q", "origin", "main"], laptop, "git push origin main")
-    story.reproduce(story.ci_clone("main", "train-2"), "push main (merge)")
+    merged_ci = story.ci_clone("main", "train-2")
+    story.reproduce(merged_ci, "push main (merge)")
     print(
-        "    the merge commit's dvc.lock does not describe this model yet, so mlops-train holds it (no"
-        " deployment);\n    the engineer records main's run in Git: `dvc pull --run-cache && dvc repro` restores it"
+        "    the merge brought the bot's dvc.lock, which describes this model: mlops-train trains it once"
+        " with\n    the default branch's credentials (a pull request's run is never trusted), finds"
+        " dvc.lock matching, shares the run, and mlops-deploy follows"
     )
-    story.restore_and_commit("main")
-    merged_ci = story.ci_clone("main", "train-3")
-    ran = story.reproduce(merged_ci, "push main (dvc.lock recorded)")
-    print("    that push trained nothing: every stage matches dvc.lock" if not ran else "")
 
     say(
         "4. mlops-deploy: the deployment PR for staging (printed by `promote --dry-run`; in CI it is opened on"

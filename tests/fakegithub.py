@@ -122,6 +122,8 @@ class Repo:
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # commit sha -> statuses
+    tag_objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # annotated tag sha -> object
 
     @property
     def owner(self) -> str:
@@ -256,6 +258,38 @@ class FakeGitHub:
         """Someone other than the bot pushes a commit to ``branch``."""
         return self.add_file(repo, branch, path, f"hand edit by {name}\n", author=(name, email))
 
+    def add_git_commit(
+        self,
+        repo: str,
+        sha: str,
+        files: dict[str, bytes],
+        message: str = "A commit",
+        parents: list[str] | None = None,
+    ) -> str:
+        """A commit of a real Git repository, under its own SHA, so the API serves what ``git`` pushed
+        (its tree, blobs, parents); parents the fake does not know are left out."""
+        with self._lock:
+            r = self.repos[repo]
+            tree = self._store_tree(r, {path: self._store_blob(r, data) for path, data in files.items()})
+            known = [p for p in parents or [] if p in r.commits]
+            r.commits[sha] = Commit(
+                sha,
+                tree,
+                known,
+                message,
+                _ident("Alice", "alice@example.com"),
+                _ident("Alice", "alice@example.com"),
+            )
+            return sha
+
+    def changed_files(self, repo: str, sha: str) -> dict[str, bytes]:
+        """The files commit ``sha`` adds or changes against its first parent."""
+        r = self.repos[repo]
+        commit = r.commits[sha]
+        before = r.trees[r.commits[commit.parents[0]].tree] if commit.parents else {}
+        after = r.trees[commit.tree]
+        return {p: r.blobs[b] for p, b in after.items() if before.get(p) != b}
+
     def file(self, repo: str, branch: str, path: str) -> str | None:
         """Text of ``path`` at the tip of ``branch`` (None when absent)."""
         r = self.repos[repo]
@@ -336,6 +370,26 @@ class FakeGitHub:
                 text = body(i) if callable(body) else body.format(i=i)
                 ids.append(self._store_comment(r, number, text, user))
             return ids
+
+    def add_tag(
+        self,
+        repo: str,
+        name: str,
+        commit: str,
+        message: str | None = None,
+        *,
+        tagger: tuple[str, str] = ("Alice", "alice@example.com"),
+        date: str = NOW,
+    ) -> str:
+        """Tag ``commit`` as ``refs/tags/NAME``: annotated (a tag object) when ``message`` is given,
+        else lightweight. Returns what the ref points at."""
+        with self._lock:
+            r = self.repos[repo]
+            sha = commit
+            if message is not None:
+                sha = self._store_tag(r, name, message, commit, "commit", _ident(*tagger) | {"date": date})
+            r.refs[f"tags/{name}"] = sha
+            return sha
 
     def add_label(self, repo: str, name: str) -> None:
         with self._lock:
@@ -588,9 +642,9 @@ class FakeGitHub:
             "node_id": f"REF_{ref}",
             "url": f"{self.url}/repos/{r.full_name}/git/refs/{ref}",
             "object": {
-                "type": "commit",
+                "type": "tag" if sha in r.tag_objects else "commit",
                 "sha": sha,
-                "url": f"{self.url}/repos/{r.full_name}/git/commits/{sha}",
+                "url": f"{self.url}/repos/{r.full_name}/git/{'tags' if sha in r.tag_objects else 'commits'}/{sha}",
             },
         }
 
@@ -758,6 +812,9 @@ class FakeGitHub:
             ("GET", R + r"/git/ref/(?P<ref>.+)", self._get_ref),
             ("GET", R + r"/git/refs/(?P<ref>.+)", self._get_ref),
             ("POST", R + r"/git/refs", self._create_ref),
+            ("GET", R + r"/git/matching-refs/(?P<ref>.+)", self._matching_refs),
+            ("POST", R + r"/git/tags", self._create_tag),
+            ("GET", R + r"/git/tags/(?P<sha>[0-9a-f]+)", self._get_tag),
             ("PATCH", R + r"/git/refs/(?P<ref>.+)", self._update_ref),
             ("DELETE", R + r"/git/refs/(?P<ref>.+)", self._delete_ref),
             ("GET", R + r"/git/commits/(?P<sha>[0-9a-f]+)", self._get_git_commit),
@@ -768,8 +825,11 @@ class FakeGitHub:
             ("POST", R + r"/git/blobs", self._create_blob),
             ("GET", R + r"/contents/(?P<path>.+)", self._get_contents),
             ("PUT", R + r"/contents/(?P<path>.+)", self._put_contents),
+            ("POST", R + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status),
             ("GET", R + r"/actions/workflows/(?P<wf>[^/]+)", self._get_workflow),
             ("POST", R + r"/actions/workflows/(?P<wf>[^/]+)/dispatches", self._dispatch_workflow),
+            # retrain-pr: whether the trained commit is on the default branch
+            ("GET", R + r"/compare/(?P<basehead>[^/]+\.\.\.[^/]+)", self._compare),
         ]
 
     def _paginate(
@@ -904,6 +964,27 @@ class FakeGitHub:
             if ref in r.refs:
                 return r.refs[ref]
         raise HttpError(422, f"No commit found for SHA: {rev}")
+
+    def _create_status(self, r: Repo, sha: str, body: dict[str, Any], **_: Any) -> Any:
+        if sha not in r.commits:
+            raise HttpError(422, "No commit found for SHA: " + sha)
+        if body.get("state") not in ("error", "failure", "pending", "success"):
+            raise HttpError(422, "Validation Failed")
+        n = sum(len(v) for v in r.statuses.values()) + 1
+        status = {
+            "url": f"{self.url}/repos/{r.full_name}/statuses/{sha}",
+            "id": n,
+            "node_id": f"SC_{n}",
+            "state": body["state"],
+            "description": body.get("description"),
+            "target_url": body.get("target_url"),
+            "context": body.get("context", "default"),
+            "created_at": NOW,
+            "updated_at": NOW,
+            "creator": self._user(BOT_LOGIN),
+        }
+        r.statuses.setdefault(sha, []).append(status)
+        return 201, status, {}
 
     def _get_commit(self, r: Repo, sha: str, **_: Any) -> Any:
         return self._commit_json(r, r.commits[self._resolve(r, sha)])
@@ -1048,7 +1129,7 @@ class FakeGitHub:
         ref = full[len("refs/") :]
         if ref in r.refs:
             raise HttpError(422, "Reference already exists")
-        if body.get("sha") not in r.commits:
+        if body.get("sha") not in r.commits and body.get("sha") not in r.tag_objects:
             raise HttpError(422, "Object does not exist")
         r.refs[ref] = body["sha"]
         return 201, self._ref_json(r, ref), {}
@@ -1068,6 +1149,58 @@ class FakeGitHub:
         if r.refs.pop(ref, None) is None:
             raise HttpError(422, "Reference does not exist")
         return 204, None, {}
+
+    # Annotated tags: a tag object (POST git/tags) and its ref (POST git/refs, refs/tags/NAME).
+    def _store_tag(
+        self, r: Repo, name: str, message: str, obj: str, kind: str, tagger: dict[str, str]
+    ) -> str:
+        sha = _sha("tag", name, message, obj, kind, tagger, next(self._clock))
+        r.tag_objects[sha] = {"tag": name, "message": message, "object": obj, "type": kind, "tagger": tagger}
+        return sha
+
+    def _tag_json(self, r: Repo, sha: str) -> dict[str, Any]:
+        t = r.tag_objects[sha]
+        base = f"{self.url}/repos/{r.full_name}/git"
+        return {
+            "node_id": f"TAG_{sha[:8]}",
+            "tag": t["tag"],
+            "sha": sha,
+            "url": f"{base}/tags/{sha}",
+            "message": t["message"],
+            "tagger": t["tagger"],
+            "object": {
+                "type": t["type"],
+                "sha": t["object"],
+                "url": f"{base}/{'tags' if t['type'] == 'tag' else 'commits'}/{t['object']}",
+            },
+            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+        }
+
+    def _create_tag(self, r: Repo, body: dict[str, Any], **_: Any) -> Any:
+        missing = [k for k in ("tag", "message", "object", "type") if not isinstance(body.get(k), str)]
+        if missing:
+            raise HttpError(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Tag", "field": missing[0], "code": "missing_field"}],
+            )
+        kind, obj = body["type"], body["object"]
+        if (kind == "commit" and obj not in r.commits) or (kind == "tag" and obj not in r.tag_objects):
+            raise HttpError(422, "Object does not exist")
+        if kind not in ("commit", "tag"):
+            raise HttpError(422, "only commit and tag objects are supported by the fake")
+        tagger = {**_ident(BOT_NAME, BOT_EMAIL), **(body.get("tagger") or {})}
+        sha = self._store_tag(r, body["tag"], body["message"], obj, kind, tagger)
+        return 201, self._tag_json(r, sha), {}
+
+    def _get_tag(self, r: Repo, sha: str, **_: Any) -> Any:
+        if sha not in r.tag_objects:
+            raise HttpError(404, "Not Found")
+        return self._tag_json(r, sha)
+
+    def _matching_refs(self, r: Repo, ref: str, query: dict[str, str], **_: Any) -> Any:
+        items = [self._ref_json(r, name) for name in sorted(r.refs) if name.startswith(ref)]
+        return self._paginate(f"/repos/{r.full_name}/git/matching-refs/{ref}", query, items)
 
     def _get_git_commit(self, r: Repo, sha: str, **_: Any) -> Any:
         if sha not in r.commits:
@@ -1200,6 +1333,40 @@ class FakeGitHub:
         )
         return 204, None, {}
 
+
+    # ---------------------------------------------------------------- compare (retrain-pr)
+    def _compare(self, r: Repo, basehead: str, **_: Any) -> Any:
+        """``GET compare/BASE...HEAD``: ``status`` (ahead, behind, identical, diverged) and the counts;
+        no commits or files (the fields PyGithub reads are there, empty)."""
+        base_rev, _, head_rev = basehead.partition("...")
+        try:
+            base, head = self._resolve(r, base_rev), self._resolve(r, head_rev)
+        except HttpError:
+            raise HttpError(404, "Not Found") from None
+        below_head, below_base = self._ancestors(r, head), self._ancestors(r, base)
+        ahead_by, behind_by = len(below_head - below_base), len(below_base - below_head)
+        if base == head:
+            status = "identical"
+        elif base in below_head:
+            status = "ahead"
+        elif head in below_base:
+            status = "behind"
+        else:
+            status = "diverged"
+        url = f"{self.url}/repos/{r.full_name}/compare/{base_rev}...{head_rev}"
+        return {
+            "url": url,
+            "html_url": f"{self.url}/{r.full_name}/compare/{base_rev}...{head_rev}",
+            "permalink_url": url,
+            "diff_url": url + ".diff",
+            "patch_url": url + ".patch",
+            "status": status,
+            "ahead_by": ahead_by,
+            "behind_by": behind_by,
+            "total_commits": ahead_by,
+            "commits": [],
+            "files": [],
+        }
 
 def _ident(name: str, email: str) -> dict[str, str]:
     return {"name": name, "email": email, "date": NOW}

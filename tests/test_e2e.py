@@ -93,10 +93,46 @@ class Story:
         git(self.dev, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
         sha = self.sha()
         if branch != "main":
-            # The fake GitHub's main keeps its own commits (the deployment files promote edits); a
-            # PR branch only needs to point at the real head (comment --head-sha checks it).
-            self.fake.repo(REPO).refs[f"heads/{branch}"] = sha
+            # The fake GitHub's main keeps its own commits (the deployment files promote edits); a PR
+            # branch is the real head, its files served by the API (the bot records runs on top of it).
+            self.mirror(sha, branch)
         return sha
+
+    def mirror(self, sha: str, branch: str) -> None:
+        """Make the fake GitHub serve the real commit ``sha`` as the head of ``branch``."""
+        paths = git(self.dev, "ls-tree", "-r", "--name-only", sha).splitlines()
+        files = {
+            p: subprocess.run(
+                ["git", "show", f"{sha}:{p}"], cwd=self.dev, capture_output=True, check=True
+            ).stdout
+            for p in paths
+        }
+        parents = git(self.dev, "rev-parse", f"{sha}^@").split()
+        self.fake.add_git_commit(REPO, sha, files, git(self.dev, "log", "-1", "--format=%s", sha), parents)
+        self.fake.repo(REPO).refs[f"heads/{branch}"] = sha
+
+    def pull_bot_commit(self, branch: str) -> str:
+        """What `git pull` gives the developer after the bot pushed to ``branch`` on GitHub: the fake's
+        commit replayed into the real repository (same files, the bot as author), then pushed."""
+        fake_head = self.fake.repo(REPO).refs[f"heads/{branch}"]
+        commit = self.fake.repo(REPO).commits[fake_head]
+        for path, data in self.fake.changed_files(REPO, fake_head).items():
+            (self.dev / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.dev / path).write_bytes(data)
+        git(self.dev, "add", "-A")
+        author = f"{commit.author['name']} <{commit.author['email']}>"
+        git(self.dev, "commit", "-q", "--author", author, "-m", commit.message)
+        git(self.dev, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        sha = self.sha()
+        self.mirror(sha, branch)
+        return sha
+
+    def pr_cache(self, number: int) -> Path:
+        """The pull request's own actions/cache scope (GitHub never restores a PR's cache on the
+        default branch); the stand-in saves into it, as the post step of actions/cache would."""
+        scope = self.root / "actions-cache" / f"pr-{number}"
+        scope.mkdir(parents=True, exist_ok=True)
+        return scope
 
     def train_locally(self, branch: str) -> str:
         """The developer trains on their own machine and commits what it recorded (dvc.lock, metrics)."""
@@ -120,7 +156,13 @@ class Story:
 
     # ------------------------------------------------------------------ CI side
     def _act(
-        self, event_name: str, workflow: str, sha: str, event: dict[str, Any], artifacts: Path | None
+        self,
+        event_name: str,
+        workflow: str,
+        sha: str,
+        event: dict[str, Any],
+        artifacts: Path | None,
+        cache: Path | None = None,
     ) -> ActRun:
         n = next(self._runs)
         where = self.root / "runs" / f"{n:02d}-{workflow}"
@@ -133,7 +175,11 @@ class Story:
             event,
             where / "act",
             artifacts or where / "artifacts",
-            env={"GITHUB_API_URL": self.fake.url, "MLOPS_GITOPS_RETRY_BACKOFF": "0"},
+            env={
+                "GITHUB_API_URL": self.fake.url,
+                "MLOPS_GITOPS_RETRY_BACKOFF": "0",
+                **({"MLOPS_ACT_CACHE_DIR": str(cache), "MLOPS_ACT_CACHE_SAVE": "1"} if cache else {}),
+            },
             secrets={"GITHUB_TOKEN": self.fake.token},
         )
         (where / "act.log").write_text(result.log)
@@ -146,10 +192,12 @@ class Story:
             "push", "mlops-train", after, push_event(REPO, "refs/heads/main", before, after), None
         )
 
-    def pull_request(self, number: int, branch: str, base_sha: str, head_sha: str) -> ActRun:
+    def pull_request(
+        self, number: int, branch: str, base_sha: str, head_sha: str, cache: Path | None = None
+    ) -> ActRun:
         self.step.events.append({"event": "pull_request", "sha": head_sha})
         event = pull_request_event(REPO, number, base_sha, head_sha, branch)
-        return self._act("pull_request", "mlops-pr", head_sha, event, None)
+        return self._act("pull_request", "mlops-pr", head_sha, event, None, cache)
 
     def comment(self, pr_run: ActRun, number: int, branch: str, base_sha: str, head_sha: str) -> ActRun:
         """mlops-comment for a finished mlops-pr run; it runs on the default branch, like GitHub does."""
@@ -312,13 +360,30 @@ def _story(s: Story) -> None:
     assert com.job_result("post the report") == "succeeded"
     assert len(s.report_comments(tune_pr)) == 1
     # A re-run of the same head edits that comment; it never adds a second one.
-    pr_run = s.pull_request(tune_pr, "tune-c", main_locked, head)
+    pr_run = s.pull_request(tune_pr, "tune-c", main_locked, head, s.pr_cache(tune_pr))
     assert pr_run.returncode == 0, pr_run.log[-6000:]
     com = s.comment(pr_run, tune_pr, "tune-c", main_locked, head)
     assert com.returncode == 0, com.log[-6000:]
     comments = s.report_comments(tune_pr)
     assert len(comments) == 1, "a second report comment was created"
     assert fake.count("POST", rf"/issues/{tune_pr}/comments") == 1
+    # The comment job recorded the run: the bot's commit on the PR branch holds the reproduced
+    # dvc.lock and metrics, on top of exactly the head that was evaluated, with the run's result.
+    bot_head = fake.repo(REPO).refs["heads/tune-c"]
+    assert bot_head != head and fake.repo(REPO).commits[bot_head].parents == [head]
+    assert set(fake.changed_files(REPO, bot_head)) >= {"dvc.lock", "metrics.json"}
+    assert [st["state"] for st in fake.repo(REPO).statuses[bot_head]] == ["success"]
+    assert "committed the reproduced dvc.lock" in comments[0]
+
+    s.begin("2b. PR: the bot's dvc.lock commit")
+    recorded = s.pull_bot_commit("tune-c")
+    # With a GitHub App token this commit starts mlops-pr (GITHUB_TOKEN pushes start nothing): the
+    # run restores the model from the pull request's DVC cache and trains nothing.
+    pr_run = s.pull_request(tune_pr, "tune-c", main_locked, recorded, s.pr_cache(tune_pr))
+    assert pr_run.returncode == 0, pr_run.log[-6000:]
+    assert not {"prepare", "train"} & set(pr_run.stages.executed), pr_run.stages
+    assert not (pr_run.artifacts / "mlops-report" / "lock" / "dvc.lock").exists()
+    head = recorded
 
     # ---- 3. a data change: the PR retrains and the lineage shows the new data hash.
     s.begin("3. PR: fewer rows in data/iris.csv")
@@ -383,24 +448,20 @@ def _story(s: Story) -> None:
     assert len(fake.pulls(REPO)) == pulls_before
     assert not fake.matching("POST", r"/git/refs")
 
-    # ---- 6. merge step 2: main trains the model (the PR's run was never shared) and holds it until
-    # the commit describes it; the developer records main's run without training; then deploy.
+    # ---- 6. merge step 2: its dvc.lock was recorded by the bot, so main's commit describes the model.
+    # Main trains it once with its own identity (a PR's run is never trusted), finds that dvc.lock
+    # matches, shares the run and deploys: no manual dvc.lock step anywhere.
     s.begin("6. merge tune-c; deploy")
     git(dev, "checkout", "-q", "main")
     git(dev, "merge", "-q", "--no-ff", "-m", "Merge tune-c", "tune-c")
     git(dev, "push", "-q", "origin", "main")
-    merged = s.sha()
-    result = s.push(main_locked, merged)
-    assert result.returncode != 0, "a commit whose dvc.lock does not describe its model must be held"
+    merge = s.sha()
+    result = s.push(main_locked, merge)
+    assert result.returncode == 0, result.log[-6000:]
     assert "train" in result.stages.executed
-    assert "dvc.lock" in result.log and "dvc pull --run-cache" in result.log
-    merge = s.record_lock("main")
+    assert "dvc.lock is out of date" not in result.log
     tuned_hash = s.lock_md5(merge, "models/model.pkl")
     assert list(s.remote.glob(f"files/md5/{tuned_hash[:2]}/{tuned_hash[2:]}")), "main did not push the model"
-    result = s.push(merged, merge)
-    assert result.returncode == 0, result.log[-6000:]
-    assert result.stages.executed == [], f"main retrained: {result.stages.executed}"
-    assert result.stages.restored or result.stages.unchanged
     deploy = s.deploy_after_training(merge)
     assert deploy.returncode == 0, deploy.log[-6000:]
     assert deploy.job_result("promote to staging") == "succeeded"

@@ -26,17 +26,51 @@ import click
     help="Commit the report was made for; it is posted only while it is the PR's head. The comment "
     "workflow passes workflow_run.head_sha, so a fork's run cannot post on another pull request.",
 )
-def command(report_path: str, pr_number: int | None, head_sha: str | None) -> int:
+@click.option(
+    "--record",
+    "record_mode",
+    type=click.Choice(["commit", "suggest", "off"]),
+    default="off",
+    show_default=True,
+    help="With --lock-dir: commit the reproduced dvc.lock files to the PR branch as the bot (same "
+    "repository only; needs contents: write and statuses: write), show them as a patch, or neither.",
+)
+@click.option(
+    "--lock-dir",
+    metavar="DIR",
+    help="Folder of reproduced dvc.lock files at their repository paths (from the run's artifact; "
+    "checked as untrusted input).",
+)
+@click.option("--run-url", default="", metavar="URL", help="The run that reproduced them (linked).")
+@click.option(
+    "--run-conclusion",
+    default="success",
+    metavar="CONCLUSION",
+    help="That run's conclusion as GitHub reports it; the status set on the recording commit.",
+)
+def command(
+    report_path: str,
+    pr_number: int | None,
+    head_sha: str | None,
+    record_mode: str,
+    lock_dir: str | None,
+    run_url: str,
+    run_conclusion: str,
+) -> int:
     """Post or update the one sticky PR comment with a report (needs pull-requests: write)."""
     from mlops_gitops import gha
     from mlops_gitops.github.client import GitHubContext
     from mlops_gitops.github.comments import post_report, read_report
+    from mlops_gitops.github.record import record_hook
     from mlops_gitops.reporters.markup import defang
 
     body, marker = read_report(report_path)
+    hook, recorded = record_hook(record_mode, lock_dir, run_url, run_conclusion)
     # `report` escaped the repository's text; in CI this file comes from the pull request's run (a
     # fork's code may have written it), so no mention, reference or closing keyword in it is live.
-    posted = post_report(GitHubContext.from_env(), defang(body), marker, pr_number, head_sha)
+    posted = post_report(GitHubContext.from_env(), defang(body), marker, pr_number, head_sha, hook)
+    for line in recorded:
+        click.echo(line)
     if posted.outcome is None:
         click.echo(f"not posted: {posted.reason}")
         return 0

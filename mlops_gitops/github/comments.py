@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,12 @@ class Posted:
 
 
 def post_report(
-    ctx: GitHubContext, body: str, marker: str, pr_number: int | None, head_sha: str | None
+    ctx: GitHubContext,
+    body: str,
+    marker: str,
+    pr_number: int | None,
+    head_sha: str | None,
+    section: Callable[[Any, Any], str] | None = None,
 ) -> Posted:
     """Post ``body`` as the sticky comment of the PR the report belongs to.
 
@@ -99,7 +105,8 @@ def post_report(
     repository, branch and commit all equal the triggering run's, as the event payload states them;
     ``pr_number`` (from the run's own artifact) is only a hint that must name that same PR. Otherwise:
     ``pr_number``, else the PR in the event payload, else the open PR containing GITHUB_SHA, and only
-    while ``head_sha`` (when given) is its head.
+    while ``head_sha`` (when given) is its head. ``section(repo, pr)``, once the PR is known, may act
+    on it (record the run) and returns Markdown appended to the body.
     """
     from mlops_gitops.github import pulls
 
@@ -147,5 +154,10 @@ def post_report(
                     f"the report is for commit {head_sha[:12]}, but PR #{number}'s head is "
                     f"{pr.head.sha[:12]} (a newer push, or a run of another pull request)",
                 )
+        if section is not None:
+            step.action = f"recording the run on PR #{pr.number}"
+            step.permission = "contents: write and statuses: write"
+            body = body.rstrip("\n") + "\n" + section(repo, pr)
+            step.permission = "pull-requests: write"
         step.action = f"commenting on PR #{pr.number}"
         return Posted(pr.number, upsert(pr, body, marker, BotIdentity.from_env().login))

@@ -26,6 +26,7 @@ from mlops_gitops.manifest.model import (
     Gate,
     Manifest,
     Model,
+    Record,
     Runner,
     Stage,
 )
@@ -487,6 +488,9 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
                 at_key=True,
             )
 
+    if (data.get("record") or {}).get("registry") and not data.get("deploy"):
+        add(("record", "registry"), "the registry records deploy.model: add a deploy section")
+
     window = (data.get("monitoring") or {}).get("window") or {}
     if "rows" in window and "days" in window:
         add(("monitoring", "window"), "give either rows or days, not both", at_key=True)
@@ -657,6 +661,7 @@ def build(raw: dict[str, Any]) -> Manifest:
         runners=runners,
         deploy=deploy,
         monitoring=monitoring(data["monitoring"]) if data.get("monitoring") else None,
+        record=Record(**data["record"]),
         raw=raw,
     )
 

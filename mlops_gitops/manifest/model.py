@@ -137,6 +137,15 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Record:
+    """``record:``: how trained models get into Git with no manual step."""
+
+    pull_requests: str  # commit | suggest | off: the reproduced dvc.lock of a same-repository PR
+    retrain_branch: str  # the one "retrained model" PR's branch
+    registry: bool  # GTO tags for deploy.model
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything the renderers, reporters and commands read from mlops.yaml."""
 
@@ -165,6 +174,7 @@ class Manifest:
     runners: Mapping[str, Runner]
     deploy: Deploy | None
     monitoring: Monitoring | None
+    record: Record
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def runner(self, job: str) -> Runner:

@@ -21,10 +21,11 @@ from mlops_gitops.render.actions import ACTIONS
 # Every grant is written with the reason it is needed (zizmor's undocumented-permissions audit).
 PERMISSION_REASONS = {
     "contents:read": "check out the repository",
-    "contents:write": "push the promotion branch",
+    "contents:write": "push a bot commit: the promotion branch, or a pull request's recorded dvc.lock",
     "pull-requests:write": "open, update or comment on pull requests",
     "id-token:write": "OIDC login to the cloud behind the DVC remote",
     "issues:write": "open, update or close the drift issue",
+    "statuses:write": "put the recorded run's result on the bot's dvc.lock commit",
     "actions:read": "download the report artifact of the mlops-pr run",
     "actions:write": "dispatch mlops-train when the model drifts",
 }
@@ -122,6 +123,14 @@ def _job_ids(manifest: Manifest) -> dict[str, str]:
     return ids
 
 
+def comment_permissions(m: Manifest) -> dict[str, str]:
+    """mlops-comment: post the report; with ``record.pull_requests: commit``, also record the run."""
+    grants = {"actions": "read", "pull-requests": "write"}
+    if m.record.pull_requests == "commit":
+        grants |= {"contents": "write", "statuses": "write"}
+    return grants
+
+
 def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
     manifest = project.manifest
     cloud = manifest.cloud.provider != "none"
@@ -171,6 +180,7 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
         "retrain": retrain,
         "train_permissions": train_permissions,
         "pr_train_permissions": pr_train_permissions,
+        "comment_permissions": comment_permissions(manifest),
         "pr_credentials_missing": ", ".join(missing),
         "deploy_permissions": deploy_permissions,
         "monitor_permissions": monitor_permissions,

@@ -38,9 +38,10 @@ ORDER = {s: i for i, s in enumerate(ICONS)}
 
 STALE_LOCK = (
     "`dvc.lock` in this commit does not match the pipeline reproduced here, so what would merge is not "
-    "what this report evaluated. Run `dvc pull --run-cache && dvc repro` (it restores this run and trains "
-    "nothing) and commit `dvc.lock`: promotion reads the model's hash from it, and the default branch "
-    "holds deployment while its `dvc.lock` is stale."
+    "what this report evaluated: promotion reads the model's hash from `dvc.lock`, and the default "
+    "branch holds deployment while it is stale. With `record.pull_requests: commit` (the default) "
+    "mlops-gitops commits the reproduced `dvc.lock` to this pull request's branch once this report is "
+    "posted; otherwise reproduce locally (`dvc repro`) and commit `dvc.lock`."
 )
 
 

@@ -265,3 +265,19 @@ def test_a_deploy_token_needs_the_login_it_acts_as() -> None:
     fixed = text.replace("  environments:", "  token_login: deployer[bot]\n  environments:")
     deploy = load_manifest_text(fixed).deploy
     assert deploy is not None and deploy.token_login == "deployer[bot]"
+
+
+def test_record_defaults_and_the_registry_needs_a_model() -> None:
+    base = "version: 1\nproject: {name: p}\nstages:\n  s: {cmd: echo, outs: [m.pkl]}\n"
+    record = load_manifest_text(base).record
+    assert (record.pull_requests, record.retrain_branch, record.registry) == (
+        "commit",
+        "mlops-gitops/retrained-model",
+        False,
+    )
+    with pytest.raises(ManifestError) as info:
+        load_manifest_text(base + "record: {registry: true}\n")
+    assert "mlops.yaml:5:20: record.registry: the registry records deploy.model" in str(info.value)
+    with pytest.raises(ManifestError) as info:
+        load_manifest_text(base + "record: {pull_requests: push}\n")
+    assert "mlops.yaml:5:25: record.pull_requests" in str(info.value)

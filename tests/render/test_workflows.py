@@ -147,7 +147,7 @@ def test_security_properties_hold_in_every_workflow(rendered: tuple[Manifest, di
                 assert "${{" not in step.get("run", ""), f"{where}: {step.get('name')}"
         # Each pin keeps its release in a comment on the same line.
         for line in text.splitlines():
-            if "uses:" in line:
+            if re.match(r"\s*(- )?uses:", line):
                 assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
 
 
@@ -255,7 +255,13 @@ def test_comment_workflow_never_touches_pr_code(rendered: tuple[Manifest, dict[s
     # The only zizmor suppression, with its reason on the line above.
     assert "workflow_run: # zizmor: ignore[dangerous-triggers]" in text
     (job,) = wf["jobs"].values()
-    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    # record.pull_requests defaults to commit: the bot commits the reproduced dvc.lock and its status.
+    assert job["permissions"] == {
+        "actions": "read",
+        "pull-requests": "write",
+        "contents": "write",
+        "statuses": "write",
+    }
     uses = [s["uses"] for s in steps(job) if "uses" in s]
     assert ACTIONS["checkout"].ref not in uses
     download = next(s for s in steps(job) if s.get("uses") == ACTIONS["download_artifact"].ref)
@@ -263,10 +269,22 @@ def test_comment_workflow_never_touches_pr_code(rendered: tuple[Manifest, dict[s
     assert download["with"]["name"] == "mlops-report"
     post = steps(job)[-1]
     assert (
-        post["run"] == 'mlops-gitops comment --report "$RUNNER_TEMP/mlops-report/report.md" --pr "$PR_NUMBER"'
+        'mlops-gitops comment --report "$RUNNER_TEMP/mlops-report/report.md" --pr "$PR_NUMBER"'
         ' --head-sha "$HEAD_SHA"'
-    )
+    ) in post["run"]
+    assert '--record commit --lock-dir "$RUNNER_TEMP/mlops-report/lock"' in post["run"]
+    # The run's link and conclusion come from GitHub's payload, never from the run's artifact.
+    assert post["env"]["RUN_CONCLUSION"] == "${{ github.event.workflow_run.conclusion }}"
     assert post["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+
+
+def test_record_off_keeps_the_comment_job_to_its_two_grants() -> None:
+    manifest = load_manifest_text(MINIMAL + "record: {pull_requests: 'off'}\n")
+    text = render_workflows(project_of(manifest))
+    (job,) = parse(text[WF + "mlops-comment.yml"])["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    assert "--record" not in steps(job)[-1]["run"]
+    assert "Keep the reproduced dvc.lock" not in text[WF + "mlops-pr.yml"]
 
 
 @pytest.mark.parametrize(
