@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Compare metrics and params between two revisions, apply gates."),
     "comment": ("comment", "Post or update the one sticky PR comment with a report."),
     "promote": ("promote", "Open or update the deployment PR that promotes a model to an environment."),
+    "retrain-pr": ("retrain_pr", "Open or update the retrained-model PR from a retrain's artifact."),
+    "register": ("register", "Record deploy.model in DVC's model registry format (GTO tags)."),
     "validate-data": ("validate_data", "Check input data files against the manifest's data checks."),
     "monitor": ("monitor", "Compare production logs with the training baseline; alert on drift."),
 }

@@ -185,6 +185,11 @@ def push_event(repo: str, ref: str, before: str, after: str, default_branch: str
     return event
 
 
+def schedule_event(repo: str, cron: str, default_branch: str = "main") -> dict[str, Any]:
+    """What GitHub puts in the payload of a scheduled run: the cron line and the repository."""
+    return {"schedule": cron, "repository": _repository(_fixture("push.json"), repo, default_branch)}
+
+
 def workflow_run_event(
     repo: str,
     workflow: str,

@@ -1333,12 +1333,11 @@ class FakeGitHub:
         )
         return 204, None, {}
 
-
     # ---------------------------------------------------------------- compare (retrain-pr)
     def _compare(self, r: Repo, basehead: str, **_: Any) -> Any:
         """``GET compare/BASE...HEAD``: ``status`` (ahead, behind, identical, diverged) and the counts;
         no commits or files (the fields PyGithub reads are there, empty)."""
-        base_rev, _, head_rev = basehead.partition("...")
+        base_rev, _sep, head_rev = basehead.partition("...")
         try:
             base, head = self._resolve(r, base_rev), self._resolve(r, head_rev)
         except HttpError:
@@ -1367,6 +1366,7 @@ class FakeGitHub:
             "commits": [],
             "files": [],
         }
+
 
 def _ident(name: str, email: str) -> dict[str, str]:
     return {"name": name, "email": email, "date": NOW}

@@ -38,6 +38,7 @@ from tests.actrunner import (
     push_event,
     require_act,
     run,
+    schedule_event,
     stage_counts,
     workflow_dispatch_event,
     workflow_run_event,
@@ -51,6 +52,8 @@ ZERO = "0" * 40
 REPORT_MARKER = "<!-- mlops-gitops:pr-report project=iris -->"
 STAGING = "deploy/staging/inference.yaml"
 PRODUCTION = "deploy/production/inference.yaml"
+WEEKLY = "0 4 * * 1"
+RETRAIN_BRANCH = "mlops-gitops/retrained-model"
 STORAGE_URI = re.compile(r"storageUri: s3://mlops-demo-models/iris/([0-9a-f]{32})")
 
 
@@ -127,6 +130,26 @@ class Story:
         self.mirror(sha, branch)
         return sha
 
+    def sync_deployments(self) -> None:
+        """`git pull` of what merged on GitHub meanwhile: the promotion PRs' deployment files."""
+        for path in (STAGING, PRODUCTION):
+            text = self.fake.file(REPO, "main", path)
+            assert text is not None
+            (self.dev / path).write_text(text)
+
+    def merge_bot_pull(self, branch: str) -> str:
+        """Someone merges the bot's PR from ``branch`` on GitHub: its commit's files land on main."""
+        (pull,) = [p for p in self.fake.pulls(REPO, "open") if p.head == branch]
+        for path, data in self.fake.changed_files(REPO, self.fake.repo(REPO).refs[f"heads/{branch}"]).items():
+            (self.dev / path).write_bytes(data)
+        git(self.dev, "add", "-A")
+        git(self.dev, "commit", "-qm", f"Merge pull request #{pull.number} from {branch}")
+        git(self.dev, "push", "-q", "origin", "main")
+        pull.state, pull.merged = "closed", True
+        sha = self.sha()
+        self.mirror(sha, "main")
+        return sha
+
     def pr_cache(self, number: int) -> Path:
         """The pull request's own actions/cache scope (GitHub never restores a PR's cache on the
         default branch); the stand-in saves into it, as the post step of actions/cache would."""
@@ -191,6 +214,10 @@ class Story:
         return self._act(
             "push", "mlops-train", after, push_event(REPO, "refs/heads/main", before, after), None
         )
+
+    def schedule(self, sha: str) -> ActRun:
+        self.step.events.append({"event": "schedule", "sha": sha})
+        return self._act("schedule", "mlops-train", sha, schedule_event(REPO, WEEKLY), None)
 
     def pull_request(
         self, number: int, branch: str, base_sha: str, head_sha: str, cache: Path | None = None
@@ -315,6 +342,9 @@ def _story(s: Story) -> None:
 
     # ---- set-up: the example adopted, data pushed by the developer, main on origin and on the fake.
     make_example(dev, s.remote)
+    # A weekly retrain, for data that changes without a push that would retrain (step 7).
+    (dev / "mlops.yaml").write_text((dev / "mlops.yaml").read_text() + f"triggers:\n  schedule: '{WEEKLY}'\n")
+    run([str(VENV_BIN / "mlops-gitops"), "generate"], dev)
     run(["dvc", "push", "-q"], dev)  # the raw data: CI pulls it
     git(dev, "add", "-A")
     git(dev, "commit", "-qm", "Adopt mlops-gitops on the iris example")
@@ -490,6 +520,43 @@ def _story(s: Story) -> None:
     assert prod_text is not None
     found = STORAGE_URI.search(prod_text)
     assert found and found.group(1) == tuned_hash
+
+    # ---- 7. fresh data lands on main from a data-refresh job ("[skip ci]": no push run), so the
+    # weekly schedule retrains; the model differs, so it opens the retrained-model PR with the report
+    # and holds deployment; merging that PR trains nothing more and leads to the deployment PR.
+    s.begin("7. schedule: retrain on refreshed data")
+    s.sync_deployments()
+    run(["dvc", "checkout", "-q", "data/iris.csv.dvc"], dev)
+    drop_rows(dev / "data" / "iris.csv", 1)
+    run(["dvc", "add", "-q", "data/iris.csv"], dev)
+    run(["dvc", "push", "-q", "data/iris.csv.dvc"], dev)
+    git(dev, "add", "-A")
+    git(dev, "commit", "-qm", "Refresh data/iris.csv from production [skip ci]")
+    git(dev, "push", "-q", "origin", "main")
+    refreshed = s.sha()
+    s.mirror(refreshed, "main")
+    result = s.schedule(refreshed)
+    assert result.returncode != 0, "a retrain whose dvc.lock differs from the commit must be held"
+    assert "train" in result.stages.executed
+    assert result.job_result("retrained-model pull request") == "succeeded", result.log[-6000:]
+    (retrained,) = [p for p in fake.pulls(REPO, "open") if p.head == RETRAIN_BRANCH]
+    assert "scheduled retrain" in (retrained.body or "")
+    assert "accuracy" in (retrained.body or "")  # the report against main, with its gates
+    assert set(fake.changed_files(REPO, fake.repo(REPO).refs[f"heads/{RETRAIN_BRANCH}"])) >= {"dvc.lock"}
+    s.begin("7b. merge the retrained-model PR; deploy")
+    merged_retrain = s.merge_bot_pull(RETRAIN_BRANCH)
+    result = s.push(refreshed, merged_retrain)
+    assert result.returncode == 0, result.log[-6000:]
+    assert not {"prepare", "train"} & set(result.stages.executed), result.stages
+    retrained_hash = s.lock_md5(merged_retrain, "models/model.pkl")
+    assert retrained_hash != tuned_hash
+    deploy = s.deploy_after_training(merged_retrain)
+    assert deploy.returncode == 0, deploy.log[-6000:]
+    staging = [p for p in fake.pulls(REPO, "open") if p.head and p.head.startswith("mlops/promote/staging")]
+    assert len(staging) == 1
+    staged = fake.file(REPO, str(staging[0].head), STAGING)
+    found = STORAGE_URI.search(staged or "")
+    assert found and found.group(1) == retrained_hash
 
 
 def test_two_pipelines_one_comment_only_the_changed_one_reproduces(tmp_path: Path) -> None:

@@ -164,7 +164,7 @@ def test_issue_lifecycle_with_retrain(
     assert len(ours) == 1 and ours[0].state == "open" and ours[0].title == "Drift detected: demo"
     assert set(ours[0].labels) == {"mlops-gitops", "drift"}
     assert fake_github.dispatches == [
-        {"repo": REPO, "workflow": "mlops-train.yml", "ref": "main", "inputs": {}}
+        {"repo": REPO, "workflow": "mlops-train.yml", "ref": "main", "inputs": {"reason": "drift"}}
     ]
     alert = json.loads((root / "r.json").read_text(encoding="utf-8"))["alert"]
     assert alert == {

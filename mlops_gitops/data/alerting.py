@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.github.client import GitHubContext
 
 TRAIN_WORKFLOW = "mlops-train.yml"
+# The training workflow's workflow_dispatch input saying why it runs: with "drift", a retrain whose
+# gates fail is noted on the drift issue (`retrain-pr`).
+RETRAIN_INPUTS = {"reason": "drift"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def sync_issue(
                     f"dispatching {TRAIN_WORKFLOW} on {default_branch}",
                     "actions: write",
                 )
-                dispatch_workflow(repo, TRAIN_WORKFLOW, default_branch)
+                dispatch_workflow(repo, TRAIN_WORKFLOW, default_branch, dict(RETRAIN_INPUTS))
                 outcome = AlertOutcome(outcome.issue_action, outcome.issue_number, outcome.issue_url, True)
             return outcome
         if not on_drift.issue:

@@ -1,13 +1,16 @@
-"""Finding a pull request for a run, and the bot lifecycle of promotion PRs (Renovate conventions).
+"""Finding a pull request for a run, and the bot lifecycle of its own PRs (Renovate conventions):
+promotion PRs and the retrained-model PR.
 
-One branch per environment and model. The branch is always rebuilt as one commit on top of the base
-branch, so a newer model (or a moved base) just replaces that commit; but only while the branch head is
-our own commit: once someone else pushed to it, we comment on the PR instead of force-pushing.
+One branch per PR. The branch is always rebuilt as one bot commit on top of its parent (the base
+branch's head, or a commit of it the plan names), so a newer version (or a moved parent) just replaces
+that commit; but only while the branch head is our own commit: once someone else pushed to it, we
+comment on the PR instead of force-pushing.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +115,30 @@ def read_file(repo: Any, path: str, ref: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class BotPullRequest:
+    """What the bot publishes: ``files`` (``(path, text)`` pairs) as one bot commit on ``branch``, on top
+    of ``parent`` (a commit of ``base``; None: the head of ``base``), proposed to ``base``.
+
+    ``marker`` is the stable part of the hidden marker (the same for every version the PR carries: it
+    finds the PR); the body holds it followed by ``hash=CONTENT_HASH``, which a PR closed without merging
+    compares against (Renovate's convention: "not this version"). ``hash_label`` names that hash in the
+    note left on a PR whose branch someone else pushed to.
+    """
+
+    base: str
+    branch: str
+    files: tuple[tuple[str, str], ...]
+    commit_message: str
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    marker: str
+    content_hash: str
+    parent: str | None = None
+    hash_label: str = "model"
+
+
+@dataclass(frozen=True)
 class Promotion:
     """What to publish: ``text`` as the new content of ``path`` on ``branch``, proposed to ``base``."""
 
@@ -126,10 +153,23 @@ class Promotion:
     marker: str  # stable part: same for every model version of this env/model
     model_hash: str
 
+    def pull_request(self) -> BotPullRequest:
+        return BotPullRequest(
+            base=self.base,
+            branch=self.branch,
+            files=((self.path, self.text),),
+            commit_message=self.commit_message,
+            title=self.title,
+            body=self.body,
+            labels=self.labels,
+            marker=self.marker,
+            content_hash=self.model_hash,
+        )
+
 
 @dataclass(frozen=True)
 class Published:
-    action: str  # created | updated | unchanged | blocked | skipped
+    action: str  # created | updated | unchanged | blocked | skipped | outdated | recorded
     number: int | None
     url: str | None
     detail: str = ""
@@ -144,12 +184,58 @@ def _ref(repo: Any, branch: str) -> Any | None:
         return None
 
 
-def publish(repo: Any, plan: Promotion, bot: BotIdentity | None = None) -> Published:
-    """Open the promotion PR, or update the open one; never force-push over someone else's commit."""
+def marked_hash(body: str | None, marker: str) -> str | None:
+    """The ``hash=`` recorded after the stable ``marker`` in a PR body, if any."""
+    m = re.search(re.escape(marker) + r" (?:[^>]*? )?hash=([^\s>]+)", body or "")
+    return m.group(1) if m else None
+
+
+def blocked_marker(marker: str) -> str:
+    """The marker of the note left on a PR whose branch holds someone else's commit:
+    ``<!-- mlops-gitops:KIND ...`` becomes ``<!-- mlops-gitops:KIND-blocked ...``."""
+    return re.sub(r"^(<!-- mlops-gitops:[a-z-]+)", r"\1-blocked", marker, count=1)
+
+
+def _parent_check(repo: Any, plan: BotPullRequest, base_sha: str) -> Published | None:
+    """For a plan built on an older commit of ``base``: refuse a parent that is not on ``base``, and say
+    when there is nothing to publish (the parent already holds the files) or when ``base`` has changed
+    those files since (the plan is outdated: the files describe a state ``base`` has left)."""
+    from mlops_gitops.errors import UsageError
+
+    assert plan.parent is not None
+    if plan.parent != base_sha:
+        status = repo.compare(plan.parent, base_sha).status
+        if status not in ("ahead", "identical"):
+            raise UsageError(
+                f"commit {plan.parent[:12]} is not on {plan.base} (GitHub compares it as {status}): "
+                "refusing to propose files built on it"
+            )
+    at_parent = {path: read_file(repo, path, plan.parent) for path, _ in plan.files}
+    if all(at_parent[path] == text for path, text in plan.files):
+        return Published("recorded", None, None, f"commit {plan.parent[:12]} already holds these files")
+    if plan.parent != base_sha:
+        moved = [path for path, _ in plan.files if read_file(repo, path, base_sha) != at_parent[path]]
+        if moved:
+            return Published(
+                "outdated",
+                None,
+                None,
+                f"{plan.base} changed {', '.join(moved)} after {plan.parent[:12]}: not proposing files "
+                f"that describe {plan.parent[:12]} (the next run on {plan.base} will)",
+            )
+    return None
+
+
+def publish(repo: Any, plan: Promotion | BotPullRequest, bot: BotIdentity | None = None) -> Published:
+    """Open the bot's PR, or update the open one; never force-push over someone else's commit.
+
+    The branch is one bot commit holding ``plan.files`` on top of the parent (the head of the base
+    branch, or ``plan.parent``). While the branch head is the bot's own commit, a newer plan or a moved
+    parent replaces that commit; once someone else pushed to it, the PR gets a comment instead."""
     from github import InputGitAuthor, InputGitTreeElement
 
-    from mlops_gitops.promotion import marked_hash
-
+    if isinstance(plan, Promotion):
+        plan = plan.pull_request()
     bot = bot or BotIdentity.from_env()
     owner = repo.owner.login
     open_prs = list(repo.get_pulls(state="open", head=f"{owner}:{plan.branch}", base=plan.base))
@@ -171,17 +257,27 @@ def publish(repo: Any, plan: Promotion, bot: BotIdentity | None = None) -> Publi
             if (
                 not closed.merged
                 and written_by(closed, bot.login)
-                and marked_hash(closed.body) == plan.model_hash
+                and marked_hash(closed.body, plan.marker) == plan.content_hash
             ):
                 return Published(
                     "skipped",
                     closed.number,
                     closed.html_url,
-                    f"PR #{closed.number} for this model was closed without merging; not reopening it",
+                    f"PR #{closed.number} for this {plan.hash_label} was closed without merging; "
+                    "not reopening it",
                 )
 
     base_ref = repo.get_git_ref(f"heads/{plan.base}")
-    base_commit = repo.get_git_commit(base_ref.object.sha)
+    if plan.parent is not None:
+        settled = _parent_check(repo, plan, base_ref.object.sha)
+        if settled is not None:
+            return Published(
+                settled.action,
+                pr.number if pr else None,
+                pr.html_url if pr else None,
+                settled.detail,
+            )
+    parent = repo.get_git_commit(plan.parent or base_ref.object.sha)
     ref = _ref(repo, plan.branch)
     push = True
     if ref is not None:
@@ -192,30 +288,35 @@ def publish(repo: Any, plan: Promotion, bot: BotIdentity | None = None) -> Publi
             if pr is None:
                 return Published("blocked", None, None, detail + " (and no open PR to comment on)")
             note = (
-                f"{plan.marker.replace('mlops-gitops:promotion', 'mlops-gitops:promotion-blocked')} -->\n"
-                f"mlops-gitops wanted to update this PR to **{plan.title}** (model `{plan.model_hash}`), "
+                f"{blocked_marker(plan.marker)} -->\n"
+                f"mlops-gitops wanted to update this PR to **{plan.title}** "
+                f"({plan.hash_label} `{plan.content_hash}`), "
                 f"but the branch `{plan.branch}` has commit {head.sha} by {who}, so it did not "
                 "force-push over that work.\n\nTo let mlops-gitops manage the branch again, close this PR "
                 "and delete the branch (the next run opens a fresh PR), or apply the change yourself."
             )
             upsert(pr, note, note.splitlines()[0], bot.login)
             return Published("blocked", pr.number, pr.html_url, detail + "; commented on the PR")
-        current = _file_at(repo, head, plan.path)
-        push = not ([p.sha for p in head.parents] == [base_commit.sha] and current == plan.text)
+        push = not (
+            [p.sha for p in head.parents] == [parent.sha]
+            and all(_file_at(repo, head, path) == text for path, text in plan.files)
+        )
 
     if push:
-        blob = repo.create_git_blob(plan.text, "utf-8")
-        tree = repo.create_git_tree(
-            [InputGitTreeElement(plan.path, "100644", "blob", sha=blob.sha)], base_tree=base_commit.tree
-        )
+        elements = [
+            InputGitTreeElement(path, "100644", "blob", sha=repo.create_git_blob(text, "utf-8").sha)
+            for path, text in plan.files
+        ]
+        tree = repo.create_git_tree(elements, base_tree=parent.tree)
         identity = InputGitAuthor(bot.name, bot.email)
         commit = repo.create_git_commit(
-            plan.commit_message, tree, [base_commit], author=identity, committer=identity
+            plan.commit_message, tree, [parent], author=identity, committer=identity
         )
         if ref is None:
             repo.create_git_ref(f"refs/heads/{plan.branch}", commit.sha)
         else:
-            # Our own single commit on top of base: replacing it is the point (newer model, moved base).
+            # Our own single commit on top of the parent: replacing it is the point (newer version,
+            # moved base).
             ref.edit(commit.sha, force=True)
 
     body = cap(plan.body)

@@ -21,12 +21,13 @@ from mlops_gitops.render.actions import ACTIONS
 # Every grant is written with the reason it is needed (zizmor's undocumented-permissions audit).
 PERMISSION_REASONS = {
     "contents:read": "check out the repository",
-    "contents:write": "push a bot commit: the promotion branch, or a pull request's recorded dvc.lock",
+    "contents:write": "push a bot commit or tag: promotion and retrained-model branches, a PR's dvc.lock",
     "pull-requests:write": "open, update or comment on pull requests",
     "id-token:write": "OIDC login to the cloud behind the DVC remote",
     "issues:write": "open, update or close the drift issue",
     "statuses:write": "put the recorded run's result on the bot's dvc.lock commit",
     "actions:read": "download the report artifact of the mlops-pr run",
+    "pull-requests:read": "find the merged promotion pull requests",
     "actions:write": "dispatch mlops-train when the model drifts",
 }
 
@@ -65,6 +66,8 @@ def render_workflows(project: Project) -> dict[str, str]:
         names.append("mlops-deploy")
     if manifest.monitoring:
         names.append("mlops-monitor")
+    if manifest.record.registry:
+        names.append("mlops-registry")
     out: dict[str, str] = {}
     for name in names:
         text = env.get_template(f"{name}.yml.j2").render(context)
@@ -131,6 +134,15 @@ def comment_permissions(m: Manifest) -> dict[str, str]:
     return grants
 
 
+def retrain_pr_permissions(m: Manifest) -> dict[str, str]:
+    """mlops-train's retrained-model PR job: push its branch, open the PR, set the recorded-run status;
+    comment on the drift issue when monitoring dispatches retrains."""
+    grants = {"contents": "write", "pull-requests": "write", "statuses": "write"}
+    if m.monitoring is not None and m.monitoring.on_drift.retrain:
+        grants["issues"] = "write"
+    return grants
+
+
 def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
     manifest = project.manifest
     cloud = manifest.cloud.provider != "none"
@@ -181,6 +193,7 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
         "train_permissions": train_permissions,
         "pr_train_permissions": pr_train_permissions,
         "comment_permissions": comment_permissions(manifest),
+        "retrain_pr_permissions": retrain_pr_permissions(manifest),
         "pr_credentials_missing": ", ".join(missing),
         "deploy_permissions": deploy_permissions,
         "monitor_permissions": monitor_permissions,

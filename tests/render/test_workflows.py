@@ -63,6 +63,7 @@ deploy:
        after: [staging], auto: true}
     - {name: production, repo: org/gitops, file: prod.yaml, field: spec.model.uri,
        value: "s3://m/{model_hash}", after: [staging, canary], github_environment: "prod approvals"}
+record: {registry: true}
 monitoring:
   logs: logs/
   baseline: data/iris.csv
@@ -353,14 +354,28 @@ def test_train_workflow_follows_the_manifest_triggers(rendered: tuple[Manifest, 
     else:
         assert "dvc repro" in run and "dvc push" not in run
     # A run whose reproduced dvc.lock differs from the commit fails, so mlops-deploy (which follows a
-    # successful run) never promotes a model the commit does not describe.
-    guard = next(s for s in steps(job) if s.get("name") == "The model is recorded in Git")
+    # successful run) never promotes a model the commit does not describe; the run is handed to the
+    # retrained-model PR first.
+    check = next(s for s in steps(job) if s.get("name") == "Is the model recorded in Git?")
     # Every pipeline's dvc.lock, wherever its dvc.yaml is.
-    assert "git diff --quiet -- ':(glob)**/dvc.lock'" in guard["run"] and "exit 1" in guard["run"]
+    assert "git diff --quiet -- ':(glob)**/dvc.lock'" in check["run"]
+    hold = next(s for s in steps(job) if s.get("name") == "Hold deployment until the model is recorded")
+    assert hold["if"] == "steps.recorded.outputs.recorded == 'false'" and "exit 1" in hold["run"]
     names = [s.get("name") for s in steps(job)]
-    assert names.index("The model is recorded in Git") > names.index(
-        "Reproduce the pipelines, reusing the run-cache"
+    assert (
+        names.index("Reproduce the pipelines, reusing the run-cache")
+        < names.index("Is the model recorded in Git?")
+        < names.index("Upload the retrain")
+        < names.index("Hold deployment until the model is recorded")
     )
+    pr_job = wf["jobs"]["retrained-model"]
+    assert pr_job["needs"] == "train" and "needs.train.outputs.recorded == 'false'" in pr_job["if"]
+    # The write tokens sit in a job that runs only mlops-gitops on the manifest and the artifact.
+    assert pr_job["permissions"]["contents"] == "write" and "id-token" not in pr_job["permissions"]
+    assert [s.get("run") for s in steps(pr_job)][
+        -1
+    ] == 'mlops-gitops retrain-pr --from "$RUNNER_TEMP/mlops-retrain"'
+    assert wf["on"]["workflow_dispatch"]["inputs"]["reason"]["options"] == ["dispatch", "drift"]
     # A push reproduces what it changed; a schedule or a dispatch, everything.
     chooser = next(s for s in steps(job) if s.get("name") == "Which pipelines to reproduce")
     assert 'changed --base "$BEFORE"' in chooser["run"] and "changed --all" in chooser["run"]
@@ -605,3 +620,21 @@ def test_job_customisation_is_checked_with_its_position(snippet: str, message: s
     with pytest.raises(ManifestError) as info:
         load_manifest_text(MINIMAL + snippet)
     assert any(message in line for line in info.value.lines()), info.value.lines()
+
+
+def test_registry_workflow_only_with_record_registry() -> None:
+    assert WF + "mlops-registry.yml" not in render_workflows(project_of(example_manifest()))
+    files = render_workflows(project_of(full_manifest("none")))
+    wf = parse(files[WF + "mlops-registry.yml"])
+    assert wf["on"]["workflow_run"]["workflows"] == ["mlops-train"]
+    assert wf["on"]["pull_request"] == {"types": ["closed"], "branches": ["trunk"]}
+    version, stages = wf["jobs"]["version"], wf["jobs"]["stages"]
+    # Tags only: no job here can write a pull request, and none runs the project's code.
+    assert version["permissions"] == {"contents": "write"}
+    assert stages["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert steps(version)[0]["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
+    assert steps(version)[-1]["run"] == "mlops-gitops register --version"
+    # A fork's merged PR never reaches the write token's job.
+    assert "head.repo.full_name == github.repository" in stages["if"]
+    assert steps(stages)[-1]["run"] == "mlops-gitops register --stages"
+    assert steps(stages)[-1]["env"]["MLOPS_GITOPS_BOT_LOGIN"] == "mlops-deployer[bot]"
