@@ -66,6 +66,18 @@ class Step:
     events: list[dict[str, str]] = field(default_factory=list)
 
 
+def mirror_commit(fake: FakeGitHub, repo: str, clone: Path, sha: str, branch: str) -> None:
+    """Make the fake GitHub serve the real commit ``sha`` of ``clone`` as the head of ``branch``."""
+    paths = git(clone, "ls-tree", "-r", "--name-only", sha).splitlines()
+    files = {
+        p: subprocess.run(["git", "show", f"{sha}:{p}"], cwd=clone, capture_output=True, check=True).stdout
+        for p in paths
+    }
+    parents = git(clone, "rev-parse", f"{sha}^@").split()
+    fake.add_git_commit(repo, sha, files, git(clone, "log", "-1", "--format=%s", sha), parents)
+    fake.repo(repo).refs[f"heads/{branch}"] = sha
+
+
 class Story:
     """The temp world: developer clone, bare origin, DVC remote, fake GitHub; and the act runs."""
 
@@ -102,17 +114,7 @@ class Story:
         return sha
 
     def mirror(self, sha: str, branch: str) -> None:
-        """Make the fake GitHub serve the real commit ``sha`` as the head of ``branch``."""
-        paths = git(self.dev, "ls-tree", "-r", "--name-only", sha).splitlines()
-        files = {
-            p: subprocess.run(
-                ["git", "show", f"{sha}:{p}"], cwd=self.dev, capture_output=True, check=True
-            ).stdout
-            for p in paths
-        }
-        parents = git(self.dev, "rev-parse", f"{sha}^@").split()
-        self.fake.add_git_commit(REPO, sha, files, git(self.dev, "log", "-1", "--format=%s", sha), parents)
-        self.fake.repo(REPO).refs[f"heads/{branch}"] = sha
+        mirror_commit(self.fake, REPO, self.dev, sha, branch)
 
     def pull_bot_commit(self, branch: str) -> str:
         """What `git pull` gives the developer after the bot pushed to ``branch`` on GitHub: the fake's
@@ -599,7 +601,7 @@ def test_two_pipelines_one_comment_only_the_changed_one_reproduces(tmp_path: Pat
 
     with FakeGitHub() as fake:
         fake.add_repo(repo, "main")
-        fake.repo(repo).refs["heads/more-churn"] = head
+        mirror_commit(fake, repo, dev, head, "more-churn")
         number = fake.add_pull(repo, "more-churn", "main", title="More churn data")
 
         def act_run(

@@ -78,4 +78,7 @@ def command(
     click.echo(f"{outcome.action} comment on PR #{posted.pr}: {outcome.url}")
     if gha.in_actions():
         gha.set_outputs({"comment-url": outcome.url or "", "comment-action": outcome.action})
+    if posted.record_error:
+        click.echo(posted.record_error, err=True)
+        return 1
     return 0

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_gitops.errors import UsageError
+from mlops_gitops.errors import GitHubError, UsageError
 from mlops_gitops.github.client import BotIdentity, GitHubContext, cap, connect, translated_errors
+from mlops_gitops.reporters.markup import text
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class Posted:
     pr: int | None
     outcome: Outcome | None
     reason: str = ""
+    # Recording the run failed (GitHub refused): the report was posted all the same, saying so.
+    record_error: str = ""
 
 
 def post_report(
@@ -154,10 +157,18 @@ def post_report(
                     f"the report is for commit {head_sha[:12]}, but PR #{number}'s head is "
                     f"{pr.head.sha[:12]} (a newer push, or a run of another pull request)",
                 )
+        record_error = ""
         if section is not None:
-            step.action = f"recording the run on PR #{pr.number}"
-            step.permission = "contents: write and statuses: write"
-            body = body.rstrip("\n") + "\n" + section(repo, pr)
-            step.permission = "pull-requests: write"
+            # Reviewers need the report even when recording the run is refused (a missing grant).
+            try:
+                with translated_errors(
+                    ctx, f"recording the run on PR #{pr.number}", "contents: write and statuses: write"
+                ):
+                    extra = section(repo, pr)
+            except GitHubError as exc:
+                record_error = str(exc)
+                extra = f"\n> [!WARNING]\n> mlops-gitops could not record this run: {text(record_error)}\n"
+            body = body.rstrip("\n") + "\n" + extra
         step.action = f"commenting on PR #{pr.number}"
-        return Posted(pr.number, upsert(pr, body, marker, BotIdentity.from_env().login))
+        outcome = upsert(pr, body, marker, BotIdentity.from_env().login)
+        return Posted(pr.number, outcome, record_error=record_error)

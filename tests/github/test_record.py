@@ -207,3 +207,19 @@ def test_outputs_the_lock_names_are_recorded_and_other_files_skipped(
     assert fake_github.file(REPO, "tune-c", "dvc.lock") == lock
     assert fake_github.file(REPO, "tune-c", ".github/workflows/evil.yml") is None
     assert fake_github.file(REPO, "tune-c", "mlops.yaml") is None
+
+
+def test_a_refused_recording_still_posts_the_report_and_says_why(
+    fake_github: FakeGitHub, params_pr: tuple[int, str], tmp_path: Path
+) -> None:
+    """The comment job without contents: write: reviewers still get the report, with one line on why
+    the run was not recorded, and the job fails so the missing grant is noticed."""
+    number, sha = params_pr
+    fake_github.fail("POST", r"/git/blobs", count=5, kind="permission", permissions="contents=write")
+    code, out = record(fake_github, tmp_path, locks(tmp_path, {"dvc.lock": NEW_LOCK}), (REPO, "tune-c", sha))
+    assert code == 1, out
+    assert "recording the run on PR #1" in out and "403" in out and "contents" in out
+    assert fake_github.token not in out
+    (body,) = bot_comments(fake_github, number)
+    assert "could not record this run" in body
+    assert fake_github.head_commit(REPO, "tune-c").sha == sha
