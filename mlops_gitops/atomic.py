@@ -10,9 +10,9 @@ from pathlib import Path
 from mlops_gitops.errors import UsageError
 
 
-def stage(target: Path, text: str) -> Path:
-    """``text`` in a new temporary file beside ``target``, with ``target``'s mode (0644 for a new
-    file), ready to be renamed over it."""
+def stage(target: Path, text: str | bytes) -> Path:
+    """``text`` (or bytes, written as they are) in a new temporary file beside ``target``, with
+    ``target``'s mode (0644 for a new file), ready to be renamed over it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     while True:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
@@ -22,8 +22,12 @@ def stage(target: Path, text: str) -> Path:
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as raw:
+                raw.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
         os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -31,7 +35,7 @@ def stage(target: Path, text: str) -> Path:
     return tmp
 
 
-def write_atomic(path: Path | str, text: str, what: str = "file") -> None:
+def write_atomic(path: Path | str, text: str | bytes, what: str = "file") -> None:
     """Write ``text`` to ``path`` atomically. A failure is bad input in one line, naming ``what``."""
     target = Path(path)
     try:

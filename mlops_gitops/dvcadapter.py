@@ -22,6 +22,7 @@ from mlops_gitops.errors import UsageError, YamlBombError
 # by name (``from ... import parse_yaml``). Every YAML file DVC reads, through whatever code path and
 # filesystem (the work tree, a Git revision), is parsed by one of these bindings.
 _DVC_YAML_PARSER_BINDINGS = ("dvc.utils.serialize._yaml", "dvc.utils.serialize", "dvc.utils.strictyaml")
+_YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @contextlib.contextmanager
@@ -53,8 +54,14 @@ def guarded_yaml(root: Path | str, revision: str | None = None) -> Iterator[None
 
     handlers = list(logging.getLogger("dvc").handlers)
     quiet = _QuietWhileRefused()
+    # DVC's table of parsers by extension (plot and metric data): a defaultdict whose default is
+    # ``parse_yaml``, which stores whatever it returned first under ``.yaml``/``.yml`` for good.
+    parsers: dict[str, Any] = importlib.import_module("dvc.utils.serialize").PARSERS
+    had = {ext: parsers[ext] for ext in _YAML_SUFFIXES if ext in parsers}
     for module in modules:
         setattr(module, "parse_yaml", guarded_parse_yaml)  # noqa: B010
+    for ext in _YAML_SUFFIXES:
+        parsers[ext] = guarded_parse_yaml
     for handler in handlers:
         handler.addFilter(quiet)
     try:
@@ -62,6 +69,11 @@ def guarded_yaml(root: Path | str, revision: str | None = None) -> Iterator[None
     finally:
         for module, original in zip(modules, saved, strict=True):
             setattr(module, "parse_yaml", original)  # noqa: B010
+        for ext in _YAML_SUFFIXES:
+            if ext in had:
+                parsers[ext] = had[ext]
+            else:
+                parsers.pop(ext, None)
         for handler in handlers:
             handler.removeFilter(quiet)
 
@@ -79,7 +91,8 @@ def _shown(base: str, path: str, revision: str | None) -> str:
     if revision is not None:
         # DVC's Git filesystem names files from the top of the repository, with a leading slash.
         return f"{path.replace(os.sep, '/').lstrip('/')}@{revision}"
-    rel = os.path.relpath(os.path.abspath(path), base)
+    # DVC's own filesystem names work-tree files from the repository's root (plot data: ``p.yaml``).
+    rel = os.path.relpath(os.path.join(base, path), base)
     return posixpath.normpath(rel.replace(os.sep, "/"))
 
 

@@ -108,6 +108,12 @@ SYNTAX: dict[str, tuple[str, bool]] = {
     "quoted label with '": (xy('x-axis ["it\'s", "c"]', "line [1, 2]"), True),
     'quoted label with "': (xy('x-axis ["a"b", "c"]', "line [1, 2]"), False),
     "empty quoted label": (xy('x-axis ["", "c"]', "line [1, 2]"), False),
+    "quoted label starting with %%": (xy('x-axis ["%% b", "c"]', "line [1, 2]"), False),
+    "plot colours by directive": (
+        '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#afb8c1, #e36209"}}}}%%\n'
+        + xy("x-axis [a, b]", "line [1, 2]", "line [2, 1]"),
+        True,
+    ),
     "value 1e-05": (xy("x-axis [a, b]", "line [1e-05, 2]"), False),
     "value 1.5e+20": (xy("x-axis [a, b]", "line [1.5e+20, 2]"), False),
     "y-axis range 1e-05 --> 2e-05": (
@@ -117,12 +123,60 @@ SYNTAX: dict[str, tuple[str, bool]] = {
     "value nan": (xy("x-axis [a, b]", "line [nan, 1]"), False),
 }
 
+
+def _plot_blocks() -> dict[str, str]:
+    """The charts the report draws for DVC plots (reporters/plots.py), one per shape of data."""
+    from mlops_gitops.metrics.plots import Plot, Plots, Series, Side
+    from mlops_gitops.reporters import plots
+
+    def line(
+        name: str, base: list[tuple[object, object]] | None, head: list[tuple[object, object]] | None
+    ) -> Plot:
+        def side(points: list[tuple[object, object]] | None) -> Side | None:
+            if points is None:
+                return None
+            return Side((Series("f.csv", "y", tuple(x for x, _ in points), tuple(y for _, y in points)),))  # type: ignore[misc]
+
+        return Plot(
+            name, "line", None, name, x="x", y="y", x_label="x", y_label="y", base=side(base), head=side(head)
+        )
+
+    roc = [(i / 10, (i / 10) ** 0.5) for i in range(11)]
+    shapes = {
+        "roc base and head": line("ROC", [(0.0, 0.0), (0.0, 0.4), *roc[1:]], roc),
+        "only at head": line("new", None, roc),
+        "5000 steps as CSV text": line("loss", None, [(str(i), str(1 / (i + 1))) for i in range(5000)]),
+        "tiny x range": line("lr", [(1e-7, 1.0), (2e-7, 2.0)], [(1e-7, 1.5), (3e-7, 2.5)]),
+        "huge values": line("rows", [(0, 1.5e20), (1, 2e20)], [(0, 1e-7), (1, -3e6)]),
+        "negative x": line("t", [(-5, 1), (5, 2)], [(-2.5, 0), (7.5, 3)]),
+        "categories": line(
+            "per class", [("setosa", 1.0), ("virginica", 0.9)], [("setosa", 0.98), ("virginica", 0.91)]
+        ),
+        "one category": line("single", [("a", 1.0)], [("a", 2.0)]),
+        "flat": line("flat", [(0, 0.5), (1, 0.5)], [(0, 0.5), (1, 0.5)]),
+        "hostile categories": line(
+            'acc"] <img src=x> @acme/ml closes #1 %%{init: {}}%%',
+            [('say "hi": [x] {y}', 1), ("", 2), ("%%", 3), ("ünï ✓ 日本" * 10, 4)],
+            [('say "hi": [x] {y}', 2), ("", 1), ("%%", 0), ("ünï ✓ 日本" * 10, 5)],
+        ),
+    }
+    out: dict[str, str] = {}
+    for name, plot in shapes.items():
+        drawn = plots.render(Plots((plot,)), "main", "head")
+        for i, block in enumerate(mermaid_blocks("".join(drawn.blocks))):
+            out[f"{name} {i}"] = block
+    return out
+
+
+PLOT_BLOCKS = _plot_blocks()
+
 DIAGRAMS: dict[str, str] = {
     **{f"readme {i}": block for i, block in enumerate(README_BLOCKS)},
     "two lines": TWO_LINES,
     **{f"broken {name}": text for name, text in BROKEN.items()},
     **{f"chart {name}": chart_block(*args) for name, args in {**CHARTS, **CHARTS_SCIENTIFIC}.items()},
     **{f"syntax {name}": text for name, (text, _) in SYNTAX.items()},
+    **{f"plot {name}": text for name, text in PLOT_BLOCKS.items()},
 }
 
 
@@ -159,6 +213,17 @@ def test_broken_diagram_is_reported(verdicts: dict[str, str | None], name: str) 
 def test_history_chart_parses(verdicts: dict[str, str | None], name: str) -> None:
     error = verdicts[f"chart {name}"]
     assert error is None, f"{error}\n\n{DIAGRAMS[f'chart {name}']}"
+
+
+def test_every_plot_shape_draws_a_chart() -> None:
+    assert {name.rsplit(" ", 1)[0] for name in PLOT_BLOCKS} >= {"roc base and head", "5000 steps as CSV text"}
+    assert len(PLOT_BLOCKS) == 10
+
+
+@pytest.mark.parametrize("name", PLOT_BLOCKS)
+def test_plot_chart_parses(verdicts: dict[str, str | None], name: str) -> None:
+    error = verdicts[f"plot {name}"]
+    assert error is None, f"{error}\n\n{PLOT_BLOCKS[name]}"
 
 
 def test_hostile_chart_title_is_inert() -> None:

@@ -32,6 +32,19 @@ from mlops_gitops.commands.options import manifest_option
 @click.option("--output", "output", metavar="FILE", help="Write the report here instead of stdout.")
 @click.option("--json-output", "json_output", metavar="FILE", help="Also write the full JSON report here.")
 @click.option("--note", metavar="TEXT", help="A plain-text note shown near the top of the report.")
+@click.option(
+    "--artifact-url",
+    envvar="MLOPS_GITOPS_ARTIFACT_URL",
+    metavar="URL",
+    help="Where reviewers find the plot images (the workflow run's artifact, or the run's page): "
+    "each image plot is listed with this link. Env: MLOPS_GITOPS_ARTIFACT_URL.",
+)
+@click.option(
+    "--images-dir",
+    metavar="DIR",
+    help="Also write the plot images of both revisions here (DIR/base/<path>, DIR/head/<path>), for "
+    "the workflow to upload as that artifact.",
+)
 @manifest_option("whose metrics files apply; its gates as committed at --base decide")
 def command(
     base: str,
@@ -40,6 +53,8 @@ def command(
     output: str | None,
     json_output: str | None,
     note: str | None,
+    artifact_url: str | None,
+    images_dir: str | None,
     manifest_path: str,
 ) -> int:
     """Compare metrics and params between two revisions and apply the gates of the manifest as
@@ -53,13 +68,23 @@ def command(
     from mlops_gitops.reporters import json as json_reporter
     from mlops_gitops.reporters import markdown
 
+    if artifact_url:
+        from mlops_gitops.reporters.plots import artifact_link
+
+        artifact_link(artifact_url)  # refused before any work, in one line
     path = Path(manifest_path)
     if not path.is_file():
         raise UsageError(f"{manifest_path}: no such manifest (pass --manifest PATH)")
     manifest = load_manifest(path)
     # The gates of the manifest at --base decide; this one's changes to them are listed, not applied.
-    comparison = evaluate(load_project(path.resolve().parent, manifest), base, head, manifest_file=path.name)
+    project = load_project(path.resolve().parent, manifest)
+    comparison = evaluate(project, base, head, manifest_file=path.name, plots=True)
     comparison.json_path = json_output
+    comparison.artifact_url = artifact_url or None
+    if images_dir and comparison.plots is not None:
+        from mlops_gitops.metrics.plots import write_images
+
+        write_images(comparison.plots, Path(images_dir))
     if json_output:
         write_atomic(json_output, json_reporter.render(comparison), "JSON report")
 

@@ -25,6 +25,7 @@ from mlops_gitops.metrics.lineage import Lineage
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.data.results import ValidationReport
     from mlops_gitops.metrics.gatediff import GateReview
+    from mlops_gitops.metrics.plots import Plots
 
 STATUSES = ("fail", "regressed", "improved", "pass", "new", "removed", "changed", "not numeric", "unchanged")
 
@@ -135,6 +136,9 @@ class Comparison:
     # Whose gates decided (the base's manifest, else the head's and why), and what the head changes in
     # them; None when the caller chose the gates (``promote``: the checked-out manifest's).
     gate_review: GateReview | None = None
+    # The pipelines' DVC plots at both revisions (None: not collected, or the pipelines declare none).
+    plots: Plots | None = None
+    artifact_url: str | None = None  # the workflow run's artifact holding the plot images, to link
 
     @property
     def data_failures(self) -> list[str]:

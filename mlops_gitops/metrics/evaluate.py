@@ -48,13 +48,17 @@ def evaluate(
     *,
     gates_from: Literal["base", "manifest"] = "base",
     manifest_file: str = MANIFEST_FILE,
+    plots: bool = False,
 ) -> Comparison:
     """Collect both revisions of the project, compare, gate, add lineage.
 
     ``gates_from``: ``"base"`` (a pull request's report) judges with the gates of ``manifest_file`` as
     committed at ``base``, and falls back to the project's manifest (the head's) only when the base has
     none or an invalid one, saying so in ``Comparison.gate_review``; ``"manifest"`` judges with the
-    project's manifest as loaded (``promote``: the checked-out default branch's)."""
+    project's manifest as loaded (``promote``: the checked-out default branch's).
+
+    ``plots``: also read the pipelines' DVC plots at both revisions (``report``), through DVC, which
+    is imported only then and only when some pipeline declares plots."""
     manifest = project.manifest
     reader = collect.Reader(project.root)
     base_rev = collect.resolve_revision(base, reader.top)
@@ -99,6 +103,11 @@ def evaluate(
     validation = None
     if manifest.data_checks:
         validation = read_validation(reader.read_many(head_rev, [VALIDATION_REPORT])[VALIDATION_REPORT])
+    drawn = None
+    if plots and any(p.all_plots() for p in project.pipelines):
+        from mlops_gitops.metrics import plots as P
+
+        drawn = P.collect(project.root, base_rev, head_rev)
     unavailable = {
         side: snap.unavailable for side, snap in (("base", before), ("head", after)) if snap.unavailable
     }
@@ -119,6 +128,7 @@ def evaluate(
         sections=sections,
         unavailable=unavailable,
         gate_review=review,
+        plots=drawn,
     )
 
 

@@ -6,7 +6,8 @@ output must reproduce number for number:
 * metrics: nested dicts are joined with ``.``; numbers, strings and booleans are kept; lists, nulls
   and empty dicts are dropped (DVC cannot diff them); a file holding a bare scalar gives the key ``""``.
 * params: lists become their Python ``str()`` (``"[1, 2]"``), everything else like metrics but
-  nulls are kept.
+  nulls are kept. A mapping is never shown as a Python ``repr``: inside a list too it is flattened,
+  with the item's index as a key (``layers.0.units``), where DVC would print ``"[{'units': 64}]"``.
 
 Only numbers (``bool`` included, as in DVC) get a ``diff``; gates treat booleans as not numeric.
 """
@@ -38,6 +39,8 @@ def _walk_metrics(node: dict[Any, Any], prefix: str, out: dict[str, Scalar]) -> 
 
 
 def flatten_params(data: Any) -> dict[str, Scalar]:
+    if isinstance(data, list) and _holds_mapping(data):
+        data = dict(enumerate(data))
     if not isinstance(data, dict):
         return {} if data is None else {"": _param_scalar(data)}
     out: dict[str, Scalar] = {}
@@ -51,8 +54,14 @@ def _walk_params(node: dict[Any, Any], prefix: str, out: dict[str, Scalar]) -> N
         if isinstance(value, dict):
             if value:
                 _walk_params(value, name + ".", out)
+        elif isinstance(value, list) and _holds_mapping(value):
+            _walk_params(dict(enumerate(value)), name + ".", out)
         else:
             out[name] = _param_scalar(value)
+
+
+def _holds_mapping(value: list[Any]) -> bool:
+    return any(isinstance(v, dict) or (isinstance(v, list) and _holds_mapping(v)) for v in value)
 
 
 def _param_scalar(value: Any) -> Scalar:

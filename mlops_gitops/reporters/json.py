@@ -1,8 +1,10 @@
-"""The full report as JSON: every row, gate, changed param, lineage and history.
+"""The full report as JSON: every row, gate, changed param, lineage, history and plot.
 
 ``metrics`` has the shape of ``dvc metrics diff --json --all`` (``{file: {key: {old, new, diff}}}``,
 ``null`` for a missing side, ``diff`` only between numbers) plus each row's ``status``, so tools
 written for DVC's output read ours. Like DVC, NaN and infinities are written as ``NaN``/``Infinity``.
+``plots`` holds every plot's points at both revisions as ``dvc plots diff --json`` has them (CSV
+cells as text), or null when the report did not read plots.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "data_validation": comparison.data_validation.to_json() if comparison.data_validation else None,
         "stale_lock": comparison.stale_lock,
         "unavailable": comparison.unavailable,
+        "plots": comparison.plots.to_json() if comparison.plots is not None else None,
         "pipelines": [
             {
                 "dvcfile": s.pipeline,

@@ -2,8 +2,8 @@
 
 The first line is a hidden marker the ``comment`` command finds its sticky comment by; the second
 says the verdict and the counts. The text never exceeds ``limit`` characters (GitHub refuses comment
-bodies over 65,536): when it would, tables are cut, each with a note of how many rows were left out and
-where the full JSON is.
+bodies over 65,536): when it would, the plots are dropped first (whole, last first, with a note), then
+tables are cut, each with a note of how many rows were left out and where the full JSON is.
 """
 
 from __future__ import annotations
@@ -74,7 +74,23 @@ class Table:
         return "\n".join(out) + "\n"
 
 
-Part = str | Table
+@dataclass
+class Blocks:
+    """Blocks shown whole or not at all (the plots): dropped, last first, before any table is cut."""
+
+    blocks: list[str]
+    what: str
+    keep: int | None = None  # blocks kept; None = all
+
+    def text(self, json_hint: str) -> str:
+        kept = self.blocks if self.keep is None else self.blocks[: self.keep]
+        left = len(self.blocks) - len(kept)
+        where = json_hint.replace("all rows are", "their data is", 1)
+        note = f"\n*{left:,} {self.what} left out to fit GitHub's comment limit; {where}.*\n" if left else ""
+        return "\n".join(kept) + note
+
+
+Part = str | Table | Blocks
 
 
 def value(v: Scalar) -> str:
@@ -197,6 +213,22 @@ def charts(comparison: Comparison, several: bool) -> list[str]:
         if key in patterns:
             title = f"{title.split(' ')[0]} worst segment" + (f" ({file})" if several else "")
         out.append(chart(title, [p[0] for p in points], [p[1] for p in points]))
+    return out
+
+
+def plot_parts(comparison: Comparison) -> list[Part]:
+    """The pipelines' DVC plots, base beside head (see :mod:`mlops_gitops.reporters.plots`)."""
+    if comparison.plots is None:
+        return []
+    from mlops_gitops.reporters import plots
+
+    drawn = plots.render(
+        comparison.plots, comparison.base.label, comparison.head.label, comparison.artifact_url
+    )
+    n = len(comparison.plots.plots)
+    out: list[Part] = [f"\n### Plots ({n})\n\n" + (drawn.lead + "\n" if drawn.lead else "")]
+    if drawn.blocks:
+        out.append(Blocks(drawn.blocks, "plots"))
     return out
 
 
@@ -361,6 +393,7 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
         n = len(comparison.history.commits) if comparison.history else 0
         out.append(f"\n### History (last {n} commit{'s' if n != 1 else ''} of base, then head)\n\n")
         out.extend(drawn)
+    out.extend(plot_parts(comparison))
     out.append("\n")
     out.extend(lineage_parts(comparison))
     return out
@@ -375,6 +408,13 @@ def render(comparison: Comparison, *, note: str | None = None, limit: int = GITH
         else "all rows are in the JSON report (`mlops-gitops report --format json`; in CI the report artifact)"
     )
     text = _join(parts, hint)
+    if len(text) <= limit:
+        return text
+    for blocks in reversed([p for p in parts if isinstance(p, Blocks)]):  # plots go before any table
+        blocks.keep = len(blocks.blocks)
+        while blocks.keep and len(text) > limit:
+            blocks.keep -= 1
+            text = _join(parts, hint)
     if len(text) <= limit:
         return text
     tables = [p for p in parts if isinstance(p, Table)]

@@ -13,6 +13,7 @@ images. Each function takes such text for one place it lands:
 - :func:`text`: prose on one line (a commit subject in the lineage, a note, a reason);
 - :func:`cell`: a Markdown table cell (the same: pipes are kept inside the cell);
 - :func:`code`: an inline code span (names and paths, shown verbatim and never closed early);
+- :func:`html`: text inside our own HTML (a ``<summary>``), where Markdown is not read;
 - :func:`plain`: a title or a commit message, which are not Markdown but in which GitHub still finds
   mentions, references and closing keywords;
 - :func:`defang`: what they all share: mentions, issue references and closing keywords made inert.
@@ -77,6 +78,14 @@ def text(value: str) -> str:
         .replace("`", "\\`")
         .replace("|", "\\|")
     )
+
+
+def html(value: str) -> str:
+    """Text inside our own HTML, such as ``<details><summary>TEXT</summary>``: an HTML block, where
+    GitHub reads no Markdown (a backslash would show) but still reads tags, entities and mentions. So:
+    :func:`defang`, ``&``, ``<``, ``>`` and ``"`` as entities, one line."""
+    value = _LINE_BREAKS.sub(" ", defang(value))
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def plain(value: str) -> str:

@@ -8,11 +8,14 @@ label may not contain ``"`` or be empty. Everything written into a chart goes th
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
-from mlops_gitops.reporters.markup import defang
+from mlops_gitops.reporters.markup import JOINER, defang
 
 SIGNIFICANT = 6
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_COMMENT = re.compile(r"%(?=%)")
 
 
 def number(value: float, digits: int = SIGNIFICANT) -> str:
@@ -29,34 +32,65 @@ def number(value: float, digits: int = SIGNIFICANT) -> str:
 
 def text(value: str) -> str:
     """A title or label Mermaid accepts inside double quotes. Titles carry metric names (repository
-    text): no HTML for Mermaid to read (``<`` and ``>`` become look-alike angle quotes), and
+    text): no HTML for Mermaid to read (``<`` and ``>`` become look-alike angle quotes), no ``%%``
+    (Mermaid's comment mark: a word joiner goes between the two), and
     :func:`~mlops_gitops.reporters.markup.defang`, as the chart's source is part of a promotion
     pull request's body, from which a squash merge makes a commit message."""
     cleaned = " ".join(value.replace('"', "'").replace("<", "‹").replace(">", "›").split())
-    return defang(cleaned) or "-"
+    # Mermaid refuses a quoted title or label that starts with "%%" (its comment mark): a joiner splits it.
+    return _COMMENT.sub("%" + JOINER, defang(cleaned)) or "-"
 
 
-def axis_range(values: Sequence[float]) -> tuple[str, str]:
-    """A padded y-axis range whose two ends stay distinct once written."""
+def axis_range(values: Sequence[float], *, pad: bool = True) -> tuple[str, str]:
+    """An axis range whose two ends stay distinct once written: padded by a tenth of the spread for a
+    y-axis; exactly the data's ends for a numeric x-axis (``pad=False``), where Mermaid spaces the
+    points evenly between the two."""
     lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.1 or abs(hi) * 0.05 or 1.0
+    spread = (hi - lo) * 0.1 or abs(hi) * 0.05 or 1.0
+    margin = spread if pad or lo == hi else 0.0
     for digits in range(SIGNIFICANT, 17):
-        low, high = number(lo - pad, digits), number(hi + pad, digits)
+        low, high = number(lo - margin, digits), number(hi + margin, digits)
         if low != high:
             return low, high
     return number(lo - 1.0), number(hi + 1.0)
 
 
-def xychart(title: str, x_labels: Sequence[str], series: Sequence[Sequence[float]], y_label: str) -> str:
-    """A fenced line chart: one ``line`` per series, each as long as ``x_labels``."""
-    if not series or any(len(s) != len(x_labels) for s in series):
+def xychart(
+    title: str,
+    x_labels: Sequence[str],
+    series: Sequence[Sequence[float]],
+    y_label: str,
+    *,
+    x_axis: tuple[str, float, float] | None = None,
+    colors: Sequence[str] = (),
+) -> str:
+    """A fenced line chart: one ``line`` per series, each as long as ``x_labels``; or, with ``x_axis``
+    (label, first, last) instead of labels, over a numeric x-axis on which Mermaid spaces the values
+    evenly from first to last. ``colors`` (``#rrggbb``, one per series) set the lines' colours."""
+    count = len(series[0]) if series else 0
+    if x_axis is None and not x_labels:
+        raise ValueError("a chart needs x labels or a numeric x-axis")
+    if not series or any(len(s) != (len(x_labels) if x_axis is None else count) for s in series):
         raise ValueError("every series needs one value per x label")
+    if any(not _COLOR.fullmatch(c) for c in colors):
+        raise ValueError(f"colours must be #rrggbb: {list(colors)}")
     low, high = axis_range([v for s in series for v in s])
+    if x_axis is None:
+        x_line = "    x-axis [" + ", ".join(f'"{text(x)}"' for x in x_labels) + "]"
+    else:
+        first, last = axis_range([x_axis[1], x_axis[2]], pad=False)
+        x_line = f'    x-axis "{text(x_axis[0])}" {first} --> {last}'
+    palette = ", ".join(colors)
     lines = [
         "```mermaid",
+        *(
+            [f'%%{{init: {{"themeVariables": {{"xyChart": {{"plotColorPalette": "{palette}"}}}}}}}}%%']
+            if colors
+            else []
+        ),
         "xychart-beta",
         f'    title "{text(title)}"',
-        "    x-axis [" + ", ".join(f'"{text(x)}"' for x in x_labels) + "]",
+        x_line,
         f'    y-axis "{text(y_label)}" {low} --> {high}',
         *(f"    line [{', '.join(number(v) for v in s)}]" for s in series),
         "```",

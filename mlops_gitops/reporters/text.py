@@ -126,4 +126,8 @@ def render(comparison: Comparison, color: bool) -> str:
         width = max(len(p.key) for p in comparison.params)
         for p in comparison.params:
             lines.append(f"  {p.key.ljust(width)}  {_short(p.base)} -> {_short(p.head)}")
+    if comparison.plots is not None:
+        from mlops_gitops.reporters import plots
+
+        lines += plots.text_lines(comparison.plots)
     return "\n".join(lines) + "\n"

@@ -21,6 +21,20 @@ def test_flatten_follows_dvc_rules() -> None:
     assert flatten_metrics(0.5) == {"": 0.5} and flatten_metrics([1]) == {}
 
 
+def test_params_holding_mappings_are_flattened_never_a_python_repr() -> None:
+    data = {"train": {"C": 1.0}, "layers": [{"units": 64, "act": {"name": "relu"}}, 32, [1, 2]], "e": [{}]}
+    flat = flatten_params(data)
+    assert flat == {
+        "train.C": 1.0,
+        "layers.0.units": 64,
+        "layers.0.act.name": "relu",
+        "layers.1": 32,
+        "layers.2": "[1, 2]",
+    }
+    assert not any(isinstance(v, str) and "{" in v for v in flat.values())
+    assert flatten_params([{"a": 1}, 2]) == {"0.a": 1, "1": 2}
+
+
 def test_gate_checks() -> None:
     hi = gate("acc", min=0.8, max=1.0, regression_absolute=0.01, regression_relative=0.5)
     assert check(hi, 0.9, 0.9) is None

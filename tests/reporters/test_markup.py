@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mlops_gitops import promotion
 from mlops_gitops.reporters import drift, markdown, mermaid
-from mlops_gitops.reporters.markup import JOINER, cell, code, defang, plain, text
+from mlops_gitops.reporters.markup import JOINER, cell, code, defang, html, plain, text
 from tests.inert import MARKDOWN, live, problems, rendered_problems, visible
 
 J = JOINER
@@ -183,6 +183,25 @@ def test_code_is_inert_verbatim_and_one_cell_for_any_input(raw: str) -> None:
     spans = [c for t in tokens if t.children for c in t.children if c.type == "code_inline"]
     assert len(spans) == 1, table
     assert squeeze(spans[0].content.replace("\\|", "|")) == squeeze(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(HOSTILE)
+def test_html_is_inert_inside_our_summary_for_any_input(raw: str) -> None:
+    """Plot titles go into ``<details><summary>``: an HTML block, where Markdown is not read."""
+    out = html(raw)
+    assert live(out) == [], out
+    assert "<" not in out and ">" not in out and "\n" not in out and "\r" not in out
+    assert not re.search(r"&(?!amp;|lt;|gt;|quot;)", out), "an entity from the input"
+    if MARKDOWN is not None:
+        body = f"<details><summary>{out}</summary>\n\nx\n\n</details>\n"
+        assert rendered_problems(body) == [], body
+
+
+def test_html_escapes_what_html_reads_and_nothing_else() -> None:
+    assert (
+        html('a <b> & "c" [d](e) `f` @g #1\nh') == f"a &lt;b&gt; &amp; &quot;c&quot; [d](e) `f` @{J}g #{J}1 h"
+    )
 
 
 @settings(max_examples=300, deadline=None)

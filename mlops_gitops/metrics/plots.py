@@ -1,0 +1,367 @@
+"""The project's DVC plots at two revisions, through DVC's own plots API, as plain typed data.
+
+The numbers are what ``dvc plots diff BASE HEAD --json`` reports: the same calls
+(``Repo.plots.show`` per revision, then ``dvc.render.match.match_defs_renderers``, which groups the
+definitions and turns each plot's files into datapoints), so every plot definition DVC knows is here:
+top-level ``plots:`` (several ``y`` columns, several files, an ``x`` from another file), stage plots
+with their template, files inside DVC-tracked output directories (read from the cache or the remote
+at that revision), CSV, TSV, JSON and YAML data, and images. Values are kept as DVC gives them (CSV
+cells are strings); turning them into numbers is the renderer's business
+(:mod:`mlops_gitops.reporters.plots`).
+
+DVC is imported only inside :func:`collect`, and ``evaluate`` calls it only when the pipelines
+declare plots: importing DVC and reading two revisions costs a second or more. Every YAML text DVC
+parses meanwhile goes through the bomb guard (:func:`mlops_gitops.dvcadapter.guarded_yaml`); a
+refusal is raised, anything else DVC reports becomes a one-line reason on the plot (or on the whole
+side), so a report is always written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+import os
+import posixpath
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_gitops.errors import UsageError, YamlBombError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.metrics.collect import Revision
+
+Datum = str | int | float | bool | None
+
+BASE, HEAD = "base", "head"
+SIDES = (BASE, HEAD)
+
+LINE, BAR, CONFUSION, IMAGE = "line", "bar", "confusion", "image"
+# DVC's templates by what the report draws for them; a custom template (.dvc/plots/*.json) is a line.
+_KINDS = {
+    None: LINE,
+    "linear": LINE,
+    "simple": LINE,
+    "smooth": LINE,
+    "scatter": LINE,
+    "scatter_jitter": LINE,
+    "bar_horizontal": BAR,
+    "bar_horizontal_sorted": BAR,
+    "confusion": CONFUSION,
+    "confusion_normalized": CONFUSION,
+}
+# DVC's name for the x of a plot without one (the row index); it names the x or y field of a plot
+# whose files use different columns ``dvc_inferred_x_value`` / ``dvc_inferred_y_value``.
+INDEX_FIELD = "step"
+INFERRED_PREFIX = "dvc_inferred_"
+_REASON_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Series:
+    """One (file, y column) of a plot at one revision: its points, in the file's order."""
+
+    file: str
+    field: str
+    x: tuple[Datum, ...]
+    y: tuple[Datum, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "field": self.field, "x": list(self.x), "y": list(self.y)}
+
+
+@dataclass(frozen=True)
+class Side:
+    """A plot as one revision has it: its series, or for an image, the file's digest (and bytes)."""
+
+    series: tuple[Series, ...] = ()
+    digest: str | None = None  # images: sha256 of the file
+    data: bytes | None = field(default=None, repr=False, compare=False)  # images only
+
+    def to_json(self) -> dict[str, Any]:
+        if self.digest is not None:
+            return {"sha256": self.digest}
+        return {"series": [s.to_json() for s in self.series]}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One plot as DVC renders it (one per id; one per file for images), at base and head.
+
+    ``x`` and ``y`` name the datapoint fields DVC filled, as ``dvc plots diff --json`` has them
+    (``step`` when the plot has no ``x``, ``dvc_inferred_y_value`` when its files use different
+    columns: each series names its own); a side is None when the plot has no data there, and
+    ``errors`` says why when DVC could not read it.
+    """
+
+    id: str
+    kind: str  # LINE | BAR | CONFUSION | IMAGE
+    template: str | None
+    title: str
+    x: str = INDEX_FIELD
+    y: str = ""
+    x_label: str = ""
+    y_label: str = ""
+    base: Side | None = None
+    head: Side | None = None
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    def side(self, name: str) -> Side | None:
+        return self.base if name == BASE else self.head
+
+    @property
+    def status(self) -> str:
+        """``changed`` or ``unchanged``; ``new`` (only at head) or ``removed`` (only at base);
+        ``partial`` (one side could not be read, ``errors`` says why); ``unavailable`` (neither)."""
+        if self.base is not None and self.head is not None:
+            return "unchanged" if self.base == self.head else "changed"
+        if self.head is not None:
+            return "new" if BASE not in self.errors else "partial"
+        if self.base is not None:
+            return "removed" if HEAD not in self.errors else "partial"
+        return "unavailable"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "template": self.template,
+            "title": self.title,
+            "x": self.x,
+            "y": self.y,
+            "x_label": self.x_label,
+            "y_label": self.y_label,
+            "status": self.status,
+            "base": self.base.to_json() if self.base is not None else None,
+            "head": self.head.to_json() if self.head is not None else None,
+            "errors": dict(self.errors),
+        }
+
+
+@dataclass(frozen=True)
+class Plots:
+    """Every plot of both revisions, and what kept a whole side (or all of them) from being read."""
+
+    plots: tuple[Plot, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=dict)  # side -> why its plots were not read
+    error: str | None = None  # why no plot was read at all (DVC missing, the repository unreadable)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plots": [p.to_json() for p in self.plots],
+            "errors": dict(self.errors),
+            "error": self.error,
+        }
+
+    def images(self) -> list[tuple[str, str, bytes]]:
+        """(side, path, bytes) of every image, for the workflow to upload."""
+        out: list[tuple[str, str, bytes]] = []
+        for plot in self.plots:
+            for name in SIDES:
+                side = plot.side(name)
+                if plot.kind == IMAGE and side is not None and side.data is not None:
+                    out.append((name, plot.id, side.data))
+        return out
+
+
+def collect(root: Path, base: Revision, head: Revision) -> Plots:
+    """Every plot DVC knows at ``base`` and ``head`` (``head.sha`` None: the work tree)."""
+    try:
+        from dvc.exceptions import DvcException
+        from dvc.render.match import match_defs_renderers
+        from dvc.repo import Repo
+    except ImportError:
+        return Plots(
+            error="reading the plots needs DVC, which is not installed here (pip install 'mlops-gitops[dvc]')"
+        )
+    from mlops_gitops.dvcadapter import guarded_yaml
+
+    revs = {BASE: base.sha or "workspace", HEAD: head.sha or "workspace"}
+    shown = {BASE: base, HEAD: head}
+    data: dict[str, Any] = {}
+    failures = (DvcException, OSError, ValueError, KeyError, TypeError, AttributeError)
+    try:
+        with _quiet_dvc(), Repo(str(root)) as repo:
+            for side in dict.fromkeys(revs.values()):
+                rev = next(shown[s] for s in SIDES if revs[s] == side)
+                with guarded_yaml(root, rev.short if rev.sha else None):
+                    data.update(repo.plots.show(revs=[side], onerror=_onerror))
+            renderers = match_defs_renderers(data, out=None, templates_dir=repo.plots.templates_dir)
+    except YamlBombError:
+        raise
+    except UsageError as exc:
+        return Plots(error=_one_line(str(exc), root))
+    except failures as exc:
+        return Plots(error=_one_line(_describe(exc), root))
+    errors = {
+        side: _one_line(_describe(err), root)
+        for side in SIDES
+        if isinstance(err := _get(data, revs[side], "definitions", "error"), BaseException)
+    }
+    plots = tuple(p for r in renderers for p in _plots_of(r, revs, root))
+    # A side whose plots could not be read at all: every plot it lacks says why, rather than "new".
+    plots = tuple(
+        replace(p, errors={**{s: errors[s] for s in errors if p.side(s) is None}, **p.errors})
+        if any(p.side(s) is None for s in errors)
+        else p
+        for p in plots
+    )
+    return Plots(plots, errors)
+
+
+def _onerror(result: dict[str, Any], exception: BaseException, *args: Any, **kwargs: Any) -> None:
+    """DVC's ``onerror_collect``, except that a refused YAML bomb is raised, not recorded."""
+    if isinstance(exception, YamlBombError):
+        raise exception
+    result["error"] = exception
+
+
+@contextmanager
+def _quiet_dvc() -> Iterator[None]:
+    """Nothing from DVC on the report's stderr (progress bars, warnings, its "failed to load some
+    plots" line, which it prints even as a library): what fails is in the report, on the plot."""
+    logger = logging.getLogger("dvc")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _get(data: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)  # type: ignore[assignment]
+    return data
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"no such file{': ' + str(exc.filename) if exc.filename else ''}"
+    text = str(exc).strip()
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip() and str(cause).strip() not in text:
+        text = f"{text}: {str(cause).strip()}" if text else str(cause).strip()
+    return text or type(exc).__name__
+
+
+def _one_line(text: str, root: Path) -> str:
+    """One line, without the absolute path of the checkout (it says nothing to a reviewer)."""
+    for prefix in {str(root.resolve()) + os.sep, str(root) + os.sep}:
+        text = text.replace(prefix, "")
+    line = " ".join(text.split())
+    return line if len(line) <= _REASON_CHARS else line[: _REASON_CHARS - 3] + "..."
+
+
+def _plots_of(with_errors: Any, revs: Mapping[str, str], root: Path) -> list[Plot]:
+    """The typed plots of one DVC renderer (a vega plot, or an image with one datapoint per revision)."""
+    renderer = with_errors.renderer
+    props: dict[str, Any] = dict(renderer.properties)
+    errors: dict[str, str] = {}
+    for side in SIDES:
+        rev = revs[side]
+        reasons = [_describe(e) for e in (with_errors.source_errors.get(rev) or {}).values()]
+        if rev in with_errors.definition_errors:
+            reasons.append(_describe(with_errors.definition_errors[rev]))
+        if reasons:
+            errors[side] = _one_line("; ".join(dict.fromkeys(reasons)), root)
+    name = str(renderer.name)
+    if renderer.TYPE == "image":
+        sides: dict[str, Side] = {}
+        for point in renderer.datapoints:
+            blob = _image_bytes(point.get("src"))
+            for side in SIDES:
+                if point.get("rev") == revs[side] and blob is not None:
+                    sides[side] = Side(digest=hashlib.sha256(blob).hexdigest(), data=blob)
+        return [
+            Plot(
+                id=name,
+                kind=IMAGE,
+                template=None,
+                title=str(props.get("title") or name),
+                base=sides.get(BASE),
+                head=sides.get(HEAD),
+                errors=errors,
+            )
+        ]
+    template = props.get("template")
+    template = str(template) if template is not None else None
+    x, y = str(props.get("x") or INDEX_FIELD), str(props.get("y") or "")
+    series: dict[str, dict[tuple[str, str], tuple[list[Datum], list[Datum]]]] = {s: {} for s in SIDES}
+    for point in renderer.datapoints:
+        key = (str(point.get("filename", "")), str(point.get("field", y)))
+        for side in SIDES:
+            if point.get("rev") == revs[side]:
+                xs, ys = series[side].setdefault(key, ([], []))
+                xs.append(_datum(point.get(x)))
+                ys.append(_datum(point.get(y)))
+    built = {
+        side: Side(tuple(Series(f, c, tuple(xs), tuple(ys)) for (f, c), (xs, ys) in found.items()))
+        for side, found in series.items()
+        if found
+    }
+    y_label = str(props.get("y_label") or y)
+    x_label = str(props.get("x_label") or x)
+    return [
+        Plot(
+            id=name,
+            kind=_KINDS.get(template, LINE),
+            template=template,
+            title=str(props.get("title") or name),
+            x=x,
+            y=y,
+            x_label=x_label,
+            y_label=y_label,
+            base=built.get(BASE),
+            head=built.get(HEAD),
+            errors=errors,
+        )
+    ]
+
+
+def _datum(value: Any) -> Datum:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _image_bytes(src: Any) -> bytes | None:
+    """The bytes DVC inlined as ``data:image;base64,...`` (``out=None``: nothing written to disk)."""
+    if not isinstance(src, str) or "," not in src:
+        return None
+    try:
+        return base64.b64decode(src.split(",", 1)[1], validate=True)
+    except ValueError:
+        return None
+
+
+def write_images(plots: Plots, directory: Path) -> list[str]:
+    """Write every image at ``directory/base/<path>`` and ``directory/head/<path>``, for the workflow to
+    upload beside the report. A path from the repository that would leave ``directory`` is skipped."""
+    from mlops_gitops.atomic import write_atomic
+
+    written: list[str] = []
+    for side, path, blob in plots.images():
+        rel = safe_relative(path)
+        if rel is None:
+            continue
+        target = directory / side / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, blob, "plot image")
+        written.append(f"{side}/{rel}")
+    return written
+
+
+def safe_relative(path: str) -> str | None:
+    """``path`` as a relative POSIX path inside a folder, or None if it is absolute or climbs out."""
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if norm.startswith("/") or norm == "." or norm.split("/")[0] == ".." or ":" in norm.split("/")[0]:
+        return None
+    return norm
