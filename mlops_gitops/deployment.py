@@ -113,15 +113,15 @@ class Target(Protocol):
 class LocalTarget:
     """A checkout on disk (``--dry-run``): nothing is published."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, repository: str, default_branch: str) -> None:
+        self.root, self.repository, self.default_branch = root, repository, default_branch
 
     def read(self, env: Environment) -> str | None:
         file = self.root / env.file
         return file.read_text(encoding="utf-8") if file.is_file() else None
 
     def where(self, env: Environment) -> tuple[str, str]:
-        return (env.repo or "this repository", env.branch or "default branch")
+        return (env.repo or self.repository, env.branch or self.default_branch)
 
 
 class GitHubTarget:

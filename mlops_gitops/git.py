@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -47,6 +48,12 @@ def show(rev: str, path: str, cwd: str | Path = ".") -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def merge_base(a: str, b: str, cwd: str | Path = ".") -> str | None:
+    """The best common ancestor of two revisions (what ``a...b`` diffs from), or None."""
+    proc = subprocess.run(["git", "merge-base", a, b], cwd=cwd, capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
 def is_shallow(cwd: str | Path = ".") -> bool:
     return text(["rev-parse", "--is-shallow-repository"], cwd) == "true"
 
@@ -80,6 +87,22 @@ def default_branch(cwd: str | Path = ".") -> str | None:
         ["git", "config", "init.defaultBranch"], cwd=cwd, capture_output=True, text=True, check=False
     )
     return proc.stdout.strip() or None
+
+
+_GITHUB_REMOTE = re.compile(r"github\.com[:/]([A-Za-z0-9-]+/[A-Za-z0-9._-]+?)(?:\.git)?/?$")
+
+
+def github_repository(cwd: str | Path = ".") -> str | None:
+    """``owner/name`` of the repository: ``GITHUB_REPOSITORY`` in Actions, else origin's GitHub URL."""
+    import os
+
+    if os.environ.get("GITHUB_REPOSITORY"):
+        return os.environ["GITHUB_REPOSITORY"]
+    proc = subprocess.run(
+        ["git", "remote", "get-url", "origin"], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    found = _GITHUB_REMOTE.search(proc.stdout.strip())
+    return found.group(1) if found else None
 
 
 def changed_files(base: str, head: str, cwd: str | Path = ".") -> list[str]:

@@ -102,10 +102,13 @@ def model_identity(
         for d in stage.get("deps") or []
         if isinstance(d, dict) and "path" in d
     }
+    from mlops_gitops.metrics.flatten import flatten_params
+
     params: dict[str, Any] = {}
     for file, values in (stage.get("params") or {}).items():
         if isinstance(values, dict):
-            for key, value in values.items():
+            # As DVC shows them: `train.C`, never a mapping's repr.
+            for key, value in flatten_params(values).items():
                 params[f"{file}:{key}"] = value
     return ModelIdentity(
         name=name,

@@ -381,3 +381,29 @@ def test_a_model_from_a_pipeline_in_a_subfolder(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"+  uri: s3://m/{md5}" in proc.stdout
     assert "(stage `train`)" in proc.stdout and json_.dumps(md5)[1:-1] in proc.stdout
+
+
+def test_dry_run_body_names_the_real_repository_and_flattens_params(gh: FakeGitHub, project: Path) -> None:
+    """A params entry that is a mapping (`params: [train]` in dvc.yaml) reads `train.lr`, not a repr;
+    the PR body names the repository and the branch instead of placeholders."""
+    lock = (
+        (project / "dvc.lock")
+        .read_text()
+        .replace(
+            "        train.lr: 0.1\n",
+            "        train:\n          lr: 0.1\n          layers:\n            units: 8\n",
+        )
+    )
+    (project / "dvc.lock").write_text(lock)
+    git(project, "commit", "-qam", "params as a mapping")
+    code, out = promote(gh, project, "--env", "staging", "--dry-run", env={"GITHUB_TOKEN": ""})
+    assert code == 0, out
+    assert "| `params.yaml:train.lr` | `0.1` |" in out and "| `params.yaml:train.layers.units` | `8` |" in out
+    assert "{'lr'" not in out and "{&#x27;" not in out
+    assert f"| File | `{REPO}`: `deploy/staging/isvc.yaml` (branch `main`) |" in out
+    assert "this repository" not in out and "default branch`" not in out
+    git(project, "remote", "add", "origin", "git@github.com:acme/iris-models.git")
+    code, out = promote(
+        gh, project, "--env", "staging", "--dry-run", env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": ""}
+    )
+    assert code == 0 and "| File | `acme/iris-models`: `deploy/staging/isvc.yaml`" in out, out

@@ -88,7 +88,10 @@ def command(
         )
 
     if dry_run:
-        local = deployment.LocalTarget(Path(target_dir) if target_dir else (git.toplevel(root) or root))
+        top = Path(target_dir) if target_dir else (git.toplevel(root) or root)
+        # The PR body names where it would land: this repository by its GitHub name (else its folder).
+        repository = git.github_repository(root) or top.resolve().name
+        local = deployment.LocalTarget(top, repository, manifest.default_branch)
         outcome = deployment.promote(manifest, env, model, result, reason, local, None)
         click.echo(outcome.diff or f"# {env.file}: {env.field} is already {outcome.value!r}: no change")
         click.echo(f"# PR: {outcome.title}")
