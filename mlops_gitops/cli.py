@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "Validate mlops.yaml and print every problem with file:line:col."),
     "schema": ("schema", "Print the JSON Schema of mlops.yaml (for editors)."),
     "changed": ("changed", "Tell whether the files changed between two revisions should retrain."),
+    "plan": ("plan", "Split the changed stages into jobs: upstream, a job matrix, and a final job."),
     "push-runs": (
         "push_runs",
         "dvc push --run-cache, plus the uncached outputs runs need to be restored elsewhere.",

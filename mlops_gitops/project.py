@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_gitops.errors import Problem, UsageError
 from mlops_gitops.manifest.model import Gate, Manifest
@@ -25,6 +25,9 @@ from mlops_gitops.pipeline import fingerprint as fp
 from mlops_gitops.pipeline.facts import PipelineFacts, RepoFacts, StageFacts, produced, within
 from mlops_gitops.pipeline.record import RECORD_FILE, Record
 from mlops_gitops.pipeline.record import parse as parse_record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.pipeline import fanout
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,37 @@ class Project:
     def repro_targets(self, dvcfiles: Iterable[str]) -> list[str]:
         """``dvc repro`` targets for a set of pipelines (the root dvc.yaml by its path too)."""
         return sorted(set(dvcfiles))
+
+    # --- fan-out ------------------------------------------------------------------------------
+    def fanout_settings(self) -> fanout.Settings:
+        """``fanout:``, with ``runners.train`` as where a stage without its own runner runs."""
+        from mlops_gitops.pipeline import fanout
+
+        train, config = self.manifest.runner("train"), self.manifest.fanout
+        return fanout.Settings(
+            base=fanout.Placement(train.runs_on, train.container, train.timeout_minutes),
+            enabled=config.enabled,
+            max_jobs=config.max_jobs,
+            min_jobs=config.min_jobs,
+        )
+
+    def stage_placements(self) -> dict[str, fanout.Placement]:
+        """Stage address -> where it runs, for the stages a ``runners.stages`` key matches (the
+        first that does); what the key leaves out is ``runners.train``'s."""
+        from mlops_gitops.pipeline import fanout
+
+        train = self.manifest.runner("train")
+        out: dict[str, fanout.Placement] = {}
+        for stage in self.facts.stages():
+            own = self.manifest.stage_runner(stage.address, stage.name, stage.group)
+            if own is not None:
+                out[stage.address] = fanout.Placement(
+                    runs_on=own.runs_on if own.runs_on is not None else train.runs_on,
+                    container=own.container if own.container is not None else train.container,
+                    timeout_minutes=own.timeout_minutes,
+                    runner=own.pattern,
+                )
+        return out
 
 
 def _as_patterns(root: Path, path: str) -> list[str]:
@@ -272,6 +306,7 @@ def facts_problems(project: Project) -> list[Problem]:
                     f"({', '.join(sorted(all_metrics)) or 'none'})",
                 )
             )
+    problems.extend(stage_runner_problems(project, where))
     if manifest.deploy:
         model = manifest.deploy.model
         if model.pipeline and model.pipeline not in dvcfiles:
@@ -288,6 +323,50 @@ def facts_problems(project: Project) -> list[Problem]:
                 where.problem(
                     ("deploy", "model", "path"),
                     f"'{model.path}' is not an output of any stage (outs: {shown or 'none'})",
+                )
+            )
+    return problems
+
+
+def runner_problems(project: Project) -> list[Problem]:
+    """The ``runners.stages`` keys that place no stage, located in mlops.yaml (see below)."""
+    if not project.manifest.stage_runners:
+        return []
+    return stage_runner_problems(project, _Locator(project.root / MANIFEST_FILE))
+
+
+def stage_runner_problems(project: Project, where: _Locator) -> list[Problem]:
+    """A ``runners.stages`` key that places no stage: it matches none (a typo, a renamed stage), or
+    every stage it matches is placed by an earlier key."""
+    problems: list[Problem] = []
+    stages = project.facts.stages()
+    runners = project.manifest.stage_runners
+    for i, runner in enumerate(runners):
+        matched = [s for s in stages if runner.matches(s.address, s.name, s.group)]
+        if not matched:
+            import difflib
+
+            names = sorted({n for s in stages for n in (s.name, s.group or s.name)})
+            near = difflib.get_close_matches(runner.pattern, names, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+            problems.append(
+                where.problem(
+                    ("runners", "stages", runner.pattern),
+                    f"'{runner.pattern}' matches no stage of the pipelines{hint} (stages: {shown or 'none'})",
+                )
+            )
+            continue
+        placed_by = [
+            next((r.pattern for r in runners[:i] if r.matches(s.address, s.name, s.group)), None)
+            for s in matched
+        ]
+        if all(placed_by):
+            problems.append(
+                where.problem(
+                    ("runners", "stages", runner.pattern),
+                    f"every stage '{runner.pattern}' matches is placed by '{placed_by[0]}' before it: "
+                    "move it up, or remove it",
                 )
             )
     return problems

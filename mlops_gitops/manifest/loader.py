@@ -23,12 +23,14 @@ from mlops_gitops.manifest.model import (
     Cloud,
     Deploy,
     Environment,
+    Fanout,
     Gate,
     Manifest,
     Model,
     Record,
     Runner,
     Stage,
+    StageRunner,
 )
 from mlops_gitops.names import MANIFEST_FILE, VALIDATION_STAGE
 
@@ -389,7 +391,27 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
     for section, value in data.items():
         if section not in ("stages", "dvc", "metrics", "runners"):  # not written into workflows
             no_expressions(value, (section,))
-    for job, runner in (data.get("runners") or {}).items():
+    runners_data = data.get("runners") or {}
+    for pattern, spec in (runners_data.get("stages") or {}).items():
+        for key, value in (spec or {}).items():
+            no_expressions(value, ("runners", "stages", pattern, key))
+        container = (spec or {}).get("container")
+        if container is not None:
+            image_path = ("runners", "stages", pattern, "container") + (
+                ("image",) if isinstance(container, dict) else ()
+            )
+            image_problem(
+                container.get("image") if isinstance(container, dict) else container, image_path, add
+            )
+    if "fanout" in data:
+        keys = schema()["properties"]["fanout"]["properties"]
+        fanout = {**{k: v["default"] for k, v in keys.items()}, **(data["fanout"] or {})}
+        if fanout["min_jobs"] > fanout["max_jobs"]:
+            where = ("fanout", "min_jobs" if "min_jobs" in (data["fanout"] or {}) else "max_jobs")
+            add(where, f"min_jobs ({fanout['min_jobs']}) is greater than max_jobs ({fanout['max_jobs']})")
+    for job, runner in runners_data.items():
+        if job == "stages":  # patterns -> stage runners, checked above
+            continue
         for key, value in (runner or {}).items():
             if key != "steps":
                 no_expressions(value, ("runners", job, key))
@@ -662,6 +684,18 @@ def build(raw: dict[str, Any]) -> Manifest:
         deploy=deploy,
         monitoring=monitoring(data["monitoring"]) if data.get("monitoring") else None,
         record=Record(**data["record"]),
+        fanout=Fanout(**data["fanout"]),
+        stage_runners=tuple(
+            StageRunner(
+                pattern=pattern,
+                runs_on=tuple(spec["runs_on"])
+                if isinstance(spec.get("runs_on"), list)
+                else spec.get("runs_on"),
+                timeout_minutes=spec.get("timeout_minutes"),
+                container=spec.get("container"),
+            )
+            for pattern, spec in runners_raw["stages"].items()
+        ),
         raw=raw,
     )
 

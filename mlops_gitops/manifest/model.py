@@ -48,6 +48,37 @@ class Runner:
 
 
 @dataclass(frozen=True)
+class StageRunner:
+    """A ``runners.stages`` entry: where the stages ``pattern`` matches run when training fans out
+    (docs/scaling.md). A key left out (None) is ``runners.train``'s."""
+
+    pattern: str  # a stage name, group, item, address, or a glob of one (fnmatch: *, ?, [...])
+    runs_on: str | tuple[str, ...] | None
+    timeout_minutes: int | None
+    container: str | Mapping[str, Any] | None
+
+    def matches(self, address: str, name: str, group: str | None) -> bool:
+        """Whether the pattern names this stage: its address (``pipelines/a/dvc.yaml:train@us``), its
+        name (``train@us``), its foreach/matrix group (``train``) or the group's address."""
+        from fnmatch import fnmatchcase
+
+        names = [address, name]
+        if group:
+            names += [group, address[: len(address) - len(name)] + group]
+        return any(fnmatchcase(candidate, self.pattern) for candidate in names)
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """``fanout:``: training split into parallel jobs (docs/scaling.md)."""
+
+    enabled: bool
+    max_parallel: int  # strategy.max-parallel of the matrix
+    max_jobs: int  # matrix entries at most (GitHub: 256); more units are grouped
+    min_jobs: int  # fewer parallel units than this: one job does everything
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     file: str
@@ -175,8 +206,14 @@ class Manifest:
     deploy: Deploy | None
     monitoring: Monitoring | None
     record: Record
+    fanout: Fanout
+    stage_runners: tuple[StageRunner, ...]  # `runners.stages`, in the manifest's order
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def runner(self, job: str) -> Runner:
         """The runner for a job kind (train, deploy, monitor), falling back to ``default``."""
         return self.runners.get(job) or self.runners["default"]
+
+    def stage_runner(self, address: str, name: str, group: str | None) -> StageRunner | None:
+        """The first ``runners.stages`` entry that matches a stage, or None (``runners.train``)."""
+        return next((r for r in self.stage_runners if r.matches(address, name, group)), None)

@@ -281,3 +281,58 @@ def test_record_defaults_and_the_registry_needs_a_model() -> None:
     with pytest.raises(ManifestError) as info:
         load_manifest_text(base + "record: {pull_requests: push}\n")
     assert "mlops.yaml:5:25: record.pull_requests" in str(info.value)
+
+
+def test_fanout_and_stage_runners_defaults_types_and_located_errors() -> None:
+    from mlops_gitops.manifest.loader import schema
+
+    base = "version: 1\nproject: {name: p}\npipelines: [dvc.yaml]\n"
+    manifest = load_manifest_text(base)
+    fanout = schema()["properties"]["fanout"]["properties"]
+    assert (manifest.fanout.enabled, manifest.fanout.max_parallel) == (
+        fanout["enabled"]["default"],
+        fanout["max_parallel"]["default"],
+    )
+    assert (manifest.fanout.max_jobs, manifest.fanout.min_jobs) == (256, 2) and manifest.stage_runners == ()
+
+    digest = "b" * 64
+    runners = (
+        "runners:\n"
+        "  train: {timeout_minutes: 90}\n"
+        "  stages:\n"
+        f"    'train@*': {{runs_on: [self-hosted, gpu], container: {{image: 'cuda:12@sha256:{digest}', options: --gpus all}}}}\n"
+        "    pipelines/b/dvc.yaml:fit: {timeout_minutes: 20}\n"
+        "fanout: {max_parallel: 4}\n"
+    )
+    manifest = load_manifest_text(base + runners)
+    gpu, fit = manifest.stage_runners
+    assert (gpu.pattern, gpu.runs_on, gpu.timeout_minutes) == ("train@*", ("self-hosted", "gpu"), None)
+    assert gpu.container == {"image": f"cuda:12@sha256:{digest}", "options": "--gpus all"}
+    assert (fit.runs_on, fit.timeout_minutes, fit.container) == (None, 20, None)
+    assert manifest.fanout.max_parallel == 4 and manifest.runner("train").timeout_minutes == 90
+    # A key matches a stage's address, name, group, or the group's address; the first key wins.
+    assert manifest.stage_runner("train@us", "train@us", "train") is gpu
+    assert manifest.stage_runner("pipelines/b/dvc.yaml:fit", "fit", None) is fit
+    assert manifest.stage_runner("fit", "fit", None) is None
+
+    assert errors(base + "fanout: {max_jobs: 300, paralel: 2}\n") == [
+        "mlops.yaml:4:20: fanout.max_jobs: 300 is greater than the maximum of 256",
+        "mlops.yaml:4:25: fanout.paralel: unknown key; did you mean 'max_parallel'?",
+    ]
+    assert errors(base + "fanout: {max_jobs: 1}\n") == [
+        "mlops.yaml:4:20: fanout.max_jobs: min_jobs (2) is greater than max_jobs (1)"
+    ]
+    assert errors(
+        base + "runners:\n  stages:\n    train: {}\n    fit: {runs_on: '${{ github.actor }}'}\n"
+    ) == [
+        "mlops.yaml:6:12: runners.stages.train: must not be empty",
+    ]
+    assert errors(
+        base + "runners:\n  stages:\n    fit: {runs_on: '${{ github.actor }}', container: cuda:12}\n"
+    ) == [
+        "mlops.yaml:6:20: runners.stages.fit.runs_on: '${{' is not allowed: this value is written into a "
+        "generated workflow, where GitHub would evaluate it as an expression",
+        "mlops.yaml:6:54: runners.stages.fit.container: 'cuda:12' is not pinned: add its digest "
+        "(IMAGE:TAG@sha256:<64 hex>, from `docker buildx imagetools inspect IMAGE:TAG`); a tag can be moved "
+        "by whoever controls it",
+    ]

@@ -1,0 +1,557 @@
+"""Training split into parallel jobs: which changed stages run before, in, and after a job matrix.
+
+Pure: from the pipeline facts, the changed stages (:mod:`mlops_gitops.pipeline.stagediff`) and where
+each stage may run, :func:`plan` makes three tiers (docs/scaling.md):
+
+1. **upstream**: the changed stages the fanned-out ones depend on, run once, first;
+2. **fan**: the entries of one job matrix, each reproducing its own targets in parallel:
+   - each changed item of a ``foreach``/``matrix`` group of two or more items (the first such level
+     down the graph), with the stages below it that depend on that item alone (``train@us`` ->
+     ``evaluate@us``), and
+   - the other changed stages, one entry per set of pipelines that do not depend on each other;
+3. **final**: what depends on several entries (an aggregate over every item) and every stage DVC cannot
+   restore from the run-cache (``always_changed``, ``persist`` outputs, no deps or no outs, an external
+   dependency) with everything below it. The final job reproduces every changed pipeline: the runs of
+   the tiers before it are restored from the run-cache, and only its own stages execute.
+
+Each changed stage is in exactly one tier. A stage with its own runner (``runners.stages``) puts the
+entry it is in on that runner; a stage whose runner differs from its entry's goes to the final job.
+Fewer entries than ``min_jobs`` is no fan-out (everything in the final job); more than ``max_jobs``
+are grouped, several to an entry, per runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mlops_gitops.pipeline.facts import RepoFacts, StageFacts
+
+PLAN_VERSION = 1
+GITHUB_MAX_JOBS = 256  # jobs one matrix may generate
+GITHUB_OUTPUTS_LIMIT = 1_000_000  # bytes: every output of a job together
+MAX_TIMEOUT = 4320  # minutes: GitHub's ceiling for a self-hosted job (hosted runners stop at 360)
+RESERVED_IDS = frozenset({"upstream", "final"})
+_ID_LENGTH = 64
+
+Container = str | Mapping[str, Any] | None
+
+
+class PlanError(ValueError):
+    """The plan cannot be made as configured (one line)."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a stage runs: ``runner`` is the ``runners.stages`` key that placed it (None:
+    ``runners.train``); ``timeout_minutes`` is the stage's own, None when it shares the job's."""
+
+    runs_on: str | tuple[str, ...]
+    container: Container = None
+    timeout_minutes: int | None = None
+    runner: str | None = None
+
+    @property
+    def machine(self) -> str:
+        """What decides whether two stages can share a job: the labels and the container."""
+        runs_on = list(self.runs_on) if isinstance(self.runs_on, tuple) else self.runs_on
+        return json.dumps([runs_on, self.container], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``fanout:`` and ``runners.train`` (``base``: the job's own placement and timeout)."""
+
+    base: Placement
+    enabled: bool = True
+    max_jobs: int = GITHUB_MAX_JOBS
+    min_jobs: int = 2
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job: the changed stages it runs, and what it gives ``dvc repro``."""
+
+    id: str
+    stages: tuple[str, ...]  # changed stages that execute here, in order
+    targets: tuple[str, ...]  # `dvc repro` targets (stages reproduce what they depend on)
+    runs_on: str | tuple[str, ...]
+    timeout_minutes: int
+    container: Container = None
+    runner: str | None = None  # the runners.stages key that placed it; None: runners.train
+
+    def to_json(self, *, stages: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "targets": list(self.targets),
+            "runs_on": list(self.runs_on) if isinstance(self.runs_on, tuple) else self.runs_on,
+            "timeout_minutes": self.timeout_minutes,
+            "container": _plain(self.container),
+            "runner": self.runner,
+        }
+        if stages:
+            out["stages"] = list(self.stages)
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Who runs which changed stage. ``pipelines``: the dvc.yaml files the final job reproduces (what
+    ``mlops-gitops changed`` selects); empty: nothing retrains, and there are no jobs."""
+
+    pipelines: tuple[str, ...]
+    changed: Mapping[str, str] = field(default_factory=dict)  # stage -> why it runs again
+    upstream: Job | None = None
+    fan: tuple[Job, ...] = ()
+    final: Job | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def retrain(self) -> bool:
+        return bool(self.pipelines)
+
+    def jobs(self) -> tuple[Job, ...]:
+        return tuple(j for j in (self.upstream, *self.fan, self.final) if j is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, stage lists and reasons included (the ``--output`` file)."""
+        return {
+            "version": PLAN_VERSION,
+            "retrain": self.retrain,
+            "pipelines": list(self.pipelines),
+            "changed": dict(self.changed),
+            "upstream": self.upstream.to_json(stages=True) if self.upstream else None,
+            "matrix": {"include": [job.to_json(stages=True) for job in self.fan]},
+            "final": self.final.to_json(stages=True) if self.final else None,
+            "notes": list(self.notes),
+        }
+
+    def outputs(self) -> dict[str, str]:
+        """The job outputs (``$GITHUB_OUTPUT``), compact JSON; within GitHub's 1 MB for all of them."""
+        values = {
+            "retrain": _flag(self.retrain),
+            "pipelines": _compact(list(self.pipelines)),
+            "has_upstream": _flag(self.upstream is not None),
+            "has_fan": _flag(bool(self.fan)),
+            "upstream": _compact(self.upstream.to_json() if self.upstream else None),
+            "matrix": _compact({"include": [job.to_json() for job in self.fan]}),
+            "final": _compact(self.final.to_json() if self.final else None),
+        }
+        size = sum(len(k) + len(v.encode("utf-8")) + 2 for k, v in values.items())
+        if size > GITHUB_OUTPUTS_LIMIT:
+            raise PlanError(
+                f"the plan's job outputs take {size} bytes, more than GitHub's {GITHUB_OUTPUTS_LIMIT}: "
+                "lower fanout.max_jobs, or set fanout.enabled: false"
+            )
+        return values
+
+    def lines(self) -> list[str]:
+        """What a person reads: why each stage runs, and which job runs it."""
+        if not self.retrain:
+            return ["nothing to reproduce", "retrain=false"]
+        out = [f"{address}: {reason}" for address, reason in self.changed.items()]
+        if not self.changed:
+            out.append("no stage runs again; the pipelines are reproduced to restore and report")
+        if self.upstream:
+            out.append(f"upstream {_where(self.upstream)}: {', '.join(self.upstream.stages)}")
+        if self.fan:
+            out.append(f"fan-out: {len(self.fan)} job(s)")
+            out.extend(f"  {job.id} {_where(job)}: {', '.join(job.stages)}" for job in self.fan)
+        if self.final:
+            runs = ", ".join(self.final.stages) or "nothing new (restores every run)"
+            out.append(f"final {_where(self.final)}: {runs}; reproduces {', '.join(self.final.targets)}")
+        out.extend(f"note: {note}" for note in self.notes)
+        out.append("retrain=true")
+        return out
+
+
+def _where(job: Job) -> str:
+    runs_on = job.runs_on if isinstance(job.runs_on, str) else f"[{', '.join(job.runs_on)}]"
+    image = job.container if isinstance(job.container, str) else (job.container or {}).get("image")
+    return f"({runs_on}{', ' + str(image) if image else ''}, {job.timeout_minutes} min)"
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# Planning.
+
+
+@dataclass
+class _Entry:
+    kind: str  # "item" | "pipelines"
+    stages: list[str]
+    placement: Placement | None  # the first stage's own runner in it; None: runners.train
+    dvcfiles: list[str]
+
+
+def plan(
+    facts: RepoFacts,
+    changed: Mapping[str, str],
+    pipelines: Sequence[str],
+    settings: Settings,
+    placements: Mapping[str, Placement] | None = None,
+) -> Plan:
+    """The three tiers for the ``changed`` stages (address -> reason) of ``pipelines``.
+
+    ``placements``: stage address -> where it runs, for stages with their own runner
+    (``runners.stages``); every other stage runs on ``settings.base``."""
+    placements = placements or {}
+    by_address = {s.address: s for s in facts.stages()}
+    changed = {a: r for a, r in changed.items() if a in by_address}
+    if not pipelines:
+        return Plan(pipelines=())
+    graph = facts.graph()
+    order = _topological([a for a in by_address if a in changed], graph)
+    parents = {a: [p for p in graph.get(a, ()) if p in changed] for a in order}
+    notes: list[str] = []
+
+    def finish(upstream: list[str], entries: list[_Entry], final: list[str]) -> Plan:
+        fan = _jobs(entries, settings, graph, placements)
+        if len(fan) > settings.max_jobs:
+            try:
+                fan = _grouped(fan, settings.max_jobs)
+            except PlanError as exc:
+                notes.append(f"{exc}: one job runs every changed stage")
+                upstream, fan, final = [], [], order
+        up = _tier("upstream", upstream, (), settings, placements, notes, graph) if upstream else None
+        last = _tier("final", final, tuple(pipelines), settings, placements, notes, graph, always=True)
+        return Plan(tuple(pipelines), changed, up, tuple(fan), last, tuple(notes))
+
+    if not settings.enabled:
+        return finish([], [], order)
+
+    # Stages DVC cannot restore from the run-cache run once, in the final job, and so does
+    # everything below them (a job before it would run them again when it reproduces).
+    forced: set[str] = set()
+    for address in order:
+        if not restorable(by_address[address]) or any(p in forced for p in parents[address]):
+            forced.add(address)
+
+    sizes: dict[tuple[str, str], int] = {}
+    for stage in by_address.values():
+        if stage.group:
+            key = (stage.dvcfile, stage.group)
+            sizes[key] = sizes.get(key, 0) + 1
+    every_item = {
+        a for a, s in by_address.items() if s.group and sizes[(s.dvcfile, s.group)] >= 2
+    }  # changed or not
+    items = {a for a in order if a not in forced and a in every_item}
+    ancestors: dict[str, set[str]] = {}
+    for address in order:
+        ancestors[address] = set(parents[address]).union(*(ancestors[p] for p in parents[address]))
+    seeds = [a for a in order if a in items and not ancestors[a] & items]
+    upstream_set: set[str] = set().union(*(ancestors[s] for s in seeds)) if seeds else set()
+
+    entries: list[_Entry] = []
+    merged: dict[int, int] = {}  # entry index -> the entry it was merged into
+
+    def find(i: int) -> int:
+        while i in merged:
+            i = merged[i]
+        return i
+
+    entry_of: dict[str, int] = {}
+    of_pipeline: dict[str, int] = {}
+    final: list[str] = []
+    upstream: list[str] = []
+    for address in order:
+        stage, own = by_address[address], placements.get(address)
+        if address in forced:
+            final.append(address)
+            continue
+        if address in upstream_set:
+            upstream.append(address)
+            continue
+        if address in seeds:
+            entry_of[address] = len(entries)
+            entries.append(_Entry("item", [address], own, [stage.dvcfile]))
+            continue
+        ups = [p for p in parents[address] if p not in upstream_set]
+        if any(p not in entry_of for p in ups):  # below a stage of the final job
+            final.append(address)
+            continue
+        owners = sorted({find(entry_of[p]) for p in ups})
+        if not owners:
+            index = of_pipeline.get(stage.dvcfile)
+            if index is None:
+                index = of_pipeline[stage.dvcfile] = len(entries)
+                entries.append(_Entry("pipelines", [], None, [stage.dvcfile]))
+            owners = [find(index)]
+        if len(owners) > 1:
+            kinds = {entries[i].kind for i in owners}
+            machines = {p.machine for i in owners if (p := entries[i].placement) is not None}
+            if kinds != {"pipelines"} or len(machines) > 1:
+                final.append(address)  # it needs several entries' work: after all of them
+                continue
+            target = owners[0]
+            for other in owners[1:]:
+                entries[target].stages.extend(entries[other].stages)
+                entries[target].dvcfiles.extend(entries[other].dvcfiles)
+                entries[target].placement = entries[target].placement or entries[other].placement
+                entries[other].stages = []
+                merged[other] = target
+            owners = [target]
+        entry = entries[owners[0]]
+        if entry.kind == "item" and any(
+            p in every_item and p not in entry.stages for p in graph.get(address, ())
+        ):
+            final.append(address)  # it reads other items too (changed or not): an aggregate
+            continue
+        if own and entry.placement and own.machine != entry.placement.machine:
+            notes.append(
+                f"{address} runs on another runner ({own.runner}) than the job it follows "
+                f"({entry.placement.runner}): it runs in the final job"
+            )
+            final.append(address)
+            continue
+        entry.placement = entry.placement or own
+        entry.stages.append(address)
+        entry_of[address] = owners[0]
+
+    position = {a: i for i, a in enumerate(order)}
+    live = [e for i, e in enumerate(entries) if i not in merged and e.stages]
+    for e in live:  # stages joined out of order by merges: back into the graph's order
+        e.stages.sort(key=position.__getitem__)
+    live.sort(key=lambda e: position[e.stages[0]])
+    if len(live) < settings.min_jobs:
+        if live:
+            notes.append(
+                f"{len(live)} parallel job(s), fewer than fanout.min_jobs ({settings.min_jobs}): "
+                "one job runs every changed stage"
+            )
+        return finish([], [], order)
+    return finish(upstream, live, final)
+
+
+def restorable(stage: StageFacts) -> bool:
+    """Whether DVC saves this stage's run to the run-cache, so another job restores it instead of
+    running it again (``dvc.stage.cache._can_hash``)."""
+    return bool(
+        not stage.always_changed
+        and (stage.deps or stage.params)
+        and stage.outs
+        and not stage.persist
+        and not stage.external_deps
+    )
+
+
+def _topological(addresses: list[str], graph: Mapping[str, Sequence[str]]) -> list[str]:
+    """``addresses`` with every stage after the ones it depends on; otherwise in the facts' order."""
+    import heapq
+
+    position = {a: i for i, a in enumerate(addresses)}
+    waiting = {a: sum(1 for p in graph.get(a, ()) if p in position) for a in addresses}
+    children: dict[str, list[str]] = {}
+    for a in addresses:
+        for p in graph.get(a, ()):
+            if p in position:
+                children.setdefault(p, []).append(a)
+    ready = [position[a] for a in addresses if waiting[a] == 0]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        a = addresses[heapq.heappop(ready)]
+        out.append(a)
+        for child in children.get(a, ()):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, position[child])
+    return out
+
+
+def _sinks(stages: Sequence[str], graph: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The stages no other one of ``stages`` depends on: reproducing them reproduces the rest."""
+    inner = set(stages)
+    used = {p for a in stages for p in graph.get(a, ()) if p in inner}
+    return tuple(a for a in stages if a not in used)
+
+
+def _timeout(stages: Sequence[str], base: int, placements: Mapping[str, Placement], always: bool) -> int:
+    """The stages' own timeouts added up, plus the job's for those without one (and, ``always``, for
+    the job itself: restoring and reporting)."""
+    own = [placements[a].timeout_minutes for a in stages if a in placements]
+    explicit = sum(t for t in own if t is not None)
+    shared = (
+        always
+        or not stages
+        or any(a not in placements or placements[a].timeout_minutes is None for a in stages)
+    )
+    return min(MAX_TIMEOUT, explicit + (base if shared else 0))
+
+
+def _job(
+    id_: str,
+    stages: Sequence[str],
+    targets: Sequence[str],
+    placement: Placement | None,
+    settings: Settings,
+    placements: Mapping[str, Placement],
+    *,
+    always: bool = False,
+) -> Job:
+    where = placement or settings.base
+    base = settings.base.timeout_minutes or 0
+    return Job(
+        id=id_,
+        stages=tuple(stages),
+        targets=tuple(targets),
+        runs_on=where.runs_on,
+        timeout_minutes=_timeout(stages, base, placements, always),
+        container=where.container,
+        runner=where.runner,
+    )
+
+
+def _tier(
+    id_: str,
+    stages: list[str],
+    targets: tuple[str, ...],
+    settings: Settings,
+    placements: Mapping[str, Placement],
+    notes: list[str],
+    graph: Mapping[str, Sequence[str]],
+    *,
+    always: bool = False,
+) -> Job:
+    """The upstream or final job: on the first of its stages' own runners."""
+    own = [placements[a] for a in stages if a in placements]
+    machines = list(dict.fromkeys(p.machine for p in own))
+    if len(machines) > 1:
+        names = ", ".join(dict.fromkeys(str(p.runner) for p in own))
+        notes.append(f"the {id_} job runs stages placed on different runners ({names}): it uses the first")
+    return _job(
+        id_,
+        stages,
+        targets or _sinks(stages, graph),
+        own[0] if own else None,
+        settings,
+        placements,
+        always=always,
+    )
+
+
+def _jobs(
+    entries: list[_Entry],
+    settings: Settings,
+    graph: Mapping[str, Sequence[str]],
+    placements: Mapping[str, Placement],
+) -> list[Job]:
+    names = [_name(e) for e in entries]
+    ids = _unique_ids(names, [e.stages for e in entries])
+    return [
+        _job(id_, e.stages, _sinks(e.stages, graph), e.placement, settings, placements)
+        for id_, e in zip(ids, entries, strict=True)
+    ]
+
+
+def _name(entry: _Entry) -> str:
+    first = entry.stages[0]
+    folder = posixpath.dirname(entry.dvcfiles[0])
+    if entry.kind == "item":
+        name = first.rpartition(":")[2]
+        return f"{folder}-{name}" if folder else name
+    label = folder or "root"
+    more = len(set(entry.dvcfiles)) - 1
+    return f"{label}-and-{more}-more" if more else label
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "job"
+
+
+def _digest(stages: Sequence[str]) -> str:
+    return hashlib.sha256("\0".join(stages).encode("utf-8")).hexdigest()[:8]
+
+
+def _unique_ids(names: Sequence[str], stages: Sequence[Sequence[str]]) -> list[str]:
+    """Names safe in an artifact name and a job name ([A-Za-z0-9._-], at most 64 characters),
+    unique, never ``upstream`` or ``final``: a hash of the stages is added where needed."""
+    slugs = [_slug(n) for n in names]
+    counts: dict[str, int] = {}
+    for s in slugs:
+        counts[s] = counts.get(s, 0) + 1
+    out = []
+    for slug, members in zip(slugs, stages, strict=True):
+        if counts[slug] > 1 or slug in RESERVED_IDS or len(slug) > _ID_LENGTH:
+            slug = f"{slug[: _ID_LENGTH - 9]}-{_digest(members)}"
+        out.append(slug)
+    return out
+
+
+def _grouped(jobs: list[Job], limit: int) -> list[Job]:
+    """At most ``limit`` jobs: jobs on the same runner merged into consecutive groups of near-equal
+    size; each runner gets groups in proportion to its jobs (at least one)."""
+    buckets: dict[str, list[Job]] = {}
+    for job in jobs:
+        buckets.setdefault(Placement(job.runs_on, job.container).machine, []).append(job)
+    if len(buckets) > limit:
+        raise PlanError(
+            f"the fanned-out stages need {len(buckets)} different runners, more than fanout.max_jobs "
+            f"({limit}) jobs can hold"
+        )
+    slots = {key: 1 for key in buckets}
+    for _ in range(limit - len(buckets)):
+        open_ = [k for k in buckets if slots[k] < len(buckets[k])]
+        if not open_:
+            break
+        best = max(open_, key=lambda k: len(buckets[k]) / slots[k])  # first wins a tie: stable
+        slots[best] += 1
+    out: list[Job] = []
+    for key, members in buckets.items():
+        count = slots[key]
+        size, extra = divmod(len(members), count)
+        start = 0
+        for i in range(count):
+            chunk = members[start : start + size + (1 if i < extra else 0)]
+            start += len(chunk)
+            out.append(_merge(chunk))
+    position = {job.stages[0]: i for i, job in enumerate(jobs)}
+    out.sort(key=lambda job: position[job.stages[0]])
+    ids = _unique_ids([job.id for job in out], [job.stages for job in out])
+    return [replace(job, id=id_) for job, id_ in zip(out, ids, strict=True)]
+
+
+def _merge(chunk: list[Job]) -> Job:
+    if len(chunk) == 1:
+        return chunk[0]
+    first = chunk[0]
+    return replace(
+        first,
+        id=f"{first.id[: _ID_LENGTH - 16]}-and-{len(chunk) - 1}-more",
+        stages=tuple(a for job in chunk for a in job.stages),
+        targets=tuple(a for job in chunk for a in job.targets),
+        timeout_minutes=min(MAX_TIMEOUT, sum(job.timeout_minutes for job in chunk)),
+    )
+
+
+def targets_of(entry: str) -> tuple[str, ...]:
+    """The ``dvc repro`` targets of one job, from its JSON as the plan's outputs hold it (a matrix
+    entry, ``upstream`` or ``final``)."""
+    try:
+        data = json.loads(entry)
+    except ValueError:
+        raise PlanError("--entry: not JSON (pass a job of the plan: toJSON(matrix), or an output)") from None
+    targets = data.get("targets") if isinstance(data, dict) else None
+    if not isinstance(targets, list) or not all(isinstance(t, str) and t and "\0" not in t for t in targets):
+        raise PlanError("--entry: a job of the plan has a list of targets (non-empty strings)")
+    return tuple(targets)
