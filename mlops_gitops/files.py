@@ -36,6 +36,22 @@ def header(sha: str, *, managed: str | None = None, intro: Iterable[str] = ()) -
     return "\n".join(lines) + "\n"
 
 
+def unified_diff(path: str, old: str | None, new: str | None) -> str:
+    """The change of ``path`` from ``old`` to ``new`` as ``git diff`` shows it and ``git apply`` reads
+    it (None: the file does not exist on that side)."""
+    import difflib  # only when a difference is shown
+
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        fromfile=f"a/{path}" if old is not None else "/dev/null",
+        tofile=f"b/{path}" if new is not None else "/dev/null",
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+
+
 @dataclass(frozen=True)
 class Header:
     """What a file's header says; ``body`` is the text after it."""
@@ -94,20 +110,7 @@ class Action:
     reason: str = ""
 
     def diff(self) -> str:
-        old = (self.old or "").splitlines(keepends=True)
-        new = (self.new or "").splitlines(keepends=True)
-        import difflib  # only when a difference is shown
-
-        lines = difflib.unified_diff(
-            old,
-            new,
-            fromfile=f"a/{self.path}" if self.old is not None else "/dev/null",
-            tofile=f"b/{self.path}" if self.new is not None else "/dev/null",
-        )
-        out = "".join(
-            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-        )
-        return out
+        return unified_diff(self.path, self.old, self.new)
 
 
 @dataclass

@@ -4,7 +4,6 @@ PR title and body, file diff. ``commands/promote.py`` feeds it and ``github/pull
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import re
 import string
@@ -199,12 +198,9 @@ def commit_message(env: str, model: ModelIdentity) -> str:
 
 
 def file_diff(old: str, new: str, path: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}"
-    )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
+    from mlops_gitops.files import unified_diff
+
+    return unified_diff(path, old, new)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_gitops.files import unified_diff
 from mlops_gitops.github.client import BotIdentity
-from mlops_gitops.pipeline.lockfiles import LOCK_NAME, file_diff
+from mlops_gitops.pipeline.lockfiles import LOCK_NAME
 from mlops_gitops.reporters.markup import plain
 
 STATUS_CONTEXT = "mlops-gitops/recorded-run"
@@ -62,7 +63,7 @@ def changed_files(repo: Any, head_sha: str, files: dict[str, str]) -> tuple[dict
         old = _text_at(repo, path, head_sha) if path in tree else None
         if old != text:
             changed[path] = text
-            diffs.append(file_diff(path, old, text))
+            diffs.append(unified_diff(path, old, text))
     return changed, "".join(diffs)
 
 

@@ -12,7 +12,6 @@ file, before any request is made; files that are neither a lock nor an output it
 
 from __future__ import annotations
 
-import difflib
 import os
 import posixpath
 from dataclasses import dataclass
@@ -113,15 +112,3 @@ def _read_dir(folder: Path) -> dict[str, str]:
                 raise UsageError(f"{file}: not UTF-8 text, refused") from None
             found[rel] = text
     return dict(sorted(found.items()))
-
-
-def file_diff(path: str, old: str | None, new: str) -> str:
-    """A unified diff of ``path`` from ``old`` (None: a new file) to ``new``, as ``git apply`` reads it."""
-    before = [] if old is None else old.splitlines(keepends=True)
-    after = new.splitlines(keepends=True)
-    lines = list(
-        difflib.unified_diff(before, after, "/dev/null" if old is None else f"a/{path}", f"b/{path}")
-    )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
