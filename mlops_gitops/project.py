@@ -132,6 +132,27 @@ class Project:
             min_jobs=config.min_jobs,
         )
 
+    def fans_out(self) -> bool:
+        """Whether the generated workflows split training into jobs (plan, upstream, a matrix, final):
+        ``fanout.enabled``, and the graph has work that can run side by side, a ``foreach``/``matrix``
+        of two or more items or two or more pipelines (``min_jobs: 1``: always). Otherwise one job
+        trains, with no plan job and no transfers."""
+        config = self.manifest.fanout
+        if not config.enabled:
+            return False
+        if config.min_jobs <= 1 or len(self.pipelines) >= 2:
+            return True
+        from mlops_gitops.pipeline.fanout import group_sizes
+
+        return any(n >= 2 for n in group_sizes(self.facts.stages()).values())
+
+    def planned_containers(self) -> bool:
+        """Whether some training job can run in a container (``runners.train`` or a stage's runner):
+        then the fanned-out jobs take the container the plan gives them."""
+        return self.manifest.runner("train").container is not None or any(
+            r.container is not None for r in self.manifest.stage_runners
+        )
+
     def stage_placements(self) -> dict[str, fanout.Placement]:
         """Stage address -> where it runs, for the stages a ``runners.stages`` key matches (the
         first that does); what the key leaves out is ``runners.train``'s."""

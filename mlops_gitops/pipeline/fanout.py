@@ -26,7 +26,7 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -247,11 +247,7 @@ def plan(
         if not restorable(by_address[address]) or any(p in forced for p in parents[address]):
             forced.add(address)
 
-    sizes: dict[tuple[str, str], int] = {}
-    for stage in by_address.values():
-        if stage.group:
-            key = (stage.dvcfile, stage.group)
-            sizes[key] = sizes.get(key, 0) + 1
+    sizes = group_sizes(by_address.values())
     every_item = {
         a for a, s in by_address.items() if s.group and sizes[(s.dvcfile, s.group)] >= 2
     }  # changed or not
@@ -341,6 +337,16 @@ def plan(
             )
         return finish([], [], order)
     return finish(upstream, live, final)
+
+
+def group_sizes(stages: Iterable[StageFacts]) -> dict[tuple[str, str], int]:
+    """``(dvc.yaml, foreach/matrix group)`` -> how many items DVC resolved for it."""
+    sizes: dict[tuple[str, str], int] = {}
+    for stage in stages:
+        if stage.group:
+            key = (stage.dvcfile, stage.group)
+            sizes[key] = sizes.get(key, 0) + 1
+    return sizes
 
 
 def restorable(stage: StageFacts) -> bool:

@@ -203,6 +203,9 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
         "metrics_paths": "\n".join(
             dict.fromkeys([*project.metrics_files(), *(project.lock_of(p) for p in project.pipelines)])
         ),
+        # Training split into plan, upstream, a job matrix and a final job (docs/scaling.md).
+        "fan": project.fans_out(),
+        "planned_containers": project.planned_containers(),
         # Hand-owned pipelines cannot get a validation stage: the workflows validate before `dvc repro`.
         "validate_step": bool(manifest.data_checks) and not manifest.owns_dvc_yaml,
     }

@@ -124,14 +124,15 @@ def test_without_read_only_credentials_a_pull_request_does_not_reproduce() -> No
     """Azure in the full manifest declares no identity for pull requests: the PR reports the committed
     metrics and says which key to set, rather than borrowing the write identity."""
     files = render_workflows(project_of(full_manifest("azure")))
-    train = parse(files[WF + "mlops-pr.yml"])["jobs"]["train"]
-    mode = next(s for s in steps(train) if s.get("id") == "mode")
+    jobs = parse(files[WF + "mlops-pr.yml"])["jobs"]
+    train = jobs["train"]
+    mode = next(s for s in steps(jobs["check"]) if s.get("id") == "mode")
     assert mode["run"].index('echo "reproduce=false"') < mode["run"].index('if [ "$HEAD_REPO"')
     assert "cloud.azure.pull_requests" in mode["run"]
     assert "id-token" not in train["permissions"]
     no_pr_secrets = FULL_NONE_WITHOUT_PR_SECRETS
     files = render_workflows(project_of(load_manifest_text(no_pr_secrets)))
-    mode = next(s for s in steps(parse(files[WF + "mlops-pr.yml"])["jobs"]["train"]) if s.get("id") == "mode")
+    mode = next(s for s in steps(parse(files[WF + "mlops-pr.yml"])["jobs"]["check"]) if s.get("id") == "mode")
     assert "data.pull_request_secrets" in mode["run"]
 
 

@@ -218,7 +218,9 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     cache = next(s for s in steps(train) if s.get("name") == "DVC cache")
     assert cache["with"]["path"] == ".dvc/cache" and "hashFiles('**/dvc.lock')" in cache["with"]["key"]
     reproduce = next(s for s in steps(train) if s.get("name", "").startswith("Reproduce"))
-    assert reproduce["if"] == "steps.mode.outputs.reproduce == 'true'"
+    # The check job decides once whether this pull request can reproduce (forks cannot).
+    assert check["outputs"]["reproduce"] == "${{ steps.mode.outputs.reproduce }}"
+    assert reproduce["if"] == "needs.check.outputs.reproduce == 'true'"
     if manifest.data_remote:
         assert (
             'xargs -0 -r -a "$RUNNER_TEMP/mlops-targets" dvc repro --pull --allow-missing' in reproduce["run"]
@@ -230,9 +232,12 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     pr_env = {k: v for k, v in reproduce.get("env", {}).items() if k != "DVC_REMOTE"}
     assert pr_env == {var: f"${{{{ secrets.{secret} }}}}" for var, secret in manifest.data_pr_secrets.items()}
     # Fork PRs: no secrets, so no reproduction; the report says so plainly.
-    mode = next(s for s in steps(train) if s.get("id") == "mode")
+    mode = next(s for s in steps(check) if s.get("id") == "mode")
+    assert mode["if"] == "steps.changed.outputs.retrain == 'true'"
     assert mode["env"]["HEAD_REPO"] == "${{ github.event.pull_request.head.repo.full_name }}"
     assert "could not reproduce" in train_runs
+    report_env = next(s for s in steps(train) if s.get("id") == "report")["env"]
+    assert report_env["REPRODUCED"] == "${{ needs.check.outputs.reproduce }}"
     assert '--output "$out/report.md" --json-output "$out/report.json"' in train_runs
     assert 'printf \'%s\\n\' "$PR_NUMBER" > "$RUNNER_TEMP/mlops-report/pr-number.txt"' in train_runs
     upload = steps(train)[-1]
@@ -578,7 +583,7 @@ def test_jobs_take_env_secrets_steps_container_and_services_from_the_manifest() 
         "${{ github.event.pull_request.head.repo.full_name == github.repository && secrets.HF_TOKEN || '' }}"
     )
     assert (
-        "secrets" not in files[WF + "mlops-pr.yml"].split("  train:")[0].split("jobs:")[1]
+        "secrets." not in files[WF + "mlops-pr.yml"].split("  train:")[0].split("jobs:")[1]
     )  # not the check job
     assert pr["jobs"]["check"]["env"] == {"HF_HOME": "/tmp/hf"}
     deploy = parse(files[WF + "mlops-deploy.yml"])["jobs"]["promote-staging"]
