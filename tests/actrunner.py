@@ -287,6 +287,11 @@ class ActRun:
         )
         return found.group(1) if found else None
 
+    def job_log(self, job_name: str) -> str:
+        """The lines act printed for one job (its display name, as its ``name:`` renders)."""
+        prefix = re.compile(rf"^\[{re.escape(self.workflow)}/{re.escape(job_name)}\s*\]")
+        return "\n".join(line for line in self.log.splitlines() if prefix.match(line))
+
     @property
     def stages(self) -> StageCounts:
         return stage_counts(self.log)

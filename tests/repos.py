@@ -794,6 +794,79 @@ def with_cml_workflow(root: Path, *, reproduce: bool = True) -> BuiltRepo:
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# Fan-out (tests/test_plan.py, tests/test_fanout_act.py, benchmarks/bench_fanout.py): a ``foreach``
+# training stage over six customers (``vars`` from params.yaml) between a prepare stage and an
+# aggregate, and an independent pipeline in a subfolder. ``train`` sleeps $FANOUT_SLEEP seconds (the
+# benchmark's fixed stage time).
+
+FANOUT_ITEMS = [f"c{i}" for i in range(1, 7)]
+
+# Each script notes its run ("train c3") in $FANOUT_LOG, outside the repository, so a test can count
+# executions.
+_FANOUT_LOG = (
+    "import os, sys\nif os.environ.get('FANOUT_LOG'):\n"
+    "    open(os.environ['FANOUT_LOG'], 'a').write(' '.join([{name!r}, *sys.argv[1:]]) + '\\n')\n"
+)
+
+FANOUT_FILES = {
+    "README.md": "# fan-out\n",
+    "mlops.yaml": "version: 1\nproject: {name: fan}\npipelines: [dvc.yaml, pipelines/*/dvc.yaml]\n"
+    "python: {requirements: [requirements.txt]}\n",
+    "requirements.txt": "# the stages need only the standard library\n",
+    "params.yaml": f"customers: [{', '.join(FANOUT_ITEMS)}]\ntrain:\n"
+    + "".join(f"  {i}: {{lr: 0.1}}\n" for i in FANOUT_ITEMS),
+    "data/raw.csv": "x,y\n1,2\n2,4\n",
+    **{f"data/items/{i}.csv": f"x,y\n1,{n}\n" for n, i in enumerate(FANOUT_ITEMS)},
+    "src/prepare.py": _FANOUT_LOG.format(name="prepare")
+    + "import shutil\nos.makedirs('data/prepared', exist_ok=True)\nshutil.copy('data/raw.csv', 'data/prepared/all.csv')\n",
+    "src/train.py": _FANOUT_LOG.format(name="train")
+    + "import json, sys, time\ntime.sleep(float(os.environ.get('FANOUT_SLEEP') or 0))\nitem = sys.argv[1]\nos.makedirs('models', exist_ok=True)\n"
+    "rows = open(f'data/items/{item}.csv').read().splitlines()\n"
+    "if len(rows) < 2:\n    raise SystemExit(f'{item}: no data rows')\n"
+    "base = open('data/prepared/all.csv').read().splitlines()\n"
+    "json.dump({'item': item, 'rows': len(rows) + len(base)}, open(f'models/{item}.json', 'w'))\n",
+    "src/aggregate.py": _FANOUT_LOG.format(name="aggregate")
+    + "import glob, json\nmodels = [json.load(open(path)) for path in sorted(glob.glob('models/*.json'))]\n"
+    "json.dump({'models': len(models), 'rows': sum(m['rows'] for m in models)}, open('metrics.json', 'w'))\n",
+    "dvc.yaml": """\
+stages:
+  prepare:
+    cmd: python src/prepare.py
+    deps: [src/prepare.py, data/raw.csv]
+    outs: [data/prepared]
+  train:
+    foreach: ${customers}
+    do:
+      cmd: python src/train.py ${item}
+      deps: [src/train.py, data/prepared, "data/items/${item}.csv"]
+      params: ["train.${item}.lr"]
+      outs: ["models/${item}.json"]
+  aggregate:
+    cmd: python src/aggregate.py
+    deps: [src/aggregate.py, models]
+    metrics:
+      - metrics.json: {cache: false}
+""",
+    "pipelines/other/data.csv": "a\n1\n",
+    "pipelines/other/featurize.py": _FANOUT_LOG.format(name="featurize")
+    + "open('features.csv', 'w').write(open('data.csv').read())\n",
+    "pipelines/other/fit.py": _FANOUT_LOG.format(name="fit")
+    + "open('fit.json', 'w').write('{\"rows\": %d}' % len(open('features.csv').read().splitlines()))\n",
+    "pipelines/other/dvc.yaml": """\
+stages:
+  featurize:
+    cmd: python featurize.py
+    deps: [featurize.py, data.csv]
+    outs: [features.csv]
+  fit:
+    cmd: python fit.py
+    deps: [fit.py, features.csv]
+    outs: [fit.json]
+""",
+}
+
+
 BUILDERS = {
     "subfolder_pipeline": subfolder_pipeline,
     "two_pipelines": two_pipelines,

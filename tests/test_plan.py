@@ -20,64 +20,8 @@ import pytest
 
 from tests import repos
 
-ITEMS = [f"c{i}" for i in range(1, 7)]
-
-# Each script notes its run in $FANOUT_LOG (outside the repository), so a test can count executions.
-LOG = "import os\nif os.environ.get('FANOUT_LOG'):\n    open(os.environ['FANOUT_LOG'], 'a').write({name!r} + '\\n')\n"
-
-FILES = {
-    "README.md": "# fan-out\n",
-    "mlops.yaml": "version: 1\nproject: {name: fan}\npipelines: [dvc.yaml, pipelines/*/dvc.yaml]\n"
-    "python: {requirements: []}\n",
-    "params.yaml": f"customers: [{', '.join(ITEMS)}]\ntrain:\n"
-    + "".join(f"  {i}: {{lr: 0.1}}\n" for i in ITEMS),
-    "data/raw.csv": "x,y\n1,2\n2,4\n",
-    **{f"data/items/{i}.csv": f"x,y\n1,{n}\n" for n, i in enumerate(ITEMS)},
-    "src/prepare.py": LOG.format(name="prepare")
-    + "import shutil\nos.makedirs('data/prepared', exist_ok=True)\nshutil.copy('data/raw.csv', 'data/prepared/all.csv')\n",
-    "src/train.py": LOG.format(name="train")
-    + "import json, sys\nitem = sys.argv[1]\nos.makedirs('models', exist_ok=True)\n"
-    "rows = open(f'data/items/{item}.csv').read().splitlines()\n"
-    "base = open('data/prepared/all.csv').read().splitlines()\n"
-    "json.dump({'item': item, 'rows': len(rows) + len(base)}, open(f'models/{item}.json', 'w'))\n",
-    "src/aggregate.py": LOG.format(name="aggregate")
-    + "import glob, json\njson.dump({'models': len(glob.glob('models/*.json'))}, open('metrics.json', 'w'))\n",
-    "dvc.yaml": """\
-stages:
-  prepare:
-    cmd: python src/prepare.py
-    deps: [src/prepare.py, data/raw.csv]
-    outs: [data/prepared]
-  train:
-    foreach: ${customers}
-    do:
-      cmd: python src/train.py ${item}
-      deps: [src/train.py, data/prepared, "data/items/${item}.csv"]
-      params: ["train.${item}.lr"]
-      outs: ["models/${item}.json"]
-  aggregate:
-    cmd: python src/aggregate.py
-    deps: [src/aggregate.py, models]
-    metrics:
-      - metrics.json: {cache: false}
-""",
-    "pipelines/other/data.csv": "a\n1\n",
-    "pipelines/other/featurize.py": LOG.format(name="featurize")
-    + "open('features.csv', 'w').write(open('data.csv').read())\n",
-    "pipelines/other/fit.py": LOG.format(name="fit") + "open('fit.json', 'w').write('{}')\n",
-    "pipelines/other/dvc.yaml": """\
-stages:
-  featurize:
-    cmd: python featurize.py
-    deps: [featurize.py, data.csv]
-    outs: [features.csv]
-  fit:
-    cmd: python fit.py
-    deps: [fit.py, features.csv]
-    outs: [fit.json]
-""",
-}
-
+ITEMS = repos.FANOUT_ITEMS
+FILES = repos.FANOUT_FILES
 OTHER = ["pipelines/other/dvc.yaml:featurize", "pipelines/other/dvc.yaml:fit"]
 
 
@@ -324,10 +268,10 @@ def test_the_final_job_restores_every_run_and_executes_only_its_own(repo: Path, 
     matrix = result["matrix"]
     assert isinstance(matrix, dict)
     caches = [job(e["id"], e, [upstream_cache]) for e in matrix["include"]]
-    executed_before = log.read_text().split()
-    assert sorted(executed_before) == sorted(["prepare", *["train"] * 6, "featurize", "fit"])
+    executed_before = log.read_text().splitlines()
+    assert sorted(executed_before) == sorted(["prepare", *[f"train {i}" for i in ITEMS], "featurize", "fit"])
     job("final", result["final"], [upstream_cache, *caches])  # type: ignore[arg-type]
-    assert log.read_text().split()[len(executed_before) :] == ["aggregate"]  # restored the rest
-    assert json.loads((tmp_path / "final" / "metrics.json").read_text()) == {"models": 6}
+    assert log.read_text().splitlines()[len(executed_before) :] == ["aggregate"]  # restored the rest
+    assert json.loads((tmp_path / "final" / "metrics.json").read_text())["models"] == 6
     status = repos.dvc(tmp_path / "final", "status", "--quiet", "dvc.yaml", "pipelines/other/dvc.yaml")
     assert status.strip() == ""
