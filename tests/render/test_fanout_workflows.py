@@ -138,6 +138,7 @@ def test_runs_travel_between_jobs_as_artifacts_of_what_each_job_added() -> None:
             assert upload["uses"] == ACTIONS["upload_artifact"].ref
             assert upload["with"]["name"] == name
             assert upload["with"]["if-no-files-found"] == "error"
+            assert upload["with"]["overwrite"] is True  # "Re-run jobs" uploads under the same name
         # The matrix job starts from the upstream job's runs, on top of the restored DVC cache.
         names = [s.get("name") for s in steps(fan)]
         fetch = named(fan, "Fetch the runs of the jobs before this one")
