@@ -5,9 +5,10 @@ each stage may run, :func:`plan` makes three tiers (docs/scaling.md):
 
 1. **upstream**: the changed stages the fanned-out ones depend on, run once, first;
 2. **fan**: the entries of one job matrix, each reproducing its own targets in parallel:
-   - each changed item of a ``foreach``/``matrix`` group of two or more items (the first such level
-     down the graph), with the stages below it that depend on that item alone (``train@us`` ->
-     ``evaluate@us``), and
+   - each changed item of a ``foreach``/``matrix`` group of two or more items, with the stages below
+     it that depend on that item alone (``train@us`` -> ``evaluate@us``); which level of items fans
+     out is the first one down the graph, or the widest group first (a matrix of trainings rather
+     than the split they read), whichever runs fewer stages one after the other, and
    - the other changed stages, one entry per set of pipelines that do not depend on each other;
 3. **final**: what depends on several entries (an aggregate over every item) and every stage DVC cannot
    restore from the run-cache (``always_changed``, ``persist`` outputs, no deps or no outs, an external
@@ -255,80 +256,95 @@ def plan(
     ancestors: dict[str, set[str]] = {}
     for address in order:
         ancestors[address] = set(parents[address]).union(*(ancestors[p] for p in parents[address]))
-    seeds = [a for a in order if a in items and not ancestors[a] & items]
-    upstream_set: set[str] = set().union(*(ancestors[s] for s in seeds)) if seeds else set()
 
-    entries: list[_Entry] = []
-    merged: dict[int, int] = {}  # entry index -> the entry it was merged into
+    def layout(seeds: set[str]) -> tuple[list[str], list[_Entry], list[str], list[str]]:
+        """Upstream, the matrix entries and the final job when ``seeds`` start the entries."""
+        own_notes: list[str] = []
+        upstream_set: set[str] = set().union(*(ancestors[s] for s in seeds)) if seeds else set()
 
-    def find(i: int) -> int:
-        while i in merged:
-            i = merged[i]
-        return i
+        entries: list[_Entry] = []
+        merged: dict[int, int] = {}  # entry index -> the entry it was merged into
 
-    entry_of: dict[str, int] = {}
-    of_pipeline: dict[str, int] = {}
-    final: list[str] = []
-    upstream: list[str] = []
-    for address in order:
-        stage, own = by_address[address], placements.get(address)
-        if address in forced:
-            final.append(address)
-            continue
-        if address in upstream_set:
-            upstream.append(address)
-            continue
-        if address in seeds:
-            entry_of[address] = len(entries)
-            entries.append(_Entry("item", [address], own, [stage.dvcfile]))
-            continue
-        ups = [p for p in parents[address] if p not in upstream_set]
-        if any(p not in entry_of for p in ups):  # below a stage of the final job
-            final.append(address)
-            continue
-        owners = sorted({find(entry_of[p]) for p in ups})
-        if not owners:
-            index = of_pipeline.get(stage.dvcfile)
-            if index is None:
-                index = of_pipeline[stage.dvcfile] = len(entries)
-                entries.append(_Entry("pipelines", [], None, [stage.dvcfile]))
-            owners = [find(index)]
-        if len(owners) > 1:
-            kinds = {entries[i].kind for i in owners}
-            machines = {p.machine for i in owners if (p := entries[i].placement) is not None}
-            if kinds != {"pipelines"} or len(machines) > 1:
-                final.append(address)  # it needs several entries' work: after all of them
+        def find(i: int) -> int:
+            while i in merged:
+                i = merged[i]
+            return i
+
+        entry_of: dict[str, int] = {}
+        of_pipeline: dict[str, int] = {}
+        final: list[str] = []
+        upstream: list[str] = []
+        for address in order:
+            stage, own = by_address[address], placements.get(address)
+            if address in forced:
+                final.append(address)
                 continue
-            target = owners[0]
-            for other in owners[1:]:
-                entries[target].stages.extend(entries[other].stages)
-                entries[target].dvcfiles.extend(entries[other].dvcfiles)
-                entries[target].placement = entries[target].placement or entries[other].placement
-                entries[other].stages = []
-                merged[other] = target
-            owners = [target]
-        entry = entries[owners[0]]
-        if entry.kind == "item" and any(
-            p in every_item and p not in entry.stages for p in graph.get(address, ())
-        ):
-            final.append(address)  # it reads other items too (changed or not): an aggregate
-            continue
-        if own and entry.placement and own.machine != entry.placement.machine:
-            notes.append(
-                f"{address} runs on another runner ({own.runner}) than the job it follows "
-                f"({entry.placement.runner}): it runs in the final job"
-            )
-            final.append(address)
-            continue
-        entry.placement = entry.placement or own
-        entry.stages.append(address)
-        entry_of[address] = owners[0]
+            if address in upstream_set:
+                upstream.append(address)
+                continue
+            if address in seeds:
+                entry_of[address] = len(entries)
+                entries.append(_Entry("item", [address], own, [stage.dvcfile]))
+                continue
+            ups = [p for p in parents[address] if p not in upstream_set]
+            if any(p not in entry_of for p in ups):  # below a stage of the final job
+                final.append(address)
+                continue
+            owners = sorted({find(entry_of[p]) for p in ups})
+            if not owners:
+                index = of_pipeline.get(stage.dvcfile)
+                if index is None:
+                    index = of_pipeline[stage.dvcfile] = len(entries)
+                    entries.append(_Entry("pipelines", [], None, [stage.dvcfile]))
+                owners = [find(index)]
+            if len(owners) > 1:
+                kinds = {entries[i].kind for i in owners}
+                machines = {p.machine for i in owners if (p := entries[i].placement) is not None}
+                if kinds != {"pipelines"} or len(machines) > 1:
+                    final.append(address)  # it needs several entries' work: after all of them
+                    continue
+                target = owners[0]
+                for other in owners[1:]:
+                    entries[target].stages.extend(entries[other].stages)
+                    entries[target].dvcfiles.extend(entries[other].dvcfiles)
+                    entries[target].placement = entries[target].placement or entries[other].placement
+                    entries[other].stages = []
+                    merged[other] = target
+                owners = [target]
+            entry = entries[owners[0]]
+            if entry.kind == "item" and any(
+                p in every_item and p not in entry.stages for p in graph.get(address, ())
+            ):
+                final.append(address)  # it reads other items too (changed or not): an aggregate
+                continue
+            if own and entry.placement and own.machine != entry.placement.machine:
+                own_notes.append(
+                    f"{address} runs on another runner ({own.runner}) than the job it follows "
+                    f"({entry.placement.runner}): it runs in the final job"
+                )
+                final.append(address)
+                continue
+            entry.placement = entry.placement or own
+            entry.stages.append(address)
+            entry_of[address] = owners[0]
 
-    position = {a: i for i, a in enumerate(order)}
-    live = [e for i, e in enumerate(entries) if i not in merged and e.stages]
-    for e in live:  # stages joined out of order by merges: back into the graph's order
-        e.stages.sort(key=position.__getitem__)
-    live.sort(key=lambda e: position[e.stages[0]])
+        position = {a: i for i, a in enumerate(order)}
+        live = [e for i, e in enumerate(entries) if i not in merged and e.stages]
+        for e in live:  # stages joined out of order by merges: back into the graph's order
+            e.stages.sort(key=position.__getitem__)
+        live.sort(key=lambda e: position[e.stages[0]])
+        return upstream, live, final, own_notes
+
+    # Two ways to pick the items that fan out: the first level of items down the graph, or the
+    # widest group first (_seeds). The one with the shorter chain of stages run one after the other
+    # (upstream, then the longest entry, then the final job) wins; on a tie, the first level.
+    first_level = {a for a in items if not ancestors[a] & items}
+    candidates = [layout(first_level)]
+    widest = _seeds(order, items, by_address, ancestors)
+    if widest != first_level:
+        candidates.append(layout(widest))
+    upstream, live, final, own_notes = min(candidates, key=_serial_length)
+    notes.extend(own_notes)
     if len(live) < settings.min_jobs:
         if live:
             notes.append(
@@ -337,6 +353,38 @@ def plan(
             )
         return finish([], [], order)
     return finish(upstream, live, final)
+
+
+def _serial_length(layout: tuple[list[str], list[_Entry], list[str], list[str]]) -> int:
+    """Stages run one after the other in a layout: upstream, the longest entry, the final job."""
+    upstream, live, final, _ = layout
+    return len(upstream) + max((len(e.stages) for e in live), default=0) + len(final)
+
+
+def _seeds(
+    order: Sequence[str],
+    items: set[str],
+    by_address: Mapping[str, StageFacts],
+    ancestors: Mapping[str, set[str]],
+) -> set[str]:
+    """Changed items that could each start a matrix entry: the widest group first (a matrix of
+    four trainings rather than the two-way split they read), then each narrower one, item by item,
+    where the item is neither above nor below an item already taken: what is above goes upstream,
+    what is below follows its item (or goes to the final job). Equal widths: the one nearer the top."""
+    members: dict[tuple[str, str], list[str]] = {}
+    for address in order:
+        if address in items:
+            stage = by_address[address]
+            members.setdefault((stage.dvcfile, stage.group or ""), []).append(address)
+    position = {a: i for i, a in enumerate(order)}
+    taken: set[str] = set()
+    above: set[str] = set()  # what the items taken depend on
+    for group in sorted(members, key=lambda g: (-len(members[g]), position[members[g][0]])):
+        for address in members[group]:
+            if address not in above and not ancestors[address] & taken:
+                taken.add(address)
+                above |= ancestors[address]
+    return taken
 
 
 def group_sizes(stages: Iterable[StageFacts]) -> dict[tuple[str, str], int]:

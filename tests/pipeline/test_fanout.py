@@ -175,6 +175,39 @@ def test_an_items_private_chain_stays_in_its_job() -> None:
     assert [j.targets for j in result.fan] == [(f"evaluate@{n}",) for n in names]  # reproduces both
 
 
+def test_a_wide_matrix_below_a_narrow_split_fans_out_the_matrix() -> None:
+    """split (a foreach of two) -> train (a matrix of four, all reading split@train) -> select ->
+    evaluate (which also reads split@test): the four trainings run side by side, not one after
+    the other behind their split; split@test runs beside them."""
+    trainings = [f"train@{lr}-{seed}" for lr in ("0.1", "0.01") for seed in (1, 2)]
+    facts = repo(
+        stage("featurise", ["data/raw.csv"], ["data/features.csv"]),
+        stage("split@train", ["data/features.csv"], ["data/train.csv"]),
+        stage("split@test", ["data/features.csv"], ["data/test.csv"]),
+        *[stage(t, ["data/train.csv"], [f"models/{t}.pkl"]) for t in trainings],
+        stage("select", [f"models/{t}.pkl" for t in trainings], ["model.pkl"]),
+        stage("evaluate", ["model.pkl", "data/test.csv"], ["metrics.json"]),
+    )
+    assert tiers(make(facts)) == (
+        ["featurise", "split@train"],
+        [["split@test"], *([t] for t in trainings)],
+        ["select", "evaluate"],
+    )
+
+
+def test_a_wide_matrix_below_expensive_items_keeps_each_items_chain() -> None:
+    """prep@c1..c4, each read by three seeds of train: pushing the four preps upstream would run them
+    one after the other; four chains of prep and its three seeds are the shorter way."""
+    customers, seeds = ["c1", "c2", "c3", "c4"], [1, 2, 3]
+    facts = repo(
+        *[stage(f"prep@{c}", [f"data/{c}.csv"], [f"prep/{c}"]) for c in customers],
+        *[stage(f"train@{c}-{s}", [f"prep/{c}"], [f"models/{c}-{s}"]) for c in customers for s in seeds],
+    )
+    up, fan, final = tiers(make(facts))
+    assert (up, final) == ([], [])
+    assert fan == [[f"prep@{c}", *(f"train@{c}-{s}" for s in seeds)] for c in customers]
+
+
 def test_independent_pipelines_are_entries_and_dependent_ones_share_one() -> None:
     facts = repo(
         stage("pipelines/a/dvc.yaml:prep", ["a/raw"], ["a/prep"]),
