@@ -275,3 +275,28 @@ def test_the_final_job_restores_every_run_and_executes_only_its_own(repo: Path, 
     assert json.loads((tmp_path / "final" / "metrics.json").read_text())["models"] == 6
     status = repos.dvc(tmp_path / "final", "status", "--quiet", "dvc.yaml", "pipelines/other/dvc.yaml")
     assert status.strip() == ""
+
+
+def test_a_split_then_a_matrix_fans_out_the_matrix(tmp_path: Path) -> None:
+    """The templated project (tests/repos.py: ``vars``, a ``foreach`` split in two, a ``matrix`` of
+    four trainings reading one split, ``wdir``), adopted as is: new raw data runs the featurisation
+    and the training split upstream, the four trainings and the test split side by side, and
+    select and evaluate after them; the generated PR workflow has the matrix."""
+    from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.pipeline.record import RECORD_FILE, render
+    from mlops_gitops.project import load_project, record_of
+
+    root = repos.templated(tmp_path / "grid").root
+    repos.write(root, {"mlops.yaml": "version: 1\nproject: {name: grid}\npipelines: [dvc.yaml]\n"})
+    project = load_project(root, load_manifest(root / "mlops.yaml"))
+    (root / RECORD_FILE).parent.mkdir(exist_ok=True)
+    (root / RECORD_FILE).write_text(render(record_of(project)), encoding="utf-8")
+    repos.commit(root, "adopt")
+    repos.git(root, "checkout", "-q", "-b", "feature")
+    change(root, {"data/raw.csv": (root / "data/raw.csv").read_text() + "99,1.0\n"})
+    up, fan, final = tiers(planned(root, "--base", "main"))
+    trainings = [f"train@{lr}-{seed}" for lr in ("0.1", "0.01") for seed in (1, 2)]
+    assert up == ["01_featurise", "split@0"]
+    assert sorted(fan) == sorted([["split@1"], *([t] for t in trainings)])
+    assert final == ["select", "evaluate"]
+    assert project.fans_out()
