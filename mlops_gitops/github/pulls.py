@@ -20,15 +20,21 @@ from mlops_gitops.github.client import BotIdentity, cap
 from mlops_gitops.github.comments import upsert, written_by
 
 
-def pr_number_from_event(event_path: str | None) -> int | None:
-    """The PR number in a pull_request / issue_comment / workflow_run event payload, if any."""
+def _event_payload(event_path: str | None) -> dict[str, Any] | None:
+    """The event payload GitHub wrote (untrusted data): a mapping, or None without one."""
     if not event_path:
         return None
     try:
         event = json.loads(Path(event_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{event_path}: cannot read the event payload: {exc}") from None
-    if not isinstance(event, dict):
+    return event if isinstance(event, dict) else None
+
+
+def pr_number_from_event(event_path: str | None) -> int | None:
+    """The PR number in a pull_request / issue_comment / workflow_run event payload, if any."""
+    event = _event_payload(event_path)
+    if event is None:
         return None
     candidates: list[Any] = []
     if isinstance(event.get("pull_request"), dict):
@@ -58,13 +64,8 @@ class RunHead:
 
 def run_head_from_event(event_path: str | None) -> RunHead | None:
     """The triggering run's head, when the event is ``workflow_run``; None for any other event."""
-    if not event_path:
-        return None
-    try:
-        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{event_path}: cannot read the event payload: {exc}") from None
-    run = event.get("workflow_run") if isinstance(event, dict) else None
+    event = _event_payload(event_path)
+    run = event.get("workflow_run") if event is not None else None
     if not isinstance(run, dict):
         return None
     head_repo = run.get("head_repository")
