@@ -63,6 +63,16 @@ def require_act() -> Path:
     return Path(act_bin)
 
 
+def fail_without_act() -> None:
+    """In a test: fail it with the one line that says how to get act, rather than error in set-up."""
+    import pytest
+
+    try:
+        require_act()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
 def add_data_remote(repo: Path, remote_dir: Path, name: str = "storage") -> None:
     """Declare a local-directory DVC remote in .dvc/config and as ``data.remote`` in mlops.yaml."""
     run(["dvc", "remote", "add", "-d", name, str(remote_dir)], repo)

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.actrunner import ActRun, act, checkout, git, make_example, pull_request_event, require_act, run
+from tests.actrunner import (
+    ActRun,
+    act,
+    checkout,
+    fail_without_act,
+    git,
+    make_example,
+    pull_request_event,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +30,7 @@ REPO = "Codertocat/Hello-World"
 @pytest.fixture(scope="module")
 def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled example after `init --example iris`, trained, with a local DVC remote, committed."""
-    try:
-        require_act()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    fail_without_act()
     root = tmp_path_factory.mktemp("act")
     repo = make_example(root / "origin", root / "dvc-remote")
     run(["dvc", "repro", "--quiet"], repo)

@@ -29,11 +29,11 @@ from tests.actrunner import (
     act,
     checkout,
     copy_project,
+    fail_without_act,
     git,
     installed_tool,
     isolated_env,
     pull_request_event,
-    require_act,
     run,
 )
 
@@ -73,10 +73,7 @@ def offline_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def tool_repository(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """This project's files committed in a local Git repository: (path, commit)."""
-    try:
-        require_act()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    fail_without_act()
     path = copy_project(tmp_path_factory.mktemp("tool") / "mlops-gitops")
     repos.git(path, "init", "-q", "-b", "main")
     return path, repos.commit(path, "mlops-gitops under test")

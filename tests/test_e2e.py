@@ -31,12 +31,12 @@ from tests.actrunner import (
     StageCounts,
     act,
     checkout,
+    fail_without_act,
     git,
     make_example,
     pr_reference,
     pull_request_event,
     push_event,
-    require_act,
     run,
     schedule_event,
     stage_counts,
@@ -323,10 +323,7 @@ def drop_rows(path: Path, per_class: int) -> None:
 
 
 def test_the_loop(tmp_path: Path) -> None:
-    try:
-        require_act()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    fail_without_act()
     with FakeGitHub() as fake:
         story = Story(tmp_path, fake)
         try:
@@ -566,10 +563,7 @@ def test_two_pipelines_one_comment_only_the_changed_one_reproduces(tmp_path: Pat
     PR touching churn's data reproduces churn only, and its one comment has a section per pipeline."""
     import tests.repos as repos
 
-    try:
-        require_act()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    fail_without_act()
     repo, remote, origin = "acme/risk", tmp_path / "dvc-remote", tmp_path / "origin.git"
     dev = repos.two_pipelines(tmp_path / "dev").root
     run(["dvc", "remote", "add", "-d", "storage", str(remote)], dev)

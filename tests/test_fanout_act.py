@@ -22,10 +22,10 @@ from tests.actrunner import (
     act,
     add_data_remote,
     checkout,
+    fail_without_act,
     git,
     pull_request_event,
     push_event,
-    require_act,
     run,
     stage_counts,
 )
@@ -45,10 +45,7 @@ class Origin:
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
     """Six customers and the other pipeline, generated, reproduced, pushed and committed on main."""
-    try:
-        require_act()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    fail_without_act()
     root = tmp_path_factory.mktemp("fan-act")
     repo, remote = root / "origin", root / "dvc-remote"
     repos.init(repo)
