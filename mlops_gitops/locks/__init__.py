@@ -31,6 +31,32 @@ LOCKED: tuple[tuple[str, ...], ...] = ((), ("github",), ("dvc", "github"), ("dat
 # the DVC tree need (hydra-core's antlr4 runtime), so they build without fetching an unpinned one.
 BUILD_TOOLS = ("setuptools",)
 _REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==", re.M)
+# A DVC remote's URL scheme -> the plugin DVC needs for it (PyPI). http(s) is built into dvc itself.
+# Keys are what the generated jobs pass to `install --remote`; each has a lock in plugins/.
+REMOTE_PLUGINS = {
+    "s3": "dvc-s3",
+    "gs": "dvc-gs",
+    "azure": "dvc-azure",
+    "gdrive": "dvc-gdrive",
+    "ssh": "dvc-ssh",
+    "oss": "dvc-oss",
+    "webdav": "dvc-webdav",
+    "hdfs": "dvc-hdfs",
+    "webhdfs": "dvc-webhdfs",
+}
+# Schemes that are spelled otherwise in remote URLs.
+_SCHEME_ALIASES = {"gcs": "gs", "webdavs": "webdav", "azureblob": "azure"}
+
+
+def remote_plugin(url: str) -> str | None:
+    """The ``REMOTE_PLUGINS`` key a DVC remote URL needs (``s3://b/p`` -> ``s3``), or None for a
+    local path, http(s), or a scheme DVC has no plugin for."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", url.strip())
+    if not match:
+        return None
+    scheme = match.group(1).lower()
+    scheme = _SCHEME_ALIASES.get(scheme, scheme)
+    return scheme if scheme in REMOTE_PLUGINS else None
 
 
 def lock_name(extras: Iterable[str]) -> str:
