@@ -618,6 +618,7 @@ def dvcfile_of(where: str) -> str:
 def build(raw: dict[str, Any]) -> Manifest:
     """The typed manifest from validated data; every default comes from the schema, applied here once."""
     data = apply_defaults(raw, schema())
+    raw_python = raw.get("python") or {}
     project, python, metrics, section = data["project"], data["python"], data["metrics"], data["data"]
     requirements = tuple(python["requirements"])
     runners_raw = data["runners"]
@@ -665,7 +666,9 @@ def build(raw: dict[str, Any]) -> Manifest:
         owns_dvc_yaml=owned,
         default_branch=project["default_branch"],
         python_version=python["version"],
-        install=python["install"],
+        # A conda environment installs the project itself; the default pip command is only for others.
+        install=python["install"] if ("install" in raw_python or "conda" not in python) else "",
+        conda=python.get("conda"),
         requirements=requirements,
         tool=python.get("tool"),
         stages=stages,

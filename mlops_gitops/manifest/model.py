@@ -188,7 +188,7 @@ class Manifest:
     stages: Mapping[str, Stage]
     default_branch: str
     python_version: str
-    install: str
+    install: str  # empty: no install step (a conda environment installs the project)
     requirements: tuple[str, ...]
     tool: str | None  # python.tool: how CI installs mlops-gitops, when not the running tool's source
     dvc: Mapping[str, Any]
@@ -208,6 +208,7 @@ class Manifest:
     record: Record
     fanout: Fanout
     stage_runners: tuple[StageRunner, ...]  # `runners.stages`, in the manifest's order
+    conda: str | None = None  # python.conda: the environment file CI creates with micromamba
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def runner(self, job: str) -> Runner:
