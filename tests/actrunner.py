@@ -10,9 +10,11 @@ Shared by tests/test_act.py, tests/test_e2e.py and benchmarks/bench_e2e.py:
 * ``stage_counts`` reads DVC's own lines out of a log: which stages ran, were restored from the
   run-cache, or were unchanged.
 
-The "setup-python" stand-in puts this environment's bin directory on PATH, so a workflow's
-``pip install mlops-gitops==<version>`` finds the version under test already installed (``PIP_NO_INDEX``
-makes sure nothing is downloaded).
+The "setup-python" stand-in puts this environment's bin directory on PATH for the project's Python
+(``MLOPS_ACT_PYTHONS`` maps a version to another interpreter). Each job installs mlops-gitops into a
+virtual environment of its own, as on GitHub, offline: ``pip install mlops-gitops==<version>`` takes
+this checkout's wheel from ``tool_wheelhouse()`` (with the installers its locks name), and the locked
+dependencies come from uv's cache, warmed by ``make test`` with the same hashes (``UV_OFFLINE``).
 """
 
 from __future__ import annotations
@@ -114,6 +116,61 @@ def copy_project(dest: Path) -> Path:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PROJECT_ROOT / rel, dest / rel)
     return dest
+
+
+def tool_wheelhouse() -> Path:
+    """A folder of wheels a generated job's tool install takes offline (``PIP_FIND_LINKS``): this
+    checkout's mlops-gitops, the installers its locks pin (uv, setuptools) and hatchling, which builds
+    mlops-gitops from a Git URL. Made once per state of the code; shared by parallel test workers."""
+    import fcntl
+
+    from mlops_gitops.locks import blocks, lock_path
+    from mlops_gitops.resources import tool_signature
+
+    base = VENV_BIN.parent / "act-wheelhouse"
+    base.mkdir(exist_ok=True)
+    where = base / tool_signature()[:20]
+    with open(base / ".lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if (where / ".complete").is_file():
+            return where
+        shutil.rmtree(where, ignore_errors=True)
+        where.mkdir()
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            source = copy_project(Path(tmp) / "mlops-gitops")
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "-q",
+                    "--no-deps",
+                    "--no-build-isolation",
+                    "-w",
+                    str(where),
+                    str(source),
+                ],
+                where,
+            )
+        pinned = blocks(lock_path(("data", "dvc", "github")).read_text())
+        # The installers at the versions the lock pins (their hashes are checked when a job installs them).
+        installers = [pinned[name].split()[0] for name in ("uv", "setuptools") if name in pinned]
+        download = [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d", str(where)]
+        run([*download, "--no-deps", *installers], where)
+        run([*download, "hatchling"], where)
+        (where / ".complete").write_text("")
+    return where
+
+
+def uv_cache_dir() -> str:
+    """uv's cache, which ``make test`` warmed with every locked package and its hash."""
+    uv = shutil.which("uv", path=str(VENV_BIN))
+    if not uv:
+        raise RuntimeError(f"uv is not installed in {VENV_BIN}; run `make test`")
+    return run([uv, "cache", "dir"], VENV_BIN).strip()
 
 
 def isolated_env(path: Path) -> Path:
@@ -354,8 +411,12 @@ def act(
     all_env = {
         "MLOPS_ACT_PYTHON_BIN": str(VENV_BIN),
         "MLOPS_ACT_ARTIFACT_DIR": str(artifacts),
-        # Everything the workflow installs is already in this environment; never reach an index.
+        # Nothing is downloaded: the tool's wheel and installers from the wheelhouse, its locked
+        # dependencies from uv's warm cache, the project's requirements already in this environment.
         "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(tool_wheelhouse()),
+        "UV_OFFLINE": "1",
+        "UV_CACHE_DIR": uv_cache_dir(),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         **(env or {}),
     }

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlops_gitops import __version__
 
 DIST = "mlops-gitops"
+# The Python the generated jobs create the tool's own environment with, whatever the project's is: the
+# newest release every locked dependency has wheels for. The project's Python is set up beside it.
+TOOL_PYTHON = "3.12"
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,13 @@ def running_source(manifest_tool: str | None) -> ToolSource:
         except metadata.PackageNotFoundError:
             direct_url = None
     return tool_source(manifest_tool, direct_url)
+
+
+def dvc_plugins(root: Path) -> tuple[str, ...]:
+    """The DVC remote plugins CI installs with the tool (``s3``, ``gdrive``, ...): one for each remote
+    in the project's ``.dvc/config`` whose URL scheme needs one."""
+    from mlops_gitops.detect import dvc_remotes
+    from mlops_gitops.locks import remote_plugin
+
+    remotes, _ = dvc_remotes(root)
+    return tuple(sorted({p for p in map(remote_plugin, remotes.values()) if p}))

@@ -176,13 +176,16 @@ def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
     monitor_permissions = {"contents": "read", "issues": "write"}
     if retrain:
         monitor_permissions["actions"] = "write"
-    from mlops_gitops.render.toolsource import running_source
+    from mlops_gitops.render.toolsource import TOOL_PYTHON, dvc_plugins, running_source
 
     deploy_extras = ("github", "dvc") if project.metrics_need_dvc() else ("github",)
     return {
         "m": manifest,
         "version": __version__,
         "tool": running_source(manifest.tool),
+        # The tool runs in its own environment, made with its own Python; the project's is beside it.
+        "tool_python_version": TOOL_PYTHON,
+        "dvc_plugins": dvc_plugins(project.root),
         "deploy_extras": deploy_extras,
         # setup-python's pip cache fails on a path that matches nothing: only files that exist.
         "pip_cache_files": [f for f in manifest.requirements if (project.root / f).is_file()],

@@ -72,7 +72,10 @@ def test_the_pr_workflow_plans_in_the_check_job_and_fans_out_a_matrix() -> None:
         assert check["outputs"][key] == f"${{{{ steps.changed.outputs.{key} }}}}"
     assert check["outputs"]["reproduce"] == "${{ steps.mode.outputs.reproduce }}"
     # The check job installs no DVC: the plan reads the committed record.
-    assert "locks install\n" in named(check, "Install mlops-gitops 0.1.0 (hash-locked)")["run"] + "\n"
+    assert (
+        "locks install\n"
+        in named(check, "Install mlops-gitops 0.1.0 in its own environment (hash-locked)")["run"]
+    )
 
     fan = pr["fan"]
     assert fan["needs"] == ["check", "upstream"]

@@ -38,9 +38,29 @@ TOKEN_WRITES = {
     "pull-requests",
     "statuses",
 }
+# The tool's own environment: made from the tool's Python, the tool alone, then its hash lock; only its
+# commands are linked onto PATH. Comment lines aside, nothing else may run beside a write token.
 ALLOWED_INSTALL = re.compile(
-    r'^python -m pip install --no-deps "\$MLOPS_GITOPS"\npython -m mlops_gitops\.locks install( [a-z]+)*\n?$'
+    r'^"\$TOOL_PYTHON" -m venv "\$RUNNER_TEMP/mlops-gitops"\n'
+    r'"\$RUNNER_TEMP/mlops-gitops/bin/python" -m pip install --no-deps "\$MLOPS_GITOPS"\n'
+    r'"\$RUNNER_TEMP/mlops-gitops/bin/python" -m mlops_gitops\.locks install( [a-z]+)*( --remote [a-z]+)*\n'
+    r'mkdir -p "\$RUNNER_TEMP/mlops-gitops-bin"\n'
+    r'(ln -sf "\$RUNNER_TEMP/mlops-gitops/bin/(mlops-gitops|dvc)" "\$RUNNER_TEMP/mlops-gitops-bin/"\n)+'
+    r'echo "\$RUNNER_TEMP/mlops-gitops-bin" >> "\$GITHUB_PATH"\n?$'
 )
+
+
+def install_commands(run: str) -> str:
+    """A step's shell text without its comment lines."""
+    return "".join(line + "\n" for line in run.splitlines() if not line.lstrip().startswith("#"))
+
+
+def locked_extras(run: str) -> list[str]:
+    """The extras a tool install step asks its lock for (remote plugins aside)."""
+    words = run.split("locks install", 1)[1].splitlines()[0].split()
+    return words[: words.index("--remote")] if "--remote" in words else words
+
+
 WHEEL_TOOL = MINIMAL + "python: {tool: wheels/mlops_gitops-0.1.0-py3-none-any.whl}\n"
 
 
@@ -74,8 +94,11 @@ def test_jobs_with_a_write_token_install_only_hash_locked_code(
                 run = step.get("run", "")
                 if "pip" in run or "install" in step.get("name", "").lower():
                     seen += 1
-                    assert ALLOWED_INSTALL.match(run), f"{path}:{job_id}: {step.get('name')}: {run!r}"
-                    extras = run.split("locks install", 1)[1].split()
+                    commands = install_commands(run)
+                    assert ALLOWED_INSTALL.match(commands), (
+                        f"{path}:{job_id}: {step.get('name')}: {commands!r}"
+                    )
+                    extras = locked_extras(run)
                     assert locks.lock_path(extras).is_file(), extras
             if writes(job):
                 # The project's own requirements (floating, and its code) never run beside the token.
@@ -93,7 +116,8 @@ def test_the_comment_and_alert_jobs_install_no_dvc_pyarrow_or_scipy(
         jobs.append(files[WF + "mlops-monitor.yml"]["jobs"]["alert"])
     for job in jobs:
         (install,) = [s for s in steps(job) if "mlops_gitops.locks" in s.get("run", "")]
-        assert install["run"].rstrip().endswith("locks install github")
+        assert locked_extras(install["run"]) == ["github"]
+        assert "--remote" not in install["run"]
 
 
 def test_pull_request_runs_never_get_the_write_identity_or_secrets(

@@ -14,6 +14,7 @@ from mlops_gitops.errors import ManifestError
 from mlops_gitops.manifest.loader import load_manifest_text
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.render.actions import ACTIONS
+from mlops_gitops.render.toolsource import TOOL_PYTHON
 from mlops_gitops.render.workflows import render_workflows
 from mlops_gitops.resources import examples_dir
 from tests.parts import project_of
@@ -169,6 +170,11 @@ def test_oidc_token_only_where_the_cloud_is_reached(rendered: tuple[Manifest, di
             assert len(logins) == (1 if has_token else 0), key
 
 
+def commands(run: str) -> list[str]:
+    """A step's shell lines, comments left out."""
+    return [line for line in run.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
 def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     rendered: tuple[Manifest, dict[str, str]],
 ) -> None:
@@ -182,14 +188,38 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     assert check["permissions"] == {"contents": "read"}
     runs = [s.get("run", "") for s in steps(check)]
     install = next(s for s in steps(check) if s.get("name", "").startswith("Install mlops-gitops"))
-    # The check job needs the core only: no DVC, no PyGithub, no pyarrow.
-    assert install["run"].splitlines() == [
-        'python -m pip install --no-deps "$MLOPS_GITOPS"',
-        "python -m mlops_gitops.locks install",
+    # The check job needs the core only: no DVC, no PyGithub, no pyarrow; in an environment of its own
+    # made from the tool's Python, with only `mlops-gitops` linked onto PATH.
+    tool = '"$RUNNER_TEMP/mlops-gitops/bin/python"'
+    assert commands(install["run"]) == [
+        '"$TOOL_PYTHON" -m venv "$RUNNER_TEMP/mlops-gitops"',
+        f'{tool} -m pip install --no-deps "$MLOPS_GITOPS"',
+        f"{tool} -m mlops_gitops.locks install",
+        'mkdir -p "$RUNNER_TEMP/mlops-gitops-bin"',
+        'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/mlops-gitops" "$RUNNER_TEMP/mlops-gitops-bin/"',
+        'echo "$RUNNER_TEMP/mlops-gitops-bin" >> "$GITHUB_PATH"',
     ]
     assert install["env"]["MLOPS_GITOPS"] == f"mlops-gitops=={__version__}"
+    assert install["env"]["TOOL_PYTHON"] == "${{ steps.mlops-python.outputs.python-path }}"
+    tool_python = next(s for s in steps(check) if s.get("id") == "mlops-python")
+    assert tool_python["with"]["python-version"] == TOOL_PYTHON
     trainer = next(s for s in steps(train) if s.get("name", "").startswith("Install mlops-gitops"))
-    assert trainer["run"].splitlines()[-1] == "python -m mlops_gitops.locks install data dvc"
+    assert f"{tool} -m mlops_gitops.locks install data dvc" in commands(trainer["run"])
+    assert 'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/dvc" "$RUNNER_TEMP/mlops-gitops-bin/"' in commands(
+        trainer["run"]
+    )
+    # The project's Python is its own version, set up after the tool's; the tool's commands go on PATH
+    # last, so they come first, while `python` stays the project's.
+    train_steps = steps(train)
+    order = [s.get("id") or s.get("name", "") for s in train_steps]
+    project_python = f"Set up Python {manifest.python_version} for the project"
+    assert (
+        order.index("mlops-python")
+        < order.index(project_python)
+        < order.index("Install the project's requirements")
+        < order.index(trainer["name"])
+    )
+    assert train_steps[order.index(project_python)]["with"]["python-version"] == manifest.python_version
     assert "mlops-gitops validate" in runs
     assert "mlops-gitops generate --check" in runs
     changed = next(s for s in steps(check) if s.get("id") == "changed")
@@ -566,8 +596,8 @@ def test_jobs_take_env_secrets_steps_container_and_services_from_the_manifest() 
     names = [s.get("name") for s in steps(job)]
     order = [
         "System packages",
-        "Install mlops-gitops 0.1.0 with data, dvc (hash-locked)",
         "Install the project's requirements",
+        "Install mlops-gitops 0.1.0 with data, dvc in its own environment (hash-locked)",
     ]
     assert [n for n in names if n in order] == order
     assert names.index("Log in to the registry") > names.index("Install the project's requirements")
