@@ -35,8 +35,10 @@ class Answers:
     name: str
     default_branch: str
     python_version: str
-    install: str | None  # None: unknown; --yes writes the placeholder validate flags
+    install: str | None  # None: unknown (--yes writes the placeholder validate flags), or conda alone
     remote: str | None
+    requirements: list[str] | None = None  # None: what detection found
+    conda: str | None = None  # python.conda: the environment file CI creates
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,15 @@ def defaults(found: Detection, template: Any) -> Answers:
     name = found.name
     if template is not None:
         name = str((template.get("project") or {}).get("name") or name)
-    return Answers(name, found.default_branch, found.python_version, found.install, found.remote)
+    return Answers(
+        name,
+        found.default_branch,
+        found.python_version,
+        found.install,
+        found.remote,
+        list(found.requirements),
+        found.conda,
+    )
 
 
 def check_answers(answers: Answers, found: Detection) -> dict[str, str]:
@@ -111,8 +121,19 @@ def manifest_text(
     project["default_branch"] = answers.default_branch
     python = _section(doc, "python", after="project")
     python["version"] = answers.python_version
-    python["install"] = answers.install or INSTALL_PLACEHOLDER
-    python["requirements"] = list(found.requirements) or python.get("requirements") or ["requirements.txt"]
+    if answers.conda:
+        # The environment file installs the project; python.install only runs what it cannot.
+        python["conda"] = answers.conda
+        if answers.install:
+            python["install"] = answers.install
+        else:
+            python.pop("install", None)
+    else:
+        python.pop("conda", None)
+        python["install"] = answers.install or INSTALL_PLACEHOLDER
+    python["requirements"] = (
+        list(answers.requirements or found.requirements) or python.get("requirements") or ["requirements.txt"]
+    )
 
     if "stages" in doc:
         doc.pop("pipelines", None)  # the template owns dvc.yaml (a bundled example, a re-run of init)
@@ -335,10 +356,15 @@ def init(
                 scaffold.git_init(root)
                 echo("initialised a Git repository (git init)")
         found = detect(root)
+        if found.subprojects and example is None:
+            if not found.dvcfiles:
+                raise UsageError(subprojects_refusal(found.subprojects))
+            warn(f"warning: {subprojects_warning(found.subprojects)}")
         answers = defaults(found, _load_template(template))
         answers.default_branch = branch or answers.default_branch
         answers.remote = remote or answers.remote
-        _describe(found, echo)
+        for line in describe(found):
+            echo(line)
         for ci in found.existing_ci:
             warn(
                 f"warning: {ci.path} {' and '.join(ci.does)}: with mlops-gitops every pull request would "
@@ -434,20 +460,78 @@ def _load_template(text: str | None) -> Any:
         raise UsageError(f"mlops.example.yaml: cannot parse: {exc}") from None
 
 
-def _describe(found: Detection, echo: Echo) -> None:
+def subprojects_refusal(subprojects: list[str]) -> str:
+    """One line: a repository of ``dvc init --subdir`` projects with no pipeline at its root."""
+    return (
+        f"no dvc.yaml at the root of this repository, but {len(subprojects)} DVC project(s) made with "
+        f"`dvc init --subdir`: {', '.join(f'{s}/' for s in subprojects)}; mlops-gitops adopts one DVC "
+        "project per repository, at its Git root, and does not generate workflows for --subdir projects yet"
+    )
+
+
+def subprojects_warning(subprojects: list[str]) -> str:
+    return (
+        f"{', '.join(f'{s}/' for s in subprojects)}: DVC project(s) of their own (`dvc init --subdir`), "
+        "left out: mlops-gitops adopts the root's pipelines only, and CI does not reproduce these"
+    )
+
+
+def describe(found: Detection) -> list[str]:
+    """What init prints about what it found, one line per finding (tests assert them)."""
+    from mlops_gitops.locks import REMOTE_PLUGINS, remote_plugin
+
     parts = []
     if found.dvcfiles:
         parts.append(f"{len(found.dvcfiles)} pipeline(s): {', '.join(found.dvcfiles)}")
     else:
         parts.append("no dvc.yaml (a first stage is written into mlops.yaml)")
-    if found.install:
-        parts.append(f"install `{found.install}` ({found.install_source})")
-    else:
-        parts.append("no requirements file or pyproject.toml found")
-    parts.append(f"Python {found.python_version} ({found.python_source})")
     parts.append(f"branch {found.default_branch}")
     parts.append(f"remote {found.remote} ({found.remote_source})" if found.remote else "no DVC remote")
-    echo("detected: " + "; ".join(parts))
+    lines = ["detected: " + "; ".join(parts), python_line(found)]
+    lines.append(install_line(found))
+    for name, url in found.remotes.items():
+        plugin = remote_plugin(url)
+        if plugin:
+            lines.append(f"remote '{name}' is {url}: CI installs {REMOTE_PLUGINS[plugin]} with mlops-gitops")
+    for pin in found.dvc_pins:
+        line = (
+            f"{pin.where} pins {pin.spec}: CI reproduces with mlops-gitops's own locked DVC in its own "
+            "environment; the pin stays in the project's Python for code that imports dvc.api"
+        )
+        if pin.major2:
+            line += "; DVC 3 reads 2.x pipelines and rewrites dvc.lock hashes the first time it reproduces"
+        lines.append(line)
+    return lines
+
+
+def python_line(found: Detection) -> str:
+    line = f"Python {found.python_version} from {found.python_source}"
+    others: dict[str, str] = {}
+    for signal in found.python_signals:
+        if signal.version != found.python_version and signal.version not in others:
+            others[signal.version] = signal.source
+    if others:
+        line += "; also named: " + "; ".join(f"{v} by {where}" for v, where in others.items())
+    return line
+
+
+def install_line(found: Detection) -> str:
+    if found.conda:
+        line = (
+            f"conda environment {found.conda}: CI creates it with micromamba as the project's Python "
+            "(its pip: section included)"
+        )
+        return line + (f", then runs `{found.install}`" if found.install else "; no separate install step")
+    if not found.install:
+        return (
+            "install: nothing says how this project installs (no requirements file, pyproject.toml, "
+            "setup.py, Pipfile, lock file, conda environment or Dockerfile requirements)"
+        )
+    line = f"install: `{found.install}` from {found.install_source}"
+    if len(found.install_options) > 1:
+        others = ", ".join(found.install_options[1:])
+        line += f" (chosen of {len(found.install_options)} requirement files; also found: {others})"
+    return line
 
 
 def _undo(root: Path, made_root: bool, before: set[Path], manifest: Path, previous: str | None) -> None:

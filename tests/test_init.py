@@ -225,7 +225,7 @@ def test_subfolder_pipeline_requirements_in_src(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     manifest = load_manifest(root / "mlops.yaml")
     assert (manifest.install, manifest.requirements) == (
-        "pip install -r src/requirements.txt",
+        "python -m pip install -r src/requirements.txt",
         ("src/requirements.txt",),
     )
     assert manifest.pipelines == ("pipelines/dvc.yaml",)
@@ -345,7 +345,7 @@ def test_init_without_dvc_yaml_writes_a_first_stage_to_generate(tmp_path: Path) 
         "train": {"cmd": "python src/train.py", "deps": ["src/train.py"], "params": [{"params.yaml": None}]}
     }
     assert (manifest.install, manifest.requirements, manifest.python_version) == (
-        "pip install -e .",
+        "python -m pip install .",
         ("pyproject.toml",),
         "3.11",
     )
@@ -371,7 +371,7 @@ def test_existing_repo_manifest_names_its_pipelines(tmp_path: Path) -> None:
         "3.10",
         "store",
     )
-    assert manifest.install == "pip install -r requirements.txt"
+    assert manifest.install == "python -m pip install -r requirements.txt"
     assert manifest.pipelines == ("dvc.yaml",)
     assert (root / "dvc.yaml").read_bytes() == original
     assert generate(root, check=True).exit_code == 0
@@ -584,3 +584,169 @@ def test_codeowners_patterns_as_github_reads_them() -> None:
     assert owners_of(rules, "apps/x/y.py") == ("@apps",)
     assert owners_of(rules, "apps/github/y.py") == ()  # a later rule without owners: nobody's
     assert owners_of(parse(".github/ @ops\n"), "x/.github/a") == ("@ops",)  # unanchored: any depth
+
+
+# --- What init detects and prints about the project's Python, install, remotes, DVC pins ------------
+
+MATRIX = {"params.yaml": BASE["params.yaml"], "dvc.yaml": PIPELINES["matrix"]}
+
+
+def test_init_prints_python_install_remote_plugin_and_dvc_pin(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path,
+        {
+            **MATRIX,
+            "runtime.txt": "python-3.8.10\n",
+            "pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.9"\n',
+            "requirements.txt": "numpy\ndvc[s3]==2.10.0\n",
+        },
+    )
+    dvc(root, "remote", "add", "-d", "storage", "s3://bucket/path")
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert (
+        "Python 3.8 from runtime.txt:1 `python-3.8.10`; also named: 3.9 by pyproject.toml:3 "
+        '`requires-python = ">=3.9"`, the lowest allowed'
+    ) in lines
+    assert "install: `python -m pip install -r requirements.txt` from requirements.txt" in lines
+    assert "remote 'storage' is s3://bucket/path: CI installs dvc-s3 with mlops-gitops" in lines
+    assert (
+        "requirements.txt:2 pins dvc[s3]==2.10.0: CI reproduces with mlops-gitops's own locked DVC in its "
+        "own environment; the pin stays in the project's Python for code that imports dvc.api; DVC 3 reads "
+        "2.x pipelines and rewrites dvc.lock hashes the first time it reproduces"
+    ) in lines
+    manifest = load_manifest(root / "mlops.yaml")
+    assert (manifest.python_version, manifest.install) == ("3.8", "python -m pip install -r requirements.txt")
+
+
+def test_init_without_any_python_signal_says_it_used_the_running_interpreter(tmp_path: Path) -> None:
+    root = repo(tmp_path, {**MATRIX, "requirements.txt": "numpy\ndvc==3.30.0\n"})
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    lines = result.output.splitlines()
+    assert (
+        f"Python {running} from the running interpreter: nothing in the project names a Python version"
+        in lines
+    )
+    pin = next(line for line in lines if "pins dvc==3.30.0" in line)
+    assert pin.endswith("for code that imports dvc.api")  # a DVC 3 pin: nothing about 2.x
+
+
+REQUIREMENTS_FOLDER = {
+    **MATRIX,
+    "requirements/train-requirements.txt": "-r base.txt\n",
+    "requirements/base.txt": "numpy\n",
+    "requirements/ci-requirements.txt": "pytest-xdist\n",
+    "requirements/dev.txt": "ruff\n",
+}
+
+
+def test_requirements_folder_yes_picks_the_training_file_and_names_the_others(tmp_path: Path) -> None:
+    root = repo(tmp_path, REQUIREMENTS_FOLDER)
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    assert (
+        "install: `python -m pip install -r requirements/train-requirements.txt` from "
+        "requirements/train-requirements.txt (chosen of 3 requirement files; also found: "
+        "requirements/base.txt, requirements/ci-requirements.txt)"
+    ) in result.output.splitlines()
+    manifest = load_manifest(root / "mlops.yaml")
+    assert (manifest.install, manifest.requirements) == (
+        "python -m pip install -r requirements/train-requirements.txt",
+        ("requirements/train-requirements.txt", "requirements/base.txt"),
+    )
+
+
+def test_requirements_folder_interactive_asks_which_file(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    root = repo(tmp_path / "proj", REQUIREMENTS_FOLDER)
+    # name, branch, version, which file (3: ci-requirements), install (the chosen file's), remote
+    result = run_init(root, input="\n\n\n3\n\n\n")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Requirement files found:\n  1. requirements/train-requirements.txt\n  2. requirements/base.txt\n"
+        "  3. requirements/ci-requirements.txt\nWhich one installs what the pipeline needs [1]:"
+    ) in result.output
+    manifest = load_manifest(root / "mlops.yaml")
+    assert (manifest.install, manifest.requirements) == (
+        "python -m pip install -r requirements/ci-requirements.txt",
+        ("requirements/ci-requirements.txt",),
+    )
+
+
+def test_conda_project_writes_python_conda_and_no_install(tmp_path: Path) -> None:
+    env = "name: x\nchannels: [conda-forge]\ndependencies:\n  - python=3.9\n  - pip\n  - pip:\n    - -r requirements.txt\n"
+    root = repo(tmp_path, {**MATRIX, "environment.yml": env, "requirements.txt": "numpy\n"})
+    result = run_init(root, "--yes")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "Python 3.9 from environment.yml:4 `- python=3.9`" in lines
+    assert (
+        "conda environment environment.yml: CI creates it with micromamba as the project's Python (its pip: "
+        "section included); no separate install step"
+    ) in lines
+    python = YAML(typ="safe").load((root / "mlops.yaml").read_text())["python"]
+    assert python == {
+        "version": "3.9",
+        "conda": "environment.yml",
+        "requirements": ["environment.yml", "requirements.txt"],
+    }
+    manifest = load_manifest(root / "mlops.yaml")
+    assert (manifest.conda, manifest.install) == ("environment.yml", "")
+
+
+def test_bad_environment_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    root = repo(tmp_path, {**MATRIX, "environment.yml": "dependencies: [python=3.9\n"})
+    before = tree(root)
+    proc = run_cli("init", "--yes", "--dir", str(root))
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("environment.yml: cannot parse") and "Traceback" not in proc.stderr
+    assert tree(root) == before
+
+
+# --- dvc init --subdir monorepos -------------------------------------------------------------------
+
+
+def subdir_project(root: Path, folder: str) -> None:
+    (root / folder).mkdir(parents=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", "init", "--subdir", "-q"],
+        cwd=root / folder,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    write(
+        root / folder,
+        {"params.yaml": "lr: 1\n", "dvc.yaml": "stages:\n  t:\n    cmd: echo\n    params: [lr]\n"},
+    )
+
+
+def test_subdir_projects_without_a_root_pipeline_are_refused_in_one_line(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"requirements.txt": "numpy\n"}, dvc_init=False)
+    subdir_project(root, "multi-params-files")
+    subdir_project(root, "projects/other")
+    before = tree(root)
+    proc = run_cli("init", "--yes", "--dir", str(root))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "no dvc.yaml at the root of this repository, but 2 DVC project(s) made with `dvc init --subdir`: "
+        "multi-params-files/, projects/other/; mlops-gitops adopts one DVC project per repository, at its Git "
+        "root, and does not generate workflows for --subdir projects yet"
+    ]
+    assert tree(root) == before
+
+
+def test_root_pipeline_is_adopted_and_subdir_projects_warned_about(tmp_path: Path) -> None:
+    root = repo(tmp_path, {**BASE, "dvc.yaml": PIPELINES["matrix"]})
+    subdir_project(root, "experiments")
+    proc = run_cli("init", "--yes", "--dir", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert [line for line in proc.stderr.splitlines() if "--subdir" in line] == [
+        "warning: experiments/: DVC project(s) of their own (`dvc init --subdir`), left out: mlops-gitops "
+        "adopts the root's pipelines only, and CI does not reproduce these"
+    ]
+    assert load_manifest(root / "mlops.yaml").pipelines == ("dvc.yaml",)

@@ -14,7 +14,7 @@ import click
 
 from mlops_gitops.adopt import Answers, Questions, check_answers, init
 from mlops_gitops.commands.options import dir_option
-from mlops_gitops.detect import Detection
+from mlops_gitops.detect import Detection, requirements_choice
 
 
 def ask(start: Answers, found: Detection) -> Answers:
@@ -55,18 +55,44 @@ def ask(start: Answers, found: Detection) -> Answers:
         default=start.python_version,
         value_proc=pattern(r"3\.[0-9]{1,2}", "a Python version such as 3.11"),
     )
-    install = click.prompt(
-        "Command that installs the project's requirements",
-        default=start.install,
-        value_proc=pattern(r".*\S.*", "a command"),
-    ).strip()
+    requirements = start.requirements
+    if len(found.install_options) > 1:
+        # Several requirement files (a requirements/ folder): which one the pipeline needs.
+        click.echo("Requirement files found:")
+        for number, option in enumerate(found.install_options, 1):
+            click.echo(f"  {number}. {option}")
+        choice = click.prompt(
+            "Which one installs what the pipeline needs",
+            type=click.IntRange(1, len(found.install_options)),
+            default=1,
+        )
+        chosen = requirements_choice(
+            found.root, found.install_options[choice - 1], tuple(found.install_options)
+        )
+        start = replace(start, install=chosen.command)
+        requirements = list(chosen.requirements)
+    if start.conda:
+        install: str | None = (
+            click.prompt(
+                f"Command run in the conda environment of {start.conda} after it is created (empty for none)",
+                default=start.install or "",
+                show_default=bool(start.install),
+            ).strip()
+            or None
+        )
+    else:
+        install = click.prompt(
+            "Command that installs the project's requirements",
+            default=start.install,
+            value_proc=pattern(r".*\S.*", "a command"),
+        ).strip()
     remote = click.prompt(
         "DVC remote (empty for none)",
         default=start.remote or "",
         show_default=True,
         value_proc=existing("remote"),
     ).strip()
-    return Answers(name, branch, version, install, remote or None)
+    return Answers(name, branch, version, install, remote or None, requirements, start.conda)
 
 
 def confirm_git_init(root: Path) -> bool:
