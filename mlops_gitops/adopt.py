@@ -518,7 +518,7 @@ def python_line(found: Detection) -> str:
 def install_line(found: Detection) -> str:
     if found.conda:
         line = (
-            f"conda environment {found.conda}: CI creates it with micromamba as the project's Python "
+            f"conda environment {found.conda}: CI creates it with the runner's conda as the project's Python "
             "(its pip: section included)"
         )
         return line + (f", then runs `{found.install}`" if found.install else "; no separate install step")

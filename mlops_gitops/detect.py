@@ -40,6 +40,7 @@ REQUIREMENT_PREFERENCE = (
 # ... and files with these are never installed by CI (development only).
 _DEV_WORDS = frozenset({"dev", "develop", "test", "tests", "testing", "lint", "docs", "doc", "typing"})
 CONDA_FILES = ("environment.yml", "environment.yaml", "conda.yml", "conda.yaml")
+EXPLICIT_CONDA_LOCK = "conda-linux-64.lock"
 PIP = "python -m pip"
 NO_VERSION = "the running interpreter: nothing in the project names a Python version"
 
@@ -69,7 +70,7 @@ class Install:
     command: str | None  # None: nothing says (or a conda environment installs everything)
     requirements: tuple[str, ...] = ()  # files whose content keys the pip cache
     source: str = ""  # the file (and line) it came from
-    conda: str | None = None  # a conda environment file CI creates with micromamba
+    conda: str | None = None  # a conda environment file (or explicit lock) CI creates with the runner's conda
     options: tuple[str, ...] = ()  # several candidate requirement files: the chosen one first
 
 
@@ -505,6 +506,11 @@ def _conda(root: Path) -> Install | None:
                 match = re.match(r"\s*-r\s*(\S+)", str(item))
                 if match and (root / match.group(1)).is_file():
                     keys.append(Path(match.group(1)).as_posix())
+    # An explicit lock for the runners' platform (conda-lock --kind explicit) names every package with
+    # its hash: CI installs exactly that instead of solving the environment file again.
+    explicit = root / EXPLICIT_CONDA_LOCK
+    if explicit.is_file() and "@EXPLICIT" in explicit.read_text(encoding="utf-8", errors="replace"):
+        return Install(None, (EXPLICIT_CONDA_LOCK, *keys), EXPLICIT_CONDA_LOCK, conda=EXPLICIT_CONDA_LOCK)
     return Install(None, tuple(keys), name, conda=name)
 
 

@@ -363,6 +363,18 @@ def test_install_from_conda_environment_creates_it_and_installs_nothing_else(tmp
     assert install_command(tmp_path) == Install(
         None, ("environment.yaml", "requirements.txt"), "environment.yaml", conda="environment.yaml"
     )
+    # An explicit lock for linux-64 (conda-lock --kind explicit) is installed instead: every package
+    # with its hash, nothing solved in the job.
+    write(
+        tmp_path,
+        {"conda-linux-64.lock": "# platform: linux-64\n@EXPLICIT\nhttps://conda.anaconda.org/x.conda#abc\n"},
+    )
+    assert install_command(tmp_path) == Install(
+        None,
+        ("conda-linux-64.lock", "environment.yaml", "requirements.txt"),
+        "conda-linux-64.lock",
+        conda="conda-linux-64.lock",
+    )
 
 
 def test_install_from_pipenv(tmp_path: Path) -> None:

@@ -684,7 +684,7 @@ def test_conda_project_writes_python_conda_and_no_install(tmp_path: Path) -> Non
     lines = result.output.splitlines()
     assert "Python 3.9 from environment.yml:4 `- python=3.9`" in lines
     assert (
-        "conda environment environment.yml: CI creates it with micromamba as the project's Python (its pip: "
+        "conda environment environment.yml: CI creates it with the runner's conda as the project's Python (its pip: "
         "section included); no separate install step"
     ) in lines
     python = YAML(typ="safe").load((root / "mlops.yaml").read_text())["python"]

@@ -13,7 +13,14 @@ import pytest
 from mlops_gitops.render.workflows import render_workflows
 from tests.parts import project_of
 from tests.render.test_fanout_workflows import FANOUT
-from tests.render.test_workflows import CLOUDS, MINIMAL, custom_manifest, example_manifest, full_manifest
+from tests.render.test_workflows import (
+    CLOUDS,
+    CONDA,
+    MINIMAL,
+    custom_manifest,
+    example_manifest,
+    full_manifest,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = str(Path(sys.executable).parent)
@@ -35,6 +42,7 @@ def write_all(tmp_path: Path) -> list[Path]:
         "minimal": load_manifest_text(MINIMAL),
         "every-option": custom_manifest(),  # env, secrets, extra steps, container, services
         "fan-out": load_manifest_text(FANOUT),  # plan, upstream, a job matrix, final; runners per stage
+        "conda": load_manifest_text(CONDA),  # the project's Python is a conda environment
     }
     manifests.update({f"full-{p}": full_manifest(p) for p in CLOUDS})
     files: list[Path] = []

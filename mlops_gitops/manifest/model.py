@@ -208,7 +208,7 @@ class Manifest:
     record: Record
     fanout: Fanout
     stage_runners: tuple[StageRunner, ...]  # `runners.stages`, in the manifest's order
-    conda: str | None = None  # python.conda: the environment file CI creates with micromamba
+    conda: str | None = None  # python.conda: the environment CI creates with the runner's conda
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def runner(self, job: str) -> Runner:

@@ -96,6 +96,12 @@ stages:
 """
 
 
+# A project whose Python is a conda environment, with monitoring so every job kind renders.
+CONDA = (
+    MINIMAL + "python: {version: '3.9', conda: conda-linux-64.lock, requirements: [conda-linux-64.lock]}\n"
+)
+
+
 def full_manifest(provider: str = "aws") -> Manifest:
     return load_manifest_text(FULL.replace("__PROVIDER__", provider).replace("__CLOUD__", CLOUDS[provider]))
 
@@ -673,3 +679,32 @@ def test_registry_workflow_only_with_record_registry() -> None:
     assert "head.repo.full_name == github.repository" in stages["if"]
     assert steps(stages)[-1]["run"] == "mlops-gitops register --stages"
     assert steps(stages)[-1]["env"]["MLOPS_GITOPS_BOT_LOGIN"] == "mlops-deployer[bot]"
+
+
+def test_a_conda_project_gets_its_environment_instead_of_setup_python_and_no_pip_install() -> None:
+    manifest = load_manifest_text(CONDA)
+    assert manifest.conda == "conda-linux-64.lock" and manifest.install == ""
+    files = render_workflows(project_of(manifest))
+    for name in ("mlops-pr.yml", "mlops-train.yml"):
+        train = parse(files[WF + name])["jobs"]["train"]
+        names = [s.get("name", "") for s in steps(train)]
+        create = next(s for s in steps(train) if s.get("name") == "Create the project's conda environment")
+        assert create["env"]["CONDA_FILE"] == "conda-linux-64.lock"
+        # The runner's own conda, the environment's bin/ on PATH before the tool's commands are.
+        assert '"$CONDA/bin/conda" create --quiet --yes --file "$CONDA_FILE"' in create["run"]
+        assert 'echo "$RUNNER_TEMP/project-env/bin" >> "$GITHUB_PATH"' in create["run"]
+        assert not any(n.endswith("for the project") for n in names)
+        assert "Install the project's requirements" not in names
+        tool = next(n for n in names if n.startswith("Install mlops-gitops"))
+        assert names.index("Set up Python for mlops-gitops") < names.index(create["name"]) < names.index(tool)
+
+
+def test_a_conda_install_command_runs_inside_the_environment_when_given() -> None:
+    manifest = load_manifest_text(
+        CONDA.replace("requirements:", "install: python -m pip install ., requirements:")
+    )
+    train = parse(render_workflows(project_of(manifest))[WF + "mlops-train.yml"])["jobs"]["train"]
+    names = [s.get("name", "") for s in steps(train)]
+    assert names.index("Create the project's conda environment") < names.index(
+        "Install the project's requirements"
+    )
