@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlops_gitops import __version__
@@ -78,15 +78,26 @@ def parse_header(text: str) -> Header | None:
     return None
 
 
+def body_digest(body: str) -> str:
+    """What a whole-file header records: the hash of ``body`` with each action pin's SHA and version
+    comment normalized (``render.pins.normalize``), so a pin that Dependabot or Renovate moves to
+    another commit of the same action is not an edit. Every other byte counts; a body without pins
+    hashes as :func:`digest` does."""
+    from mlops_gitops.render.pins import normalize  # not at import: mlops_gitops.render imports us
+
+    return digest(normalize(body))
+
+
 def with_header(body: str) -> str:
-    """A whole generated file: header hashing exactly ``body``, then ``body``."""
-    return header(digest(body)) + body
+    """A whole generated file: header hashing ``body`` (pins normalized), then ``body``."""
+    return header(body_digest(body)) + body
 
 
 def is_edited(text: str) -> bool:
-    """True when a whole-file generated text no longer matches the hash in its header."""
+    """True when a whole-file generated text no longer matches the hash in its header. Headers written
+    before pins were normalized hash the exact body: those still validate."""
     parsed = parse_header(text)
-    return parsed is not None and digest(parsed.body) != parsed.digest
+    return parsed is not None and parsed.digest not in (body_digest(parsed.body), digest(parsed.body))
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,27 @@ def read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+
+
+def keep_pins(root: Path, rendered: list[Rendered]) -> list[Rendered]:
+    """``rendered`` with each workflow carrying the action pins that Dependabot or Renovate moved in
+    its copy on disk, where ``render.pins.choose`` keeps them over the tool's table. Pins are read
+    only from a file of ours whose header still validates (so a hand-edited file is compared with the
+    table, as before), and nothing of that file but a 40-hex SHA and a version token is copied."""
+    from mlops_gitops.render.pins import keep
+
+    out: list[Rendered] = []
+    for item in rendered:
+        old = read_text(root / item.path) if item.path.startswith(f"{WORKFLOWS_DIR}/") else None
+        theirs = parse_header(old) if old is not None else None
+        ours = parse_header(item.text)
+        if old is None or theirs is None or ours is None or is_edited(old):
+            out.append(item)
+            continue
+        body = keep(ours.body, theirs.body)
+        head = item.text[: len(item.text) - len(ours.body)]  # its hash does not cover pins: unchanged
+        out.append(item if body == ours.body else replace(item, text=head + body))
+    return out
 
 
 def plan(root: Path, rendered: list[Rendered], *, force: bool = False) -> Plan:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mlops_gitops import checkcache
 from mlops_gitops.errors import EXIT_CHECK_FAILED, EXIT_OK, MlopsError, UsageError
-from mlops_gitops.files import Action, Plan, apply, plan, read_text
+from mlops_gitops.files import Action, Plan, apply, keep_pins, plan, read_text
 from mlops_gitops.names import DVC_FILE, MANIFEST_FILE, WORKFLOWS_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,7 +91,9 @@ def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tupl
     """Load and validate the manifest, resolve the pipelines, render every file in memory and compare
     with the tree. When the manifest owns dvc.yaml it is rendered first, and DVC resolves that text
     before anything is written. Before ``writing``, each templated file must parse: a template bug
-    must not reach the tree (a check writes nothing and shows any difference)."""
+    must not reach the tree (a check writes nothing and shows any difference). The workflows keep
+    the action pins Dependabot or Renovate moved on disk, where ``render.pins.choose`` prefers them to
+    the tool's table; ``force`` renders the table's pins (the way back to them)."""
     from mlops_gitops.errors import ManifestError
     from mlops_gitops.manifest.loader import load_manifest
     from mlops_gitops.project import facts_problems, load_project
@@ -106,6 +108,8 @@ def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tupl
     if problems:
         raise ManifestError(problems)
     rendered = render_all(project, dvc_yaml)
+    if not force:
+        rendered = keep_pins(root, rendered)
     if writing:
         for item in rendered:
             if item.path.startswith(".github/"):

