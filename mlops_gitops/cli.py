@@ -104,13 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").split(".")[0])
         if extra is None:
-            raise_internal(exc, argv)
+            broken_dvc(exc, argv)
         click.echo(
             f"this command needs {exc.name}, which is not installed: pip install 'mlops-gitops[{extra}]' "
             "(or 'mlops-gitops[all]' for every command)",
             err=True,
         )
         sys.exit(errors.EXIT_BAD_INPUT)
+    except ImportError as exc:  # DVC installed, but one of its imports fails (or a bug of ours)
+        broken_dvc(exc, argv)
     except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
         raise_internal(exc, argv)
 
@@ -124,6 +126,19 @@ EXTRAS = {
     "numpy": "data",
     "scipy": "data",
 }
+
+
+def broken_dvc(exc: ImportError, argv: list[str] | None) -> NoReturn:
+    """An import that failed inside DVC: DVC is installed but broken (a project's ``dvc==`` or a pin of
+    one of its dependencies installed over it). Said in one line, exit 2; anything else is a bug."""
+    from mlops_gitops import errors
+    from mlops_gitops.dvcadapter import dvc_import_failure, raised_in_dvc
+
+    message = dvc_import_failure(exc) if raised_in_dvc(exc) else None
+    if message is None:
+        raise_internal(exc, argv)
+    click.echo(redact_tokens(message), err=True)
+    sys.exit(errors.EXIT_BAD_INPUT)
 
 
 def raise_internal(exc: BaseException, argv: list[str] | None) -> NoReturn:

@@ -10,8 +10,9 @@ import importlib
 import logging
 import os
 import posixpath
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,151 @@ def _shown(base: str, path: str, revision: str | None) -> str:
     # DVC's own filesystem names work-tree files from the repository's root (plot data: ``p.yaml``).
     rel = os.path.relpath(os.path.join(base, path), base)
     return posixpath.normpath(rel.replace(os.sep, "/"))
+
+
+_PLUGIN_MISSING = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*) is supported, but requires '([^']+)'")
+
+
+def dvc_import_failure(exc: BaseException, needed_for: str = "this") -> str | None:
+    """One line for DVC that cannot be imported, or None when ``exc`` is no such failure (a missing
+    remote plugin is :func:`remote_failure`'s).
+
+    DVC not installed at all (``ModuleNotFoundError: dvc``): the extra to install. DVC installed but
+    broken (``cannot import name '_DIR_MARK' from 'pathspec.patterns.gitwildmatch'``, which pip leaves
+    behind when a project's ``dvc==3.26`` or a pin of one of DVC's dependencies lands over the DVC
+    mlops-gitops installed): that DVC failed to import, the cause, and what to do."""
+    if not isinstance(exc, ImportError) or _PLUGIN_MISSING.match(str(exc)):
+        return None
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in ("dvc", "dvc_data"):
+        return f"{needed_for} needs DVC, which is not installed here: pip install 'mlops-gitops[dvc]'"
+    cause = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return (
+        f"DVC is installed but failed to import ({cause}): another DVC, or another version of one of "
+        "its dependencies, was installed over the one mlops-gitops needs. The generated jobs install "
+        "mlops-gitops's DVC in its own environment; do not install a project's DVC into it (drop "
+        "`dvc` from what that environment installs), or repair it here: "
+        "pip install --force-reinstall 'mlops-gitops[dvc]'"
+    )
+
+
+def raised_in_dvc(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while DVC's own code ran (a frame of ``dvc`` or a ``dvc_*`` package)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module == "dvc" or module.startswith(("dvc.", "dvc_")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+# Failures on the way to a remote that say it cannot be reached (refused, unresolvable, timed out):
+# DVC's filesystems wrap them (HTTP reports a missing file, caused by the connection error).
+_UNREACHABLE_NAMES = (
+    "ConnectError",
+    "ConnectionError",
+    "ConnectorError",
+    "ConnectTimeout",
+    "EndpointConnection",
+)
+
+
+def remote_failure(root: Path | str, exc: BaseException, rev: str | None = None) -> str | None:
+    """Why DVC could not use the project's remote, as the end of a sentence ("reading it at REV ..."),
+    naming what to install or configure; None when ``exc`` is no such failure. ``rev``: the commit
+    whose ``.dvc/config`` DVC used (None: the work tree's).
+
+    * A remote whose plugin is not installed (``ImportError: gdrive is supported, but requires
+      'dvc-gdrive' to be installed``): the ``pip install`` line, and that the generated jobs install
+      it with the tool when ``.dvc/config`` names the remote (``mlops-gitops generate``).
+    * A remote that cannot be reached (a closed port, an unknown host, a timeout), found anywhere in
+      the chain of causes DVC's filesystems wrap it in."""
+    from mlops_gitops.locks import REMOTE_PLUGINS, remote_plugin
+
+    if isinstance(exc, ImportError):
+        match = _PLUGIN_MISSING.match(str(exc))
+        if match is None:
+            return None
+        key = remote_plugin(f"{match.group(1)}://")
+        plugin = REMOTE_PLUGINS[key] if key else match.group(2)
+        named = [
+            f"{name} ({url})" for name, url, _ in remotes(root, rev) if key and remote_plugin(url) == key
+        ]
+        which = f"the DVC remote {', '.join(named)}" if named else f"a {match.group(1)}:// DVC remote"
+        return (
+            f"needs {which}, whose plugin {plugin} is not installed here: `pip install {plugin}` "
+            "(in CI the jobs install it with mlops-gitops: `mlops-gitops generate` adds it when "
+            ".dvc/config names the remote)"
+        )
+    cause = _unreachable(exc)
+    if cause is None:
+        return None
+    found = remotes(root, rev)
+    # The default remote is the one DVC reads from (listed first); without one, every remote.
+    shown = ", ".join(f"{name} ({url})" for name, url, default in found if default or not found[0][2])
+    detail = " ".join(str(cause).split())[:200] or type(cause).__name__
+    return (
+        f"could not reach the DVC remote {shown or '(none configured)'}: {detail}; check its URL and "
+        "endpoint (`dvc remote modify`), the network, and the credentials the job passes"
+    )
+
+
+def _unreachable(exc: BaseException) -> BaseException | None:
+    import socket
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError | socket.gaierror) or any(
+            name in type(current).__name__ for name in _UNREACHABLE_NAMES
+        ):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+_REMOTE_SECTION = re.compile(r'^\s*remote\s+"(?P<name>[^"]+)"\s*$', re.I)
+
+
+def remotes(root: Path | str, rev: str | None = None) -> list[tuple[str, str, bool]]:
+    """(name, URL, is the default) of the project's DVC remotes, the default first: ``.dvc/config``
+    at ``rev`` (the work tree's when None) with the work tree's ``config.local`` over it. [] when
+    there is none or the configuration does not parse (DVC says why when it reads it)."""
+    from mlops_gitops import git
+
+    base = Path(root)
+    if rev is None:
+        texts = [_read_text(base / ".dvc" / "config")]
+    else:
+        blob = git.show(rev, "./.dvc/config", base)
+        texts = [blob.decode("utf-8", "replace") if blob is not None else None]
+    texts.append(_read_text(base / ".dvc" / "config.local"))
+    urls: dict[str, str] = {}
+    default = ""
+    for text in texts:
+        if not text:
+            continue
+        try:
+            from configobj import ConfigObj, ConfigObjError  # type: ignore[import-untyped]
+
+            parsed = ConfigObj(text.splitlines(), interpolation=False)
+        except (ImportError, ConfigObjError, SyntaxError):
+            continue
+        for section, body in parsed.items():
+            match = _REMOTE_SECTION.match(str(section))
+            if match and isinstance(body, Mapping) and "url" in body:
+                urls[match.group("name")] = str(body["url"])
+            elif str(section).strip().lower() == "core" and isinstance(body, Mapping) and body.get("remote"):
+                default = str(body["remote"])
+    return sorted(((n, u, n == default) for n, u in urls.items()), key=lambda item: not item[2])
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)

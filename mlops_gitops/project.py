@@ -111,6 +111,14 @@ class Project:
         paths.extend(self.shared_paths())
         return tuple(dict.fromkeys(paths))
 
+    def external_inputs(self, pipeline: PipelineFacts | None = None) -> tuple[str, ...]:
+        """What ``pipeline`` (every pipeline when None) reads from outside the repository: a
+        ``dvc import`` pointer's repository and path, a ``dvc import-url`` pointer's URL, a stage's
+        URL dependency. Not trigger paths (:meth:`trigger_paths` has the pointers instead): a change
+        there retrains nothing until ``dvc update`` rewrites the pointer in this repository."""
+        chosen = [pipeline] if pipeline else list(self.pipelines)
+        return tuple(dict.fromkeys(e for p in chosen for e in self.facts.external_inputs(p.dvcfile)))
+
     def shared_paths(self) -> list[str]:
         """What every pipeline depends on beside its own inputs."""
         return [MANIFEST_FILE, ".dvc/config", *self.manifest.requirements]

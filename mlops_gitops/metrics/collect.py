@@ -146,23 +146,29 @@ class Reader:
     def read_dvc(self, rev: Revision, path: str) -> bytes:
         """A file that only the DVC cache (or remote) holds, read through DVC's Python API. Whatever
         DVC raises becomes one :class:`~mlops_gitops.errors.DvcError` line here, at the adapter."""
+        from mlops_gitops.dvcadapter import dvc_import_failure, guarded_yaml, remote_failure
+
         try:
             import dvc.api
             from dvc.exceptions import DvcException
             from dvc_data.index import DataIndexError
-        except ImportError:
-            raise DvcError(
-                f"DVC caches it, and reading it at {rev.label} needs DVC, which is not installed here "
-                "(pip install 'mlops-gitops[dvc]')"
-            ) from None
-
-        from mlops_gitops.dvcadapter import guarded_yaml
+        except ImportError as exc:
+            why = dvc_import_failure(exc, f"DVC caches it, and reading it at {rev.label}")
+            raise DvcError(why or f"DVC failed to import: {exc}") from None
 
         try:
             # DVC reads the revision's dvc.yaml, dvc.lock and params files itself: guarded here.
             with guarded_yaml(self.root, rev.short if rev.sha else None):
                 data: bytes = dvc.api.read(path, repo=str(self.root), rev=rev.sha, mode="rb")
+        except ImportError as exc:  # the remote's plugin (dvc-gdrive...) is not installed here
+            remote = remote_failure(self.root, exc, rev.sha)
+            if remote is None:  # DVC itself, broken by what was installed over it
+                raise DvcError(dvc_import_failure(exc) or f"DVC failed: {exc}") from None
+            raise DvcError(f"tracked by DVC; reading it at {rev.label} {remote}") from None
         except (DvcException, DataIndexError, OSError, KeyError, ValueError) as exc:
+            remote = remote_failure(self.root, exc, rev.sha)
+            if remote is not None:
+                raise DvcError(f"tracked by DVC; reading it at {rev.label} {remote}") from None
             first = " ".join(str(exc).split())[:240] or type(exc).__name__
             raise DvcError(
                 f"tracked by DVC, but neither the cache nor the remote holds it at {rev.label} ({first}); "

@@ -170,20 +170,20 @@ class Plots:
 
 def collect(root: Path, base: Revision, head: Revision) -> Plots:
     """Every plot DVC knows at ``base`` and ``head`` (``head.sha`` None: the work tree)."""
+    from mlops_gitops.dvcadapter import dvc_import_failure, guarded_yaml
+
     try:
         from dvc.exceptions import DvcException
         from dvc.render.match import match_defs_renderers
         from dvc.repo import Repo
-    except ImportError:
-        return Plots(
-            error="reading the plots needs DVC, which is not installed here (pip install 'mlops-gitops[dvc]')"
-        )
-    from mlops_gitops.dvcadapter import guarded_yaml
+    except ImportError as exc:
+        return Plots(error=dvc_import_failure(exc, "reading the plots") or f"DVC failed to import: {exc}")
 
     revs = {BASE: base.sha or "workspace", HEAD: head.sha or "workspace"}
     shown = {BASE: base, HEAD: head}
     data: dict[str, Any] = {}
-    failures = (DvcException, OSError, ValueError, KeyError, TypeError, AttributeError)
+    # ImportError: the remote's plugin (dvc-gdrive...) is not installed here.
+    failures = (DvcException, OSError, ValueError, KeyError, TypeError, AttributeError, ImportError)
     try:
         with _quiet_dvc(), Repo(str(root)) as repo:
             for side in dict.fromkeys(revs.values()):
@@ -196,9 +196,9 @@ def collect(root: Path, base: Revision, head: Revision) -> Plots:
     except UsageError as exc:
         return Plots(error=_one_line(str(exc), root))
     except failures as exc:
-        return Plots(error=_one_line(_describe(exc), root))
+        return Plots(error=_one_line(_describe(exc, root, head.sha), root))
     errors = {
-        side: _one_line(_describe(err), root)
+        side: _one_line(_describe(err, root, shown[side].sha), root)
         for side in SIDES
         if isinstance(err := _get(data, revs[side], "definitions", "error"), BaseException)
     }
@@ -242,7 +242,16 @@ def _get(data: Mapping[str, Any], *keys: str) -> Any:
     return data
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, root: Path | None = None, rev: str | None = None) -> str:
+    if root is not None:
+        from mlops_gitops.dvcadapter import dvc_import_failure, remote_failure
+
+        remote = remote_failure(root, exc, rev)
+        if remote is not None:
+            return f"reading them {remote}"
+        broken = dvc_import_failure(exc)
+        if broken is not None:
+            return broken
     if isinstance(exc, FileNotFoundError):
         return f"no such file{': ' + str(exc.filename) if exc.filename else ''}"
     text = str(exc).strip()

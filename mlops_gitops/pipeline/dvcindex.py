@@ -28,13 +28,14 @@ DVC is imported only inside :func:`read_facts` (importing ``dvc.repo`` costs abo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_gitops.dvcadapter import guarded_yaml
+from mlops_gitops.dvcadapter import dvc_import_failure, guarded_yaml
 from mlops_gitops.errors import UsageError
 from mlops_gitops.pipeline.facts import (
     Artifact,
@@ -95,9 +96,12 @@ def read_facts(
     try:
         # Every YAML text DVC parses here (each dvc.yaml and .dvc file its walk finds, the files
         # `vars` load, the text `overrides` give) is refused first if its aliases recurse or explode.
-        with guarded_yaml(root_dir), repo:
+        with guarded_yaml(root_dir), _imports_offline(), repo:
             return _read(repo, root_dir, wanted, dict(overrides or {}))
     except _FileError as err:
+        broken = dvc_import_failure(err.exc, "resolving the pipelines")
+        if broken is not None:  # DVC's own imports fail: no file is at fault
+            raise UsageError(broken) from None
         raise UsageError(f"{err.dvcfile}: {_reason(err.exc)}") from None
     except OSError as exc:
         where = _rel(root_dir, os.path.abspath(exc.filename)) if exc.filename else str(root)
@@ -120,6 +124,9 @@ def _open_repo(root_dir: str) -> Repo:
     from dvc.repo import Repo
 
     class ReadOnlyRepo(Repo):
+        # Read by `_imports_offline`: this repository has no cache, and opens no imported one.
+        offline_imports = True
+
         # How DVC sets itself up for a directory that is not a DVC repository
         # (`uninitialized=True`): no `.dvc` directory, hence nothing written under it.
         def _get_repo_dirs(
@@ -142,6 +149,48 @@ def _open_repo(root_dir: str) -> Repo:
         merge(config, project.load_one("repo"))
         merge(config, project.load_one("local"))
     return ReadOnlyRepo(root_dir, uninitialized=True, config=config)
+
+
+class _ImportedRepoFs:
+    """What a ``dvc import`` dependency needs of its filesystem while a pointer is read: its path.
+
+    DVC gives each ``RepoDependency`` a filesystem over the imported Git repository, configured with
+    *this* repository's cache directory; the read-only repository has no cache (so DVC raised a bare
+    AttributeError for every ``dvc import`` pointer), and reading the pointer needs nothing from the
+    other repository. Any other use is a bug here, and says so rather than reaching the network."""
+
+    protocol = "dvc"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @staticmethod
+    def normpath(path: str) -> str:
+        return posixpath.normpath(path)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"{self.url} is another repository, not opened while reading pointers ({name})")
+
+
+@contextlib.contextmanager
+def _imports_offline() -> Iterator[None]:
+    """While the block runs, a ``dvc import`` dependency loaded by the read-only repository gets an
+    :class:`_ImportedRepoFs` instead of a filesystem over the other repository (see there); any other
+    repository's imports are loaded as DVC loads them."""
+    from dvc.dependency.repo import RepoDependency
+
+    original = RepoDependency._make_fs
+
+    def make_fs(self: Any, rev: str | None = None, locked: bool = True) -> Any:
+        if getattr(self.repo, "offline_imports", False):
+            return _ImportedRepoFs(str(self.def_repo.get(RepoDependency.PARAM_URL, "")))
+        return original(self, rev=rev, locked=locked)
+
+    RepoDependency._make_fs = make_fs
+    try:
+        yield
+    finally:
+        RepoDependency._make_fs = original
 
 
 # What DVC raises from deep inside its loaders on malformed input (a hash that is a number, a list
@@ -176,7 +225,9 @@ def _read(repo: Repo, root_dir: str, wanted: set[str] | None, overrides: dict[st
 
     tracked = tuple(
         TrackedData(
-            dvcfile=rel, outs=tuple(_path(root_dir, out) for stage in index.stages for out in stage.outs)
+            dvcfile=rel,
+            outs=tuple(_path(root_dir, out) for stage in index.stages for out in stage.outs),
+            external=_distinct(e for stage in index.stages for e in _external_sources(root_dir, stage)),
         )
         for rel, index in sorted(indexes.items())
         if posixpath.basename(rel) != PROJECT_FILE
@@ -385,6 +436,22 @@ def _stage(root_dir: str, dvcfile: str, stage: Any) -> StageFacts:
         always_changed=bool(stage.always_changed),
         desc=stage.desc,
     )
+
+
+def _external_sources(root_dir: str, stage: Any) -> Iterator[str]:
+    """What a ``.dvc`` pointer's data comes from when that is not a file of this repository: the
+    repository and path of a ``dvc import``, the URL of a ``dvc import-url``. Neither is a path Git
+    sees change here (the pointer, and the data it tracks, are), so neither is a trigger path."""
+    from dvc.dependency.repo import RepoDependency
+
+    for dep in stage.deps:
+        if isinstance(dep, RepoDependency):
+            repo = dep.def_repo
+            rev = repo.get(RepoDependency.PARAM_REV)
+            where = f"{dep.def_path} from {repo.get(RepoDependency.PARAM_URL)}"
+            yield f"{where} at {rev}" if rev else where
+        elif _local(root_dir, dep) is None:
+            yield str(dep.def_path)
 
 
 def _top_plot(root_dir: str, dvcfile: str, base: str, entry: Any) -> PlotDef:

@@ -21,7 +21,8 @@ from functools import cached_property
 from typing import Any
 
 # Bumped whenever the JSON shape or what is derived changes: a memo holding another version is stale.
-FACTS_VERSION = 1
+# 2: a `.dvc` pointer's external source (`TrackedData.external`).
+FACTS_VERSION = 2
 
 PlotX = str | Mapping[str, str]
 PlotY = str | tuple[str, ...] | Mapping[str, str | tuple[str, ...]]
@@ -281,17 +282,28 @@ class StageFacts:
 
 @dataclass(frozen=True)
 class TrackedData:
-    """A ``.dvc`` file (``dvc add`` / ``dvc import``) and the paths it tracks."""
+    """A ``.dvc`` file (``dvc add`` / ``dvc import`` / ``dvc import-url``) and the paths it tracks.
+
+    ``external`` is where imported data comes from, outside this repository: ``PATH from URL`` (and
+    `` at REV`` when the import follows a revision) for ``dvc import``, the URL for ``dvc import-url``.
+    It is an input of the pipelines that read the data, but no path of this repository: a change
+    there reaches this repository only as a ``dvc update`` that rewrites the pointer."""
 
     dvcfile: str
     outs: tuple[str, ...]
+    external: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"dvcfile": self.dvcfile, "outs": list(self.outs)}
+        data: dict[str, Any] = {"dvcfile": self.dvcfile, "outs": list(self.outs)}
+        if self.external:  # only imports have one: the record of a plain `dvc add` stays as it was
+            data["external"] = list(self.external)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TrackedData:
-        return cls(dvcfile=data["dvcfile"], outs=_tuple(data.get("outs")))
+        return cls(
+            dvcfile=data["dvcfile"], outs=_tuple(data.get("outs")), external=_tuple(data.get("external"))
+        )
 
 
 def pointers_for(paths: Iterable[str], tracked: Iterable[TrackedData]) -> tuple[str, ...]:
@@ -440,6 +452,19 @@ class RepoFacts:
     def inputs(self, dvcfile: str) -> tuple[str, ...]:
         """What ``dvcfile``'s stages read that no stage of any pipeline produces."""
         return self.pipeline(dvcfile).inputs(self.outs())
+
+    def external_inputs(self, dvcfile: str) -> tuple[str, ...]:
+        """What ``dvcfile``'s stages read from outside this repository: their own external
+        dependencies (URLs, paths outside the repository) and the sources of the ``.dvc`` pointers
+        tracking their inputs (``dvc import``, ``dvc import-url``). None is a trigger path."""
+        pipeline = self.pipeline(dvcfile)
+        pointers = set(pipeline.dvc_pointers)
+        return _distinct(
+            (
+                *(dep for stage in pipeline.stages for dep in stage.external_deps),
+                *(source for data in self.tracked if data.dvcfile in pointers for source in data.external),
+            )
+        )
 
     @cached_property
     def _graph(self) -> dict[str, tuple[str, ...]]:

@@ -10,7 +10,9 @@ facts DVC gave are recorded with a fingerprint of everything resolution reads *s
 * the values that ``${...}`` references outside ``cmd`` take in the files ``vars`` loads (the
   default ``params.yaml`` included): changing a learning rate the script reads changes nothing here,
   changing the list a ``foreach`` iterates over does;
-* the paths of every dvc.yaml and ``.dvc`` file (a new pipeline, or a new data pointer);
+* the paths of every dvc.yaml and ``.dvc`` file (a new pipeline, or a new data pointer), and what
+  each ``.dvc`` file says apart from hashes (the paths it tracks, where ``dvc import`` and
+  ``dvc import-url`` bring its data from): ``dvc add`` or ``dvc update`` of new data changes nothing;
 * ``.dvc/config`` (its ``parsing`` options change how ``${}`` renders).
 
 Same fingerprint, same facts. A different fingerprint means the facts must be read again by DVC.
@@ -108,6 +110,26 @@ def references(data: Any) -> set[str]:
     return {r for r in found if r.split(".")[0] not in ("item", "key", "value")}
 
 
+# Keys of a `.dvc` file whose values change with the data, not with where it lives or comes from.
+_HASH_LINE = re.compile(
+    rb"^\s*(md5|etag|checksum|size|nfiles|hash|rev_lock|version_id|isexec|cloud_versioned)\s*:"
+)
+
+_ITEM = re.compile(rb"^[\s-]*")
+
+
+def pointer_structure(raw: bytes | None) -> str | None:
+    """A ``.dvc`` file's text without the lines that record hashes (a digest of what remains): the
+    paths it tracks and where its data is imported from. Read line by line, not parsed: a repository
+    may hold thousands of pointers, and a file that is no YAML still fingerprints by its text."""
+    if raw is None:
+        return None
+    # A list item's dash is blanked: which key DVC writes first in an item changes nothing.
+    kept = [_ITEM.sub(lambda m: m.group(0).replace(b"-", b" "), line).rstrip() for line in raw.splitlines()]
+    kept = [line for line in kept if not _HASH_LINE.match(line)]
+    return hashlib.sha256(b"\n".join(kept)).hexdigest()
+
+
 def _vars_files(dvcfile: str, data: Any) -> list[str]:
     """Files a dvc.yaml's ``vars`` load (top level and per stage), and its default params.yaml."""
     base = posixpath.dirname(dvcfile)
@@ -166,6 +188,9 @@ def fingerprint(
     parts: dict[str, Any] = {"listing": sorted({*(listing(root) if listed is None else listed), *overrides})}
     config = _read(root, ".dvc/config", overrides)
     parts[".dvc/config"] = hashlib.sha256(config or b"").hexdigest()
+    pointers = [p for p in parts["listing"] if p.endswith(".dvc")]
+    if pointers:
+        parts["pointers"] = {p: pointer_structure(_read(root, p, overrides)) for p in pointers}
     for dvcfile in sorted(dvcfiles):
         raw = _read(root, dvcfile, overrides)
         if raw is None:

@@ -19,6 +19,7 @@ from mlops_gitops.metrics.flatten import dvc_diff
 
 def to_data(comparison: Comparison) -> dict[str, Any]:
     from mlops_gitops.reporters.gatechanges import json_data  # whose gates decided, what changed
+    from mlops_gitops.reporters.markdown import section_verdict  # its gates and unreadable files
 
     metrics: dict[str, dict[str, Any]] = {f: {} for f in comparison.metrics_files}
     for row in comparison.rows:
@@ -62,7 +63,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "pipelines": [
             {
                 "dvcfile": s.pipeline,
-                "verdict": s.verdict,
+                "verdict": section_verdict(comparison, s),
                 "metrics_files": s.metrics_files,
                 "gates": [_gate(g) for g in s.gates],
             }
