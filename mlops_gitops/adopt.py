@@ -282,6 +282,24 @@ def validate(text: str) -> list[str]:
     return []
 
 
+def external_input_lines(root: Path) -> list[str]:
+    """What the pipelines read from outside the repository (``dvc import``, ``import-url``, URL deps),
+    from the record generate just wrote: no trigger path watches them, so the user should know."""
+    from mlops_gitops.pipeline.record import RECORD_FILE, parse
+
+    path = root / RECORD_FILE
+    record = parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if record is None:
+        return []
+    found = list(
+        dict.fromkeys(e for p in record.facts.pipelines for e in record.facts.external_inputs(p.dvcfile))
+    )
+    return [
+        f"external input {source}: not watched by CI; `dvc update` of its pointer is the commit that retrains"
+        for source in found
+    ]
+
+
 def run_generate(root: Path, force: bool, echo: Echo, warn: Echo) -> int:
     from mlops_gitops.generator import generate
 
@@ -423,6 +441,8 @@ def init(
         warn(advice.warning)
     if found.dvcfiles and "stages:" not in (template or ""):
         echo(f"your pipelines stay yours: {', '.join(found.dvcfiles)} (never written by mlops-gitops)")
+    for line in external_input_lines(root):
+        echo(line)
     echo(
         "next: `dvc repro`, then commit mlops.yaml, .mlops/pipelines.yaml, .github/ and what dvc repro "
         "wrote (dvc.lock, the .dvc pointers)"

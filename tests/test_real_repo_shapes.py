@@ -96,6 +96,12 @@ def test_init_and_changed_read_dvc_import_pointers_offline(tmp_path: Path) -> No
     init = _run(root, "init", "--yes")
     assert init.returncode == 0, init.stderr
     assert "AttributeError" not in init.stderr
+    # init says what no trigger path watches.
+    assert (
+        "external input get-started/data.xml from https://github.com/iterative/dataset-registry: "
+        "not watched by CI; `dvc update` of its pointer is the commit that retrains"
+    ) in init.stdout
+    assert "external input https://example.com/extra.csv: not watched by CI" in init.stdout
 
     # The external inputs are in the committed record init wrote, on the pointers that bring them.
     record = (root / ".mlops/pipelines.yaml").read_text(encoding="utf-8")
