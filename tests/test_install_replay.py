@@ -88,6 +88,44 @@ def shell(script: str, cwd: Path, env: dict[str, str], timeout: int = 900) -> st
     return proc.stdout + proc.stderr
 
 
+def replay_tool_install(step: dict[str, Any], root: Path, env: dict[str, str]) -> dict[str, str]:
+    """Run the generated tool install step as GitHub would, then return the environment of the steps
+    after it. The tool's Python is this test's base interpreter (whose wheels uv's cache holds); the
+    tool's wheel comes offline from the wheelhouse, its lock from the warm cache."""
+    tool_env = {
+        **env,
+        **{k: str(v) for k, v in step["env"].items() if k != "TOOL_PYTHON"},
+        "TOOL_PYTHON": getattr(sys, "_base_executable", sys.executable),
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(tool_wheelhouse()),
+        "UV_OFFLINE": "1",
+        "UV_CACHE_DIR": uv_cache_dir(),
+    }
+    shell(step["run"], root, tool_env)
+    # What the runner does between steps: every GITHUB_PATH line goes first, the latest first.
+    added = [line for line in Path(env["GITHUB_PATH"]).read_text().splitlines() if line]
+    return {**env, "PATH": ":".join([*reversed(added), env["PATH"]])}
+
+
+def runner_env(tmp_path: Path, project_bin: Path) -> dict[str, str]:
+    """A step's environment on a fresh runner: the project's Python first on PATH."""
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    github_path = tmp_path / "github-path"
+    github_path.write_text("")
+    base_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "PYTHON"))
+    }
+    return {
+        **base_env,
+        **repos.GIT_ENV,
+        "PATH": f"{project_bin}:/usr/bin:/bin",
+        "RUNNER_TEMP": str(runner_temp),
+        "GITHUB_PATH": str(github_path),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+
+
 def train_job(root: Path) -> list[dict[str, Any]]:
     workflow = YAML(typ="safe").load((root / ".github/workflows/mlops-train.yml").read_text())
     return list(workflow["jobs"]["train"]["steps"])
@@ -124,40 +162,12 @@ def test_old_dvc_and_numpy_pins_stay_the_projects_and_the_tool_still_works(tmp_p
     assert names.index(install_project["name"]) < names.index(install_tool["name"])
 
     # actions/setup-python for the project: Python 3.8 on PATH, pip installing into it.
-    runner_temp = tmp_path / "runner-temp"
-    runner_temp.mkdir()
     project_python = tmp_path / "project-python"
     subprocess.run([str(interpreter("3.8")), "-m", "venv", str(project_python)], check=True)
-    github_path = tmp_path / "github-path"
-    github_path.write_text("")
-    base_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "PYTHON"))
-    }
-    env = {
-        **base_env,
-        **repos.GIT_ENV,
-        "PATH": f"{project_python / 'bin'}:/usr/bin:/bin",
-        "RUNNER_TEMP": str(runner_temp),
-        "GITHUB_PATH": str(github_path),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    }
+    env = runner_env(tmp_path, project_python / "bin")
     # The project's requirements from the package index, into the project's Python only.
     shell(install_project["run"], root, env)
-    # The tool: its Python (this test's base interpreter, whose wheels uv's cache holds), the tool's
-    # wheel offline, its lock from the warm cache.
-    tool_env = {
-        **env,
-        **{k: str(v) for k, v in install_tool["env"].items() if k != "TOOL_PYTHON"},
-        "TOOL_PYTHON": getattr(sys, "_base_executable", sys.executable),
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(tool_wheelhouse()),
-        "UV_OFFLINE": "1",
-        "UV_CACHE_DIR": uv_cache_dir(),
-    }
-    shell(install_tool["run"], root, tool_env)
-    # What the runner does between steps: every GITHUB_PATH line goes first, the latest first.
-    added = [line for line in github_path.read_text().splitlines() if line]
-    after = {**env, "PATH": ":".join([*reversed(added), env["PATH"]])}
+    after = replay_tool_install(install_tool, root, env)
 
     version = shell("dvc version", root, after)
     assert "DVC version: 3.67" in version, version
@@ -178,3 +188,36 @@ def test_old_dvc_and_numpy_pins_stay_the_projects_and_the_tool_still_works(tmp_p
     repos.commit(root, "Train")
     report = shell(f"mlops-gitops report --base {base} --head HEAD --format text", root, after)
     assert "mean_age" in report, report
+
+
+def test_a_gdrive_remote_gets_its_plugin_in_the_tools_environment_only(tmp_path: Path) -> None:
+    """`report` used to exit 3 with a gdrive:// remote (`requires 'dvc-gdrive'`): the plugin is now
+    installed, hash-locked, into the tool's environment, and nothing of it into the project's."""
+    root = tmp_path / "project"
+    repos.init(root)
+    repos.write(
+        root, {"requirements.txt": "# Python==3.11\n", "src/train.py": "open('m.json','w').write('{}')\n"}
+    )
+    repos.write(
+        root,
+        {
+            "dvc.yaml": "stages:\n  train:\n    cmd: python src/train.py\n    deps: [src/train.py]\n    metrics: [m.json]\n"
+        },
+    )
+    repos.dvc(root, "remote", "add", "-d", "drive", "gdrive://0AIac4JZqHhKmUk9PDA/dvcstore")
+    repos.commit(root, "A project whose data lives on Google Drive")
+    printed = repos.run(root, str(VENV_BIN / "mlops-gitops"), "init", "--yes")
+    assert "remote 'drive' is gdrive://0AIac4JZqHhKmUk9PDA/dvcstore: CI installs dvc-gdrive" in printed
+    install_tool = next(s for s in train_job(root) if s.get("name", "").startswith("Install mlops-gitops"))
+    assert "locks install data dvc --remote gdrive" in install_tool["run"]
+
+    project_python = tmp_path / "project-python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project_python)], check=True)
+    after = replay_tool_install(install_tool, root, runner_env(tmp_path, project_python / "bin"))
+    assert "gdrive" in shell("dvc version", root, after).split("Supports:", 1)[1]
+    tool_python = Path(after["RUNNER_TEMP"]) / "mlops-gitops/bin/python"
+    shell(f"{tool_python} -c 'import dvc_gdrive, pydrive2'", root, after)
+    project = subprocess.run(
+        ["python", "-c", "import dvc_gdrive"], cwd=root, env=after, capture_output=True, text=True
+    )
+    assert project.returncode != 0, "the plugin leaked into the project's Python"
