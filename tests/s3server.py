@@ -49,7 +49,7 @@ class S3Endpoint:
         return f"s3://{self.bucket}/{prefix}"
 
     def client(self) -> Any:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
 
         return boto3.client(
             "s3",

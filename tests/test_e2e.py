@@ -1,7 +1,8 @@
 """The whole loop, run for real: push -> retrain -> PR comment -> merge -> deployment PR -> production.
 
-One story on the bundled iris example (see docs/e2e.md): a bare git repository as `origin`, a
-local-directory DVC remote, the fake GitHub REST server, and the generated workflows run by `act` in
+One story on the bundled iris example (see docs/e2e.md): a bare git repository as `origin`, an S3
+DVC remote (moto's S3 API on the loopback, tests/s3server.py, reached through dvc-s3 with credentials
+from repository secrets), the fake GitHub REST server, and the generated workflows run by `act` in
 host mode with stand-ins for the remote actions (tests/actrunner.py). Each step asserts what a user
 would see, and DVC's own log lines give the stages executed per step; the table is printed at the end
 and written to $MLOPS_E2E_COUNTS (JSON) for benchmarks/bench_e2e.py.
@@ -33,7 +34,6 @@ from tests.actrunner import (
     checkout,
     fail_without_act,
     git,
-    make_example,
     pr_reference,
     pull_request_event,
     push_event,
@@ -44,6 +44,7 @@ from tests.actrunner import (
     workflow_run_event,
 )
 from tests.fakegithub import FakeGitHub
+from tests.s3server import S3Endpoint, s3_fixture  # noqa: F401  (the fixture `s3`)
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +56,17 @@ PRODUCTION = "deploy/production/inference.yaml"
 WEEKLY = "0 4 * * 1"
 RETRAIN_BRANCH = "mlops-gitops/retrained-model"
 STORAGE_URI = re.compile(r"storageUri: s3://mlops-demo-models/iris/([0-9a-f]{32})")
+# The DVC remote's credentials, as repository secrets: the writer's key pair for the default branch,
+# a read-only pair for pull requests (data.secrets, data.pull_request_secrets).
+DATA_SECRETS = """\
+  remote: storage
+  secrets:
+    AWS_ACCESS_KEY_ID: DVC_S3_KEY_ID
+    AWS_SECRET_ACCESS_KEY: DVC_S3_SECRET
+  pull_request_secrets:
+    AWS_ACCESS_KEY_ID: DVC_S3_READ_KEY_ID
+    AWS_SECRET_ACCESS_KEY: DVC_S3_READ_SECRET
+"""
 
 
 @dataclass
@@ -79,13 +91,13 @@ def mirror_commit(fake: FakeGitHub, repo: str, clone: Path, sha: str, branch: st
 
 
 class Story:
-    """The temp world: developer clone, bare origin, DVC remote, fake GitHub; and the act runs."""
+    """The temp world: developer clone, bare origin, DVC remote (S3), fake GitHub; and the act runs."""
 
-    def __init__(self, root: Path, fake: FakeGitHub) -> None:
+    def __init__(self, root: Path, fake: FakeGitHub, s3: S3Endpoint) -> None:
         self.root = root
         self.fake = fake
+        self.s3 = s3
         self.origin = root / "origin.git"
-        self.remote = root / "dvc-remote"
         self.dev = root / "dev"
         self.steps: list[Step] = []
         self._runs = itertools.count(1)
@@ -205,7 +217,13 @@ class Story:
                 "MLOPS_GITOPS_RETRY_BACKOFF": "0",
                 **({"MLOPS_ACT_CACHE_DIR": str(cache), "MLOPS_ACT_CACHE_SAVE": "1"} if cache else {}),
             },
-            secrets={"GITHUB_TOKEN": self.fake.token},
+            secrets={
+                "GITHUB_TOKEN": self.fake.token,
+                "DVC_S3_KEY_ID": self.s3.writer.access_key_id,
+                "DVC_S3_SECRET": self.s3.writer.secret_access_key,
+                "DVC_S3_READ_KEY_ID": self.s3.reader.access_key_id,
+                "DVC_S3_READ_SECRET": self.s3.reader.secret_access_key,
+            },
         )
         (where / "act.log").write_text(result.log)
         self.step.ci = self.step.ci + result.stages
@@ -258,6 +276,10 @@ class Story:
         return self.fake.add_pull(REPO, branch, "main", title=title)
 
     # ------------------------------------------------------------------ reading results
+    def stored(self, prefix: str = "") -> list[str]:
+        """The DVC remote's files under ``prefix`` (``runs/``, ``files/md5/``): the bucket's keys."""
+        return self.s3.keys(f"dvc/{prefix}")
+
     def lock_md5(self, rev: str, path: str) -> str:
         from ruamel.yaml import YAML
 
@@ -287,7 +309,7 @@ class Story:
     def as_json(self) -> dict[str, Any]:
         return {
             "origin": str(self.origin),
-            "dvc_remote": str(self.remote),
+            "dvc_remote": self.s3.url(),
             "steps": [
                 {
                     "name": s.name,
@@ -322,10 +344,10 @@ def drop_rows(path: Path, per_class: int) -> None:
     path.write_text(out.getvalue())
 
 
-def test_the_loop(tmp_path: Path) -> None:
+def test_the_loop(tmp_path: Path, s3: S3Endpoint) -> None:
     fail_without_act()
     with FakeGitHub() as fake:
-        story = Story(tmp_path, fake)
+        story = Story(tmp_path, fake, s3)
         try:
             _story(story)
         finally:
@@ -340,7 +362,17 @@ def _story(s: Story) -> None:
     fake, dev = s.fake, s.dev
 
     # ---- set-up: the example adopted, data pushed by the developer, main on origin and on the fake.
-    make_example(dev, s.remote)
+    # The DVC remote is s3://BUCKET/dvc on moto, its endpoint committed in .dvc/config; the developer's
+    # keys sit in .dvc/config.local (never committed), CI's come from the secrets in mlops.yaml.
+    dev.mkdir()
+    git(dev, "init", "-q", "-b", "main")
+    run([str(VENV_BIN / "mlops-gitops"), "init", "--example", "iris", "--yes"], dev)
+    s.s3.add_dvc_remote(dev)
+    manifest = dev / "mlops.yaml"
+    assert re.search(r"^data:\n", manifest.read_text(), flags=re.M)
+    manifest.write_text(
+        re.sub(r"^data:\n", "data:\n" + DATA_SECRETS, manifest.read_text(), count=1, flags=re.M)
+    )
     # A weekly retrain, for data that changes without a push that would retrain (step 7).
     (dev / "mlops.yaml").write_text((dev / "mlops.yaml").read_text() + f"triggers:\n  schedule: '{WEEKLY}'\n")
     run([str(VENV_BIN / "mlops-gitops"), "generate"], dev)
@@ -359,8 +391,8 @@ def _story(s: Story) -> None:
     assert result.returncode == 0, result.log[-6000:]
     assert result.job_result("reproduce and publish") == "succeeded"
     assert {"mlops_validate_data", "prepare", "train", "evaluate"} <= set(result.stages.executed)
-    assert list(s.remote.rglob("runs/*/*/*")), "no run-cache entries in the DVC remote"
-    assert list(s.remote.glob("files/md5/*/*")), "no outputs in the DVC remote"
+    assert s.stored("runs/"), "no run-cache entries in the DVC remote"
+    assert s.stored("files/md5/"), "no outputs in the DVC remote"
     s.record_lock("main")
     main_locked = s.sha()
     result = s.push(first, main_locked)
@@ -373,13 +405,13 @@ def _story(s: Story) -> None:
     change_params(dev, "2.0")
     head = s.commit_and_push("Weaker regularisation: C 2.0", "tune-c")
     tune_pr = s.open_pull("tune-c", "Tune C")
-    stored = sorted(p.relative_to(s.remote) for p in s.remote.rglob("*"))
+    stored = s.stored()
     pr_run = s.pull_request(tune_pr, "tune-c", main_locked, head)
     assert pr_run.returncode == 0, pr_run.log[-6000:]
     assert pr_run.job_result("reproduce and report") == "succeeded"
     assert "train" in pr_run.stages.executed
     # The PR's code ran with the remote's credentials: nothing it made reaches the store main deploys.
-    assert sorted(p.relative_to(s.remote) for p in s.remote.rglob("*")) == stored
+    assert s.stored() == stored
     report = (pr_run.artifacts / "mlops-report" / "report.md").read_text()
     assert report.startswith(REPORT_MARKER)
     assert "### Changed params" in report
@@ -490,7 +522,7 @@ def _story(s: Story) -> None:
     assert "train" in result.stages.executed
     assert "dvc.lock is out of date" not in result.log
     tuned_hash = s.lock_md5(merge, "models/model.pkl")
-    assert list(s.remote.glob(f"files/md5/{tuned_hash[:2]}/{tuned_hash[2:]}")), "main did not push the model"
+    assert s.stored(f"files/md5/{tuned_hash[:2]}/{tuned_hash[2:]}"), "main did not push the model"
     deploy = s.deploy_after_training(merge)
     assert deploy.returncode == 0, deploy.log[-6000:]
     assert deploy.job_result("promote to staging") == "succeeded"
