@@ -14,7 +14,9 @@ are printed for docs/workflows.md.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -31,7 +33,6 @@ from tests.actrunner import (
     copy_project,
     fail_without_act,
     git,
-    installed_tool,
     isolated_env,
     pull_request_event,
     run,
@@ -56,8 +57,10 @@ runners:
       after_install:
         - name: Which mlops-gitops runs here
           run: >-
-            python -c "import importlib.metadata as m;
+            "$(dirname "$(readlink -f "$(command -v mlops-gitops)")")/python" -c "import importlib.metadata as m;
             print('mlops-gitops from', m.distribution('mlops-gitops').read_text('direct_url.json'))"
+        - name: The project's Python is not the tool's
+          run: test "$(command -v python)" != "$(dirname "$(readlink -f "$(command -v mlops-gitops)")")/python"
         - name: The tracker is configured
           run: test "${#TRACKER_TOKEN}" -gt 0 && echo "tracker $TRACKER_URL, token of ${#TRACKER_TOKEN} characters"
       after_repro:
@@ -131,7 +134,9 @@ def run_pr(
     out = where / "out"
     out.mkdir()
     work = checkout(origin, head, where / "checkout", REPO)
-    env = {"MLOPS_ACT_PYTHON_BIN": str(runner_bin), "MLOPS_TEST_OUT": str(out), **OFFLINE_PIP}
+    # Offline, but with build isolation: pip builds a Git checkout of mlops-gitops with the hatchling
+    # the wheelhouse holds (tests/actrunner.py), in the tool's own fresh environment.
+    env = {"MLOPS_ACT_PYTHON_BIN": str(runner_bin), "MLOPS_TEST_OUT": str(out), "PIP_NO_INDEX": "1"}
     if cache_dir is not None:
         env["MLOPS_ACT_CACHE_DIR"] = str(cache_dir)
     result = act(
@@ -171,13 +176,21 @@ def assert_customised(dev: Path) -> None:
     assert guard.startswith("${{ github.event.pull_request.head.repo.full_name == github.repository")
     assert "TRACKER_TOKEN" not in str(jobs["check"])
     # The pip cache is keyed on the requirement file that exists, not on a root requirements.txt.
-    setup = next(s for s in jobs["train"]["steps"] if s.get("name") == "Set up Python")
+    setup = next(s for s in jobs["train"]["steps"] if str(s.get("name", "")).endswith("for the project"))
     assert setup["with"]["cache-dependency-path"] == "src/requirements.txt"
 
 
+def tool_record(result: ActRun) -> dict[str, Any]:
+    """The PEP 610 record of the mlops-gitops the job ran, as its extra step printed it."""
+    found = re.search(r"mlops-gitops from (\{.*\})", result.log)
+    assert found, "the extra step did not print which mlops-gitops runs"
+    return dict(json.loads(found.group(1)))
+
+
 def assert_ran_green(result: ActRun, runner_bin: Path, expected_url: str) -> None:
-    """The run passed with the tool its own install step installed (``expected_url``: what pip
-    recorded, or its end for a path inside act's copy of the checkout)."""
+    """The run passed with the tool its own install step installed into its own environment
+    (``expected_url``: what pip recorded, or its end for a path inside act's copy of the checkout),
+    while the project's Python (``runner_bin``) got no mlops-gitops."""
     assert result.returncode == 0, result.log[-8000:]
     assert result.job_result("validate and detect changes") == "succeeded"
     assert result.job_result("reproduce and report") == "succeeded"
@@ -185,7 +198,8 @@ def assert_ran_green(result: ActRun, runner_bin: Path, expected_url: str) -> Non
     assert "pipelines/dvc.yaml:train" in result.stages.executed
     assert f"tracker https://tracker.example.invalid, token of {len(SECRET)} characters" in result.log
     assert SECRET not in result.log
-    assert installed_tool(runner_bin)["url"].endswith(expected_url)
+    assert tool_record(result)["url"].endswith(expected_url)
+    assert not (runner_bin / "mlops-gitops").exists(), "the tool was installed into the project's Python"
 
 
 def cache_objects(cache: Path) -> dict[str, int]:
@@ -196,7 +210,10 @@ def test_adopted_from_a_git_url_installs_that_commit_and_runs_green(
     tool_repository: tuple[Path, str], tmp_path: Path
 ) -> None:
     tool, sha = tool_repository
-    url = f"git+{tool.as_uri()}"
+    # With a host, as pip of any age parses it (a fresh venv's own pip may predate empty-host
+    # git+file:/// URLs); git clones file://localhost/ like file:///.
+    location = f"file://localhost{tool.as_posix()}"
+    url = f"git+{location}"
     dev_bin = isolated_env(tmp_path / "dev-env")
     run(
         [str(dev_bin / "python"), "-m", "pip", "install", "-q", f"mlops-gitops @ {url}@{sha}"],
@@ -212,14 +229,14 @@ def test_adopted_from_a_git_url_installs_that_commit_and_runs_green(
     comment = workflow(dev, "mlops-comment.yml")["jobs"]["comment"]
     for job in (jobs["check"], jobs["train"], comment):
         assert install_requirement(job) == f"mlops-gitops @ {url}@{sha}"
-    assert install_step(jobs["train"])["run"].endswith("locks install data dvc\n")
-    assert install_step(comment)["run"].endswith("locks install github\n")
+    assert "locks install data dvc\n" in install_step(jobs["train"])["run"]
+    assert "locks install github\n" in install_step(comment)["run"]
 
     base, head = open_pull_request(dev, origin)
     runner_bin = isolated_env(tmp_path / "runner-env")
     result, _ = run_pr(origin, base, head, tmp_path / "pr", runner_bin)
-    assert_ran_green(result, runner_bin, tool.as_uri())
-    assert installed_tool(runner_bin)["vcs_info"]["commit_id"] == sha
+    assert_ran_green(result, runner_bin, location)
+    assert tool_record(result)["vcs_info"]["commit_id"] == sha
     assert f'"commit_id": "{sha}"' in result.log  # the extra step saw the installed commit
 
 
