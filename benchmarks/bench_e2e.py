@@ -23,13 +23,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.actrunner import stage_counts  # noqa: E402
+from tests.s3server import SHARED, serve, to_json  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
 
+# The story's DVC remote is S3 (moto on loopback): its credentials, for the naive replay's pulls.
+CREDENTIALS: dict[str, str] = {}
+
+
 def sh(args: list[str], cwd: Path) -> str:
     # The pipeline's validation stage runs `mlops-gitops`: this environment's tools come first.
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, **CREDENTIALS, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -45,7 +50,13 @@ def naive_run(origin: str, sha: str, work: Path) -> list[str]:
 
 
 def main() -> None:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # One S3 server for the test and the replay after it: the story's remote outlives the test.
+    with serve() as s3:
+        CREDENTIALS.update(s3.writer.env())
+        measure({**os.environ, SHARED: to_json(s3), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+
+def measure(env: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         tmpdir = Path(tmp)
         counts_path = tmpdir / "counts.json"

@@ -14,7 +14,10 @@ boto3 (``keys``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
+import os
 import secrets
 import subprocess
 import sys
@@ -110,9 +113,27 @@ def serve() -> Iterator[S3Endpoint]:
         server.stop()
 
 
+# A caller that must read the bucket after the tests end (benchmarks/bench_e2e.py replays the story's
+# commits against it) serves it itself and hands it over here, as JSON of an S3Endpoint.
+SHARED = "MLOPS_TEST_S3"
+
+
+def to_json(s3: S3Endpoint) -> str:
+    return json.dumps(dataclasses.asdict(s3))
+
+
+def from_json(text: str) -> S3Endpoint:
+    data = json.loads(text)
+    return S3Endpoint(data["endpoint"], data["bucket"], KeyPair(**data["writer"]), KeyPair(**data["reader"]))
+
+
 @pytest.fixture(scope="module", name="s3")
 def s3_fixture() -> Iterator[S3Endpoint]:
-    """``s3``: moto's S3 API on a free loopback port with one bucket, for the test module. A test
-    module imports ``s3_fixture`` (unused to linters) and asks for ``s3``."""
+    """``s3``: moto's S3 API on a free loopback port with one bucket, for the test module (or the one
+    ``$MLOPS_TEST_S3`` names). A test module imports ``s3_fixture`` (unused to linters) and asks for
+    ``s3``."""
+    if os.environ.get(SHARED):
+        yield from_json(os.environ[SHARED])
+        return
     with serve() as endpoint:
         yield endpoint
