@@ -161,12 +161,24 @@ def constraints(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pip_for(python: str) -> list[str]:
+    """How to run pip for ``python``: its own, or, in a virtual environment made without pip (the
+    generated jobs make the tool's so: ensurepip is most of a venv's set-up time), the pip of the
+    interpreter it was made from, aimed at it with ``--python``."""
+    import importlib.util
+
+    if python != sys.executable or importlib.util.find_spec("pip") is not None:
+        return [python, "-m", "pip"]
+    base = getattr(sys, "_base_executable", "") or sys.executable
+    return [base, "-m", "pip", "--python", python]
+
+
 def install_commands(lock: Path, scratch: Path, python: str | None = None) -> list[list[str]]:
     """The commands that install ``lock`` into ``python`` (this one by default): its build tools
     first (uv and setuptools, by pip, wheels only), then the whole lock by uv (pip when the lock pins
     no uv) without build isolation, all hash-checked and without resolving anything beyond the lock."""
     python = python or sys.executable
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--require-hashes", "--no-deps"]
+    pip = [*pip_for(python), "install", "--disable-pip-version-check", "--require-hashes", "--no-deps"]
     found = blocks(lock.read_text(encoding="utf-8"))
     build = [found[name] for name in BUILD_TOOLS if name in found]
     commands = []

@@ -41,8 +41,8 @@ TOKEN_WRITES = {
 # The tool's own environment: made from the tool's Python, the tool alone, then its hash lock; only its
 # commands are linked onto PATH. Comment lines aside, nothing else may run beside a write token.
 ALLOWED_INSTALL = re.compile(
-    r'^"\$TOOL_PYTHON" -m venv "\$RUNNER_TEMP/mlops-gitops"\n'
-    r'"\$RUNNER_TEMP/mlops-gitops/bin/python" -m pip install --no-deps "\$MLOPS_GITOPS"\n'
+    r'^"\$TOOL_PYTHON" -m venv --without-pip "\$RUNNER_TEMP/mlops-gitops"\n'
+    r'"\$TOOL_PYTHON" -m pip --python "\$RUNNER_TEMP/mlops-gitops/bin/python" install --no-deps "\$MLOPS_GITOPS"\n'
     r'"\$RUNNER_TEMP/mlops-gitops/bin/python" -m mlops_gitops\.locks install( [a-z]+)*( --remote [a-z]+)*\n'
     r'mkdir -p "\$RUNNER_TEMP/mlops-gitops-bin"\n'
     r'(ln -sf "\$RUNNER_TEMP/mlops-gitops/bin/(mlops-gitops|dvc)" "\$RUNNER_TEMP/mlops-gitops-bin/"\n)+'

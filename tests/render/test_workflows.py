@@ -198,8 +198,8 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     # made from the tool's Python, with only `mlops-gitops` linked onto PATH.
     tool = '"$RUNNER_TEMP/mlops-gitops/bin/python"'
     assert commands(install["run"]) == [
-        '"$TOOL_PYTHON" -m venv "$RUNNER_TEMP/mlops-gitops"',
-        f'{tool} -m pip install --no-deps "$MLOPS_GITOPS"',
+        '"$TOOL_PYTHON" -m venv --without-pip "$RUNNER_TEMP/mlops-gitops"',
+        '"$TOOL_PYTHON" -m pip --python "$RUNNER_TEMP/mlops-gitops/bin/python" install --no-deps "$MLOPS_GITOPS"',
         f"{tool} -m mlops_gitops.locks install",
         'mkdir -p "$RUNNER_TEMP/mlops-gitops-bin"',
         'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/mlops-gitops" "$RUNNER_TEMP/mlops-gitops-bin/"',
