@@ -32,13 +32,3 @@ def fake_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     with FakeGitHub() as fake:
         yield fake
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests (act runs, real DVC repro) first, the longest story at the very front: with
-    pytest-xdist's load scheduling a long test that starts last is the whole suite's tail."""
-    first = {"test_the_loop": 0}
-
-    def order(item: pytest.Item) -> tuple[int, int]:
-        return (first.get(item.name, 1), 0 if item.get_closest_marker("slow") else 1)
-
-    items.sort(key=order)
