@@ -31,4 +31,3 @@ def fake_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("MLOPS_GITOPS_RETRY_BACKOFF", "0")
     with FakeGitHub() as fake:
         yield fake
-
