@@ -453,3 +453,36 @@ def act_list(event_name: str, workdir: Path, scratch: Path, event: dict[str, Any
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
+
+
+def act_green(
+    where: Path,
+    origin: Path,
+    repo: str,
+    sha: str,
+    event_name: str,
+    workflow: str,
+    event: dict[str, Any],
+    github: tuple[str, str],
+    artifacts: Path | None = None,
+    env: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+) -> ActRun:
+    """One workflow run in a fresh checkout of ``sha`` under ``where``, against the fake GitHub
+    ``github`` (its URL and token); the log is kept in ``where/act.log`` and the run must pass."""
+    where.mkdir(parents=True)
+    work = checkout(origin, sha, where / "checkout", repo)
+    api_url, token = github
+    result = act(
+        event_name,
+        workflow,
+        work,
+        event,
+        where / "act",
+        artifacts or where / "artifacts",
+        env={"GITHUB_API_URL": api_url, "MLOPS_GITOPS_RETRY_BACKOFF": "0", **(env or {})},
+        secrets={"GITHUB_TOKEN": token, **(secrets or {})},
+    )
+    (where / "act.log").write_text(result.log)
+    assert result.returncode == 0, f"{repo} {workflow} (log: {where / 'act.log'}):\n{result.log[-8000:]}"
+    return result

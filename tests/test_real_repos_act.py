@@ -30,8 +30,7 @@ from tests import repos
 from tests.actrunner import (
     VENV_BIN,
     ActRun,
-    act,
-    checkout,
+    act_green,
     fail_without_act,
     git,
     pr_reference,
@@ -214,24 +213,18 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
             event: dict[str, Any],
             artifacts: Path | None = None,
         ) -> ActRun:
-            where = tmp_path / "runs" / name
-            where.mkdir(parents=True)
-            work = checkout(origin, sha, where / "checkout", repo)
-            result = act(
+            return act_green(
+                tmp_path / "runs" / name,
+                origin,
+                repo,
+                sha,
                 event_name,
                 workflow,
-                work,
                 event,
-                where / "act",
-                artifacts or where / "artifacts",
-                env={"GITHUB_API_URL": fake.url, "MLOPS_GITOPS_RETRY_BACKOFF": "0", **env},
-                secrets={"GITHUB_TOKEN": fake.token},
+                (fake.url, fake.token),
+                artifacts,
+                env=env,
             )
-            (where / "act.log").write_text(result.log)
-            assert result.returncode == 0, (
-                f"{family} {workflow} (log: {where / 'act.log'}):\n{result.log[-8000:]}"
-            )
-            return result
 
         pr_run = act_run(
             "pr", "pull_request", "mlops-pr", head, pull_request_event(repo, number, base, head, "tune")

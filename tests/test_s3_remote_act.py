@@ -19,8 +19,7 @@ from tests import repos
 from tests.actrunner import (
     VENV_BIN,
     ActRun,
-    act,
-    checkout,
+    act_green,
     fail_without_act,
     git,
     pr_reference,
@@ -158,21 +157,18 @@ def test_an_s3_remote_goes_green_pr_comment_train_through_dvc_s3(tmp_path: Path,
             event: dict[str, Any],
             artifacts: Path | None = None,
         ) -> ActRun:
-            where = tmp_path / "runs" / name
-            where.mkdir(parents=True)
-            work = checkout(origin, sha, where / "checkout", REPO)
-            result = act(
+            result = act_green(
+                tmp_path / "runs" / name,
+                origin,
+                REPO,
+                sha,
                 event_name,
                 workflow,
-                work,
                 event,
-                where / "act",
-                artifacts or where / "artifacts",
-                env={"GITHUB_API_URL": fake.url, "MLOPS_GITOPS_RETRY_BACKOFF": "0"},
-                secrets={"GITHUB_TOKEN": fake.token, **secrets},
+                (fake.url, fake.token),
+                artifacts,
+                secrets=secrets,
             )
-            (where / "act.log").write_text(result.log)
-            assert result.returncode == 0, f"{workflow} (log: {where / 'act.log'}):\n{result.log[-8000:]}"
             # Nothing in the job fell back to another store: the S3 plugin was there and reached moto.
             assert "requires 'dvc-s3' to be installed" not in result.log
             return result
