@@ -5,7 +5,7 @@ A pull request (or a data file, or a deployment repository) can carry a recursiv
 nodes once expanded, 300 bytes of text). Each test plants one of them in one file a command reads,
 runs the command as a user does (``python -m mlops_gitops`` in a real Git + DVC repository), and
 asserts the refusal: exit 2, one line on stderr naming the file (``FILE[@REV]:LINE:COL: ...``), no
-traceback, in well under a few seconds, inside a 2 GiB address-space limit under which an expansion
+traceback, in a few CPU seconds, inside a 2 GiB address-space limit under which an expansion
 would die rather than eat the machine (``test_every_command_runs_normally_under_the_same_limits``
 shows the limit is not what makes the refusals). tests/test_yamlsafe.py covers the guard itself.
 
@@ -23,7 +23,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +55,10 @@ REFUSALS = {
 }
 MEMORY_LIMIT = 2 * 1024**3  # address space: DVC, pyarrow and scipy load well within it
 TIMEOUT = 20  # a bomb that expands dies here (or at the memory limit) instead of hanging the suite
-WALL_LIMIT = 5.0  # the guard takes milliseconds; the rest is start-up and importing DVC
+# CPU seconds, not wall: the guard takes milliseconds and the rest is start-up and importing DVC, but
+# under a loaded CI machine (two test workers beside act runs) the wall clock of the same work has
+# been seen at 9 s while its CPU time stays near 1.5 s. An expanding bomb burns CPU, so it still shows.
+CPU_LIMIT = 5.0
 
 # --------------------------------------------------------------------------------------------------
 # The repository every command runs in: hand-owned pipelines (`pipelines:`) with vars (top level and a
@@ -151,7 +153,8 @@ MEMOS = (".git/mlops-gitops-generated.json", ".git/mlops-gitops-facts.json", ".g
 
 
 def mlops(root: Path, *args: str) -> tuple[int, str, str, float]:
-    """Run ``mlops-gitops ARGS`` in ``root`` as a user does, under the memory and time limits."""
+    """Run ``mlops-gitops ARGS`` in ``root`` as a user does, under the memory and time limits; the
+    float is the CPU seconds it and its subprocesses (``dvc init`` under ``init``) spent."""
 
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
@@ -162,7 +165,7 @@ def mlops(root: Path, *args: str) -> tuple[int, str, str, float]:
         OPENBLAS_NUM_THREADS="1",  # per-thread arenas count against the address-space limit
         OMP_NUM_THREADS="1",
     )
-    start = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
         [sys.executable, "-m", "mlops_gitops", *args],
         cwd=root,
@@ -173,7 +176,9 @@ def mlops(root: Path, *args: str) -> tuple[int, str, str, float]:
         preexec_fn=limit_memory,  # the limit applies to the command only, not to pytest
         check=False,
     )
-    return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and every process it waited for
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc.returncode, proc.stdout, proc.stderr, cpu
 
 
 def build_project(root: Path) -> None:
@@ -390,7 +395,7 @@ def test_every_yaml_a_command_reads_refuses_bombs(
     assert REFUSALS[bomb] in line
     if sha is not None:
         assert sha in line, f"the revision holding the bomb is not named: {line}"
-    assert seconds < WALL_LIMIT, f"{seconds:.1f}s: {line}"
+    assert seconds < CPU_LIMIT, f"{seconds:.1f} CPU s: {line}"
 
 
 CONTROLS = [
@@ -418,4 +423,4 @@ def test_every_command_runs_normally_under_the_same_limits(
     code, out, err, seconds = mlops(root, *args)
     assert code == 0, out + err
     assert "Traceback" not in out + err
-    assert seconds < WALL_LIMIT
+    assert seconds < CPU_LIMIT
