@@ -565,9 +565,9 @@ def test_a_hostile_artifact_is_refused_in_one_line_before_any_request(
     change, expected = HOSTILE[case]
     folder = make_artifact(tmp_path / "artifact", reports, main_sha(gh))
     change(folder)
-    start = time.monotonic()
+    start = time.process_time()
     code, out = retrain_pr(capsys, manifest, folder)
-    assert time.monotonic() - start < 10
+    assert time.process_time() - start < 10
     assert code == 2, out
     assert expected in out and len(out.strip().splitlines()) == 1 and "Traceback" not in out, out
     assert gh.requests == []

@@ -223,6 +223,6 @@ def test_no_text_makes_it_slow(raw: str) -> None:
     """A commit subject or a data value is anyone's: the patterns must stay linear in its length."""
     import time
 
-    start = time.perf_counter()
+    start = time.process_time()
     text(raw), code(raw), plain(raw)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
