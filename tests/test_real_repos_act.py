@@ -8,7 +8,10 @@ Families (fixtures written here, small and real: git, DVC, a stage that runs):
 * ``requirements-folder``: ``requirements/train-requirements.txt`` beside dev and CI files;
 * ``old-pins``: ``# Python==3.8`` on the first line of requirements.txt, ``dvc==3.26.0`` and
   ``numpy<2``: the project's Python is a real 3.8 (``MLOPS_ACT_PYTHONS``) with those pins installed,
-  while the tool reproduces in its own environment with its locked DVC.
+  while the tool reproduces in its own environment with its locked DVC;
+* ``dvc-import``: the training data is a ``dvc import`` of another DVC repository (a Git repository
+  on this machine, so the job can reach it as it would reach GitHub): ``init`` lists it as an
+  external input with no trigger path, and the jobs reproduce with the imported file restored by DVC.
 
 Each job installs mlops-gitops into its own virtual environment, offline (tests/actrunner.py).
 """
@@ -98,6 +101,23 @@ def old_pins(root: Path) -> dict[str, str]:
     return {"requirements.txt": OLD_PINS, "src/train.py": TRAIN_NUMPY}
 
 
+def dvc_import(root: Path) -> dict[str, str]:
+    """The data registry the project imports from: its own Git + DVC repository with a local remote,
+    next to the project. The import itself is made by ``build`` (``IMPORTED``)."""
+    source = root.parent / "registry"
+    repos.init(source)
+    repos.write(source, {"data/train.csv": "id,age\n1,30\n2,40\n3,50\n4,60\n"})
+    repos.dvc(source, "add", "-q", "data/train.csv")
+    repos.dvc(source, "remote", "add", "-d", "store", str(root.parent / "registry-remote"))
+    repos.dvc(source, "push", "-q")
+    repos.commit(source, "The training data")
+    return {"requirements.txt": "numpy\n", "src/train.py": TRAIN}
+
+
+# Families whose data is a `dvc import` pointer (made with DVC after the files are written) rather
+# than a file of the project: family -> (source repository beside the project, path in it).
+IMPORTED = {"dvc-import": ("registry", "data/train.csv")}
+
 FAMILIES: dict[str, tuple[Callable[[Path], dict[str, str]], str, str]] = {
     # name: (files, what init must print, the install step's command)
     "pyproject": (pyproject, "from pyproject.toml", "python -m pip install ."),
@@ -107,6 +127,7 @@ FAMILIES: dict[str, tuple[Callable[[Path], dict[str, str]], str, str]] = {
         "python -m pip install -r requirements/train-requirements.txt",
     ),
     "old-pins": (old_pins, "Python 3.8 from requirements.txt:1", "python -m pip install -r requirements.txt"),
+    "dvc-import": (dvc_import, "external input data/train.csv", "python -m pip install -r requirements.txt"),
 }
 
 
@@ -150,15 +171,12 @@ def build(root: Path, family: str, remote: Path) -> tuple[Path, str]:
     files, _, _ = FAMILIES[family]
     dev = root / "dev"
     repos.init(dev)
-    repos.write(
-        dev,
-        {
-            **files(dev),
-            "dvc.yaml": PIPELINE,
-            "params.yaml": "scale: 2\n",
-            "data/train.csv": "id,age\n1,30\n2,40\n3,50\n",
-        },
-    )
+    data = {} if family in IMPORTED else {"data/train.csv": "id,age\n1,30\n2,40\n3,50\n"}
+    repos.write(dev, {**files(dev), "dvc.yaml": PIPELINE, "params.yaml": "scale: 2\n", **data})
+    if family in IMPORTED:
+        source, path = IMPORTED[family]
+        (dev / path).parent.mkdir(parents=True, exist_ok=True)
+        repos.dvc(dev, "import", "-q", str(root / source), path, "-o", path)
     repos.dvc(dev, "remote", "add", "-d", "storage", str(remote))
     repos.commit(dev, "The project as it ships")
     printed = run([str(VENV_BIN / "mlops-gitops"), "init", "--yes"], dev)
@@ -180,6 +198,12 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
     assert f'run: "{install}"' in (dev / ".github/workflows/mlops-pr.yml").read_text()
 
     env: dict[str, str] = {}
+    if family in IMPORTED:
+        # Its dependency is a Git repository, not a file here: an external input, and the pointer
+        # (what `dvc update` rewrites) is the trigger, not the file DVC restores from it.
+        train = (dev / ".github/workflows/mlops-train.yml").read_text()
+        assert '- "data/train.csv.dvc"\n' in train and '- "data/train.csv"\n' not in train
+        assert "external" in (dev / ".mlops/pipelines.yaml").read_text()
     if family == "old-pins":
         assert 'python-version: "3.8"' in (dev / ".github/workflows/mlops-train.yml").read_text()
         env["MLOPS_ACT_PYTHONS"] = f"3.8={older_python_with(OLD_PINS)}"
@@ -253,6 +277,8 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
         ]
         assert len(comments) == 1, comments
         assert "score" in comments[0] and "Pass" in comments[0], comments[0]
+        if family in IMPORTED:  # trained on the registry's four rows, restored by DVC in the job
+            assert re.search(r"\| `?rows`? \| 4 \| 4 \|", comments[0]), comments[0]
 
         # The author records the run's dvc.lock on the branch (as `record.pull_requests: commit` would),
         # the PR merges, and the default branch's workflow finds the commit recorded: green, nothing held.
