@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_gitops import __version__
+from mlops_gitops import __version__, generator
 from mlops_gitops.atomic import write_atomic
 from mlops_gitops.detect import Detection, branch_exists, detect, remote_problem, remote_warning
 from mlops_gitops.errors import EXIT_BAD_INPUT, ManifestError, UsageError
@@ -346,6 +346,7 @@ def init(
     else:
         if not root.is_dir():
             raise UsageError(f"{root}: no such directory")
+        generator.refuse_below_git_root(root)
         if git.toplevel(root) is None:
             if questions is None or not questions.git_init(root):
                 raise UsageError(
@@ -484,15 +485,14 @@ def subprojects_refusal(subprojects: list[str]) -> str:
     """One line: a repository of ``dvc init --subdir`` projects with no pipeline at its root."""
     return (
         f"no dvc.yaml at the root of this repository, but {len(subprojects)} DVC project(s) made with "
-        f"`dvc init --subdir`: {', '.join(f'{s}/' for s in subprojects)}; mlops-gitops adopts one DVC "
-        "project per repository, at its Git root, and does not generate workflows for --subdir projects yet"
+        f"`dvc init --subdir`: {', '.join(f'{s}/' for s in subprojects)}; {generator.SUBPROJECTS_HOW}"
     )
 
 
 def subprojects_warning(subprojects: list[str]) -> str:
     return (
         f"{', '.join(f'{s}/' for s in subprojects)}: DVC project(s) of their own (`dvc init --subdir`), "
-        "left out: mlops-gitops adopts the root's pipelines only, and CI does not reproduce these"
+        f"left out: CI reproduces the root's pipelines only; {generator.SUBPROJECTS_HOW}"
     )
 
 

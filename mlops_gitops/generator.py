@@ -87,6 +87,40 @@ class Generated:
         return out
 
 
+# How a `dvc init --subdir` monorepo is adopted: one DVC project at the Git root whose pipelines stay
+# in their folders. Each folder's dvc.yaml becomes a pipeline of its own, with its own trigger paths,
+# so a change in one retrains only that one (docs/adopting.md, "Monorepos").
+SUBPROJECTS_HOW = (
+    "to adopt them, make the repository one DVC project: `dvc init` at its root, each sub-project's "
+    "remote moved into the root's .dvc/config, its .dvc/ folder removed; each dvc.yaml stays where it "
+    "is and becomes a pipeline of its own, retrained only when its own files change (docs/adopting.md#monorepos)"
+)
+
+
+def below_git_root(root: Path, top: Path) -> str:
+    """One line: ``root`` is inside the Git repository ``top`` but not its root. GitHub reads workflows
+    only from the root's .github/workflows, so files generated here would never run."""
+    where = root.relative_to(top).as_posix() if root.is_relative_to(top) else str(root)
+    if (root / ".dvc").is_dir():
+        return (
+            f"{where}/ is a DVC project inside the Git repository {top} (`dvc init --subdir`), and GitHub "
+            f"runs only the workflows at the repository's root; {SUBPROJECTS_HOW}"
+        )
+    return (
+        f"{where}/ is not the root of its Git repository ({top}), and GitHub runs only the workflows at "
+        f"the repository's root: run mlops-gitops there (a dvc.yaml in {where}/ is adopted as a pipeline)"
+    )
+
+
+def refuse_below_git_root(root: Path) -> None:
+    """Raise the one-line refusal when ``root`` is a folder below its Git repository's root."""
+    from mlops_gitops import git
+
+    top = git.toplevel(root)
+    if top is not None and top.resolve() != root.resolve():
+        raise UsageError(below_git_root(root.resolve(), top.resolve()))
+
+
 def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tuple[Plan, list[str]]:
     """Load and validate the manifest, resolve the pipelines, render every file in memory and compare
     with the tree. When the manifest owns dvc.yaml it is rendered first, and DVC resolves that text
@@ -99,6 +133,7 @@ def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tupl
     from mlops_gitops.project import facts_problems, load_project
     from mlops_gitops.render import dvcyaml, render_all
 
+    refuse_below_git_root(root)
     manifest = load_manifest(root / MANIFEST_FILE)
     dvc_yaml = (
         dvcyaml.render(manifest, read_text(root / dvcyaml.DVC_FILE)) if manifest.owns_dvc_yaml else None

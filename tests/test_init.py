@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from mlops_gitops.adopt import SCHEMA_URL
 from mlops_gitops.commands.init import command as init_command
 from mlops_gitops.errors import UsageError
-from mlops_gitops.generator import generate
+from mlops_gitops.generator import SUBPROJECTS_HOW, generate
 from mlops_gitops.manifest.loader import load_manifest
 from mlops_gitops.resources import examples_dir
 
@@ -734,10 +734,65 @@ def test_subdir_projects_without_a_root_pipeline_are_refused_in_one_line(tmp_pat
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "no dvc.yaml at the root of this repository, but 2 DVC project(s) made with `dvc init --subdir`: "
-        "multi-params-files/, projects/other/; mlops-gitops adopts one DVC project per repository, at its Git "
-        "root, and does not generate workflows for --subdir projects yet"
+        f"multi-params-files/, projects/other/; {SUBPROJECTS_HOW}"
     ]
     assert tree(root) == before
+
+
+@pytest.mark.parametrize("command", [("init", "--yes"), ("generate",)])
+def test_inside_a_subdir_project_is_refused_in_one_line(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """Workflows written in a sub-project's own .github/ would never run: GitHub reads the root's."""
+    root = repo(tmp_path, {"requirements.txt": "numpy\n"}, dvc_init=False)
+    subdir_project(root, "projects/vision")
+    if command == ("generate",):
+        write(root / "projects/vision", {"mlops.yaml": "version: 1\nproject: {name: vision}\n"})
+    before = tree(root)
+    proc = run_cli(*command, "--dir", str(root / "projects/vision"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"projects/vision/ is a DVC project inside the Git repository {root.resolve()} "
+        f"(`dvc init --subdir`), and GitHub runs only the workflows at the repository's root; {SUBPROJECTS_HOW}"
+    ]
+    assert tree(root) == before
+
+
+def test_a_plain_subfolder_is_refused_with_where_to_run(tmp_path: Path) -> None:
+    root = repo(tmp_path, {**BASE, "ml/dvc.yaml": PIPELINES["matrix"]})
+    before = tree(root)
+    proc = run_cli("init", "--yes", "--dir", str(root / "ml"))
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("ml/ is not the root of its Git repository") and "run mlops-gitops there" in line
+    assert tree(root) == before
+
+
+def test_the_monorepo_advice_adopts_each_subproject_as_its_own_pipeline(tmp_path: Path) -> None:
+    """What the refusal says to do, done: one DVC project at the root, each sub-project's dvc.yaml in
+    its folder. init adopts both, and a change in one folder retrains that pipeline only."""
+    root = repo(tmp_path, {"requirements.txt": "numpy\n"}, dvc_init=False)
+    for folder in ("vision", "nlp"):
+        subdir_project(root, folder)
+        shutil.rmtree(root / folder / ".dvc")
+        (root / folder / ".dvcignore").unlink()
+    assert dvc(root, "init", "-q").returncode == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "one DVC project")
+    proc = run_cli("init", "--yes", "--dir", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert load_manifest(root / "mlops.yaml").pipelines == ("nlp/dvc.yaml", "vision/dvc.yaml")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "adopt")
+    write(root, {"vision/params.yaml": "lr: 2\n"})
+    git(root, "commit", "-qam", "tune vision")
+    changed = subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "changed", "--base", "HEAD~1"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "vision/dvc.yaml" in changed.stdout and "nlp/dvc.yaml" not in changed.stdout, changed.stdout
 
 
 def test_root_pipeline_is_adopted_and_subdir_projects_warned_about(tmp_path: Path) -> None:
@@ -746,7 +801,7 @@ def test_root_pipeline_is_adopted_and_subdir_projects_warned_about(tmp_path: Pat
     proc = run_cli("init", "--yes", "--dir", str(root))
     assert proc.returncode == 0, proc.stderr
     assert [line for line in proc.stderr.splitlines() if "--subdir" in line] == [
-        "warning: experiments/: DVC project(s) of their own (`dvc init --subdir`), left out: mlops-gitops "
-        "adopts the root's pipelines only, and CI does not reproduce these"
+        "warning: experiments/: DVC project(s) of their own (`dvc init --subdir`), left out: CI reproduces "
+        f"the root's pipelines only; {SUBPROJECTS_HOW}"
     ]
     assert load_manifest(root / "mlops.yaml").pipelines == ("dvc.yaml",)
