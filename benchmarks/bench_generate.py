@@ -40,7 +40,7 @@ def median(args: list[str], cwd: Path) -> float:
 
 def example_project(root: Path) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from mlops_gitops.resources import examples_dir
+    from mlops_gitops.adapters.resources import examples_dir
 
     repo = root / "example"
     import shutil

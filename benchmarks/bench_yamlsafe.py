@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from ruamel.yaml import YAML  # noqa: E402
 
-from mlops_gitops.yamlsafe import guard, load_safe  # noqa: E402
+from mlops_gitops.adapters.yamlsafe import guard, load_safe  # noqa: E402
 from tests.test_yamlsafe import ci_with_anchors, dvc_yaml  # noqa: E402
 
 

@@ -132,7 +132,7 @@ def broken_dvc(exc: ImportError, argv: list[str] | None) -> NoReturn:
     """An import that failed inside DVC: DVC is installed but broken (a project's ``dvc==`` or a pin of
     one of its dependencies installed over it). Said in one line, exit 2; anything else is a bug."""
     from mlops_gitops import errors
-    from mlops_gitops.dvcadapter import dvc_import_failure, raised_in_dvc
+    from mlops_gitops.adapters.dvc import dvc_import_failure, raised_in_dvc
 
     message = dvc_import_failure(exc) if raised_in_dvc(exc) else None
     if message is None:

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.names import MANIFEST_FILE, WORKFLOWS_DIR
-from mlops_gitops.resources import examples_dir
 
 BIN = Path(sys.executable).parent
 MLOPS = str(BIN / "mlops-gitops")

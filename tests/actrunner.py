@@ -124,8 +124,8 @@ def tool_wheelhouse() -> Path:
     mlops-gitops from a Git URL. Made once per state of the code; shared by parallel test workers."""
     import fcntl
 
+    from mlops_gitops.adapters.resources import tool_signature
     from mlops_gitops.locks import blocks, lock_path
-    from mlops_gitops.resources import tool_signature
 
     base = VENV_BIN.parent / "act-wheelhouse"
     base.mkdir(exist_ok=True)

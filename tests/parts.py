@@ -10,7 +10,7 @@ from typing import Any
 
 from mlops_gitops.manifest.loader import environment_of, gate_of
 from mlops_gitops.manifest.model import Environment, Gate, Manifest
-from mlops_gitops.project import Project
+from mlops_gitops.pipeline.project import Project
 
 
 def gate(metric: str, **keys: Any) -> Gate:
@@ -39,7 +39,7 @@ def environment(name: str, file: str, field: str, value: str, **keys: Any) -> En
 def project_of(manifest: Manifest, root: Path | None = None) -> Project:
     """The project of a manifest-owned pipeline (``stages:``) in an empty directory: its facts are
     what DVC resolves the dvc.yaml generate would write to, as ``load_project`` reads them."""
-    from mlops_gitops.project import load_project
+    from mlops_gitops.pipeline.project import load_project
 
     key = json.dumps(manifest.raw, sort_keys=True, default=str)
     if root is None and key in _PROJECTS:

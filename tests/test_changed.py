@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops.pathfilter import matches, matching
+from mlops_gitops.pipeline.pathfilter import matches, matching
 
 # The examples of GitHub's "Patterns to match file paths" cheat sheet, plus negation order.
 CASES = [

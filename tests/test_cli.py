@@ -18,7 +18,7 @@ def test_a_bug_is_one_line_exit_3_and_a_log_file(
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("the token ghs_secret123456 leaked into a message")
 
-    monkeypatch.setattr("mlops_gitops.generator.generate", broken)
+    monkeypatch.setattr("mlops_gitops.generation.generate.generate", broken)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["generate", "--dir", str(tmp_path)])
     assert exit_info.value.code == errors.EXIT_INTERNAL == 3

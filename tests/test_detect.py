@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops.detect import (
+from mlops_gitops.adoption.detect import (
     NO_VERSION,
     Install,
     detect,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.manifest.loader import load_manifest, to_plain
-from mlops_gitops.resources import examples_dir
 
 EXAMPLE = examples_dir() / "iris"
 

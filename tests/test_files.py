@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops import files
-from mlops_gitops.files import Rendered, apply, is_edited, parse_header, plan, with_header
+from mlops_gitops.adapters import files
+from mlops_gitops.adapters.files import Rendered, apply, is_edited, parse_header, plan, with_header
 
 
 def test_header_hashes_the_body_and_detects_edits() -> None:

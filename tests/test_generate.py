@@ -14,13 +14,14 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops_gitops import checkcache, resources
+from mlops_gitops.adapters import resources
+from mlops_gitops.adapters.files import is_edited, parse_header
+from mlops_gitops.adapters.pins import version_key
+from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.cli import cli
-from mlops_gitops.files import is_edited, parse_header
-from mlops_gitops.generator import generate
+from mlops_gitops.generation import checkcache
+from mlops_gitops.generation.generate import generate
 from mlops_gitops.render.actions import ACTIONS, Action
-from mlops_gitops.render.pins import version_key
-from mlops_gitops.resources import examples_dir
 
 WORKFLOWS = ".github/workflows"
 
@@ -213,7 +214,7 @@ def test_wheel_ships_templates_and_renders_from_them(tmp_path: Path) -> None:
     (repo / "mlops.example.yaml").rename(repo / "mlops.yaml")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import mlops_gitops.resources as r; print(r.templates_dir());"
+        "import mlops_gitops.adapters.resources as r; print(r.templates_dir());"
         "from mlops_gitops.cli import main; sys.exit(main(['generate']))"
     )
     proc = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from mlops_gitops import gha
+from mlops_gitops.adapters import actions_runtime as gha
 
 
 def test_outputs_single_and_multiline(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from mlops_gitops import promotion
 from mlops_gitops.cli import main
+from mlops_gitops.delivery import promotion
 from mlops_gitops.errors import UsageError
 from tests.fakegithub import FakeGitHub, env_for
 from tests.inert import live, problems, visible

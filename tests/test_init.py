@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
-from mlops_gitops.adopt import SCHEMA_URL
+from mlops_gitops.adapters.resources import examples_dir
+from mlops_gitops.adoption.adopt import SCHEMA_URL
 from mlops_gitops.commands.init import command as init_command
 from mlops_gitops.errors import UsageError
-from mlops_gitops.generator import SUBPROJECTS_HOW, generate
+from mlops_gitops.generation.generate import SUBPROJECTS_HOW, generate
 from mlops_gitops.manifest.loader import load_manifest
-from mlops_gitops.resources import examples_dir
 
 
 def git(root: Path, *args: str) -> str:
@@ -512,7 +512,7 @@ def test_init_prints_a_codeowners_entry_to_complete_and_writes_none(tmp_path: Pa
 
 
 def test_init_codeowners_writes_github_codeowners_covering_the_gates(tmp_path: Path) -> None:
-    from mlops_gitops import codeowners
+    from mlops_gitops.adoption import codeowners
 
     root = plain_repo(tmp_path)
     result = run_init(root, "--yes", "--codeowners", "@acme/ml-leads", "--codeowners", "@bob")
@@ -565,7 +565,7 @@ def test_an_owner_github_would_refuse_is_bad_input_before_anything_is_written(tm
 
 
 def test_codeowners_patterns_as_github_reads_them() -> None:
-    from mlops_gitops.codeowners import owners_of, parse
+    from mlops_gitops.adoption.codeowners import owners_of, parse
 
     rules = parse(
         "# comment\n"

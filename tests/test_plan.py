@@ -29,8 +29,8 @@ OTHER = ["pipelines/other/dvc.yaml:featurize", "pipelines/other/dvc.yaml:fit"]
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Reproduced and committed, with the record of the pipeline facts (so `plan` needs no DVC)."""
     from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.pipeline.project import load_project, record_of
     from mlops_gitops.pipeline.record import RECORD_FILE, render
-    from mlops_gitops.project import load_project, record_of
 
     root = tmp_path_factory.mktemp("fanout") / "repo"
     repos.init(root)
@@ -283,8 +283,8 @@ def test_a_split_then_a_matrix_fans_out_the_matrix(tmp_path: Path) -> None:
     and the training split upstream, the four trainings and the test split side by side, and
     select and evaluate after them; the generated PR workflow has the matrix."""
     from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.pipeline.project import load_project, record_of
     from mlops_gitops.pipeline.record import RECORD_FILE, render
-    from mlops_gitops.project import load_project, record_of
 
     root = repos.templated(tmp_path / "grid").root
     repos.write(root, {"mlops.yaml": "version: 1\nproject: {name: grid}\npipelines: [dvc.yaml]\n"})

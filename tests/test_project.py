@@ -11,8 +11,8 @@ import pytest
 
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.loader import load_manifest
+from mlops_gitops.pipeline.project import load_project
 from mlops_gitops.pipeline.record import RECORD_FILE
-from mlops_gitops.project import load_project
 
 DVC_YAML = """\
 vars:

@@ -135,7 +135,7 @@ def test_init_and_changed_read_dvc_import_pointers_offline(tmp_path: Path) -> No
 def test_project_lists_external_inputs_per_pipeline(tmp_path: Path) -> None:
     from mlops_gitops.manifest.loader import load_manifest_text
     from mlops_gitops.pipeline.facts import FACTS_VERSION, RepoFacts
-    from mlops_gitops.project import load_project
+    from mlops_gitops.pipeline.project import load_project
 
     root = _import_repo(tmp_path / "repo")
     manifest = load_manifest_text("version: 1\nproject: {name: imports}\npipelines: [dvc.yaml]\n")

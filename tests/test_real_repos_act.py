@@ -201,8 +201,8 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
     if family in IMPORTED:
         # Its dependency is a Git repository, not a file here: an external input, and the pointer
         # (what `dvc update` rewrites) is the trigger, not the file DVC restores from it.
-        train = (dev / ".github/workflows/mlops-train.yml").read_text()
-        assert '- "data/train.csv.dvc"\n' in train and '- "data/train.csv"\n' not in train
+        workflow = (dev / ".github/workflows/mlops-train.yml").read_text()
+        assert '- "data/train.csv.dvc"\n' in workflow and '- "data/train.csv"\n' not in workflow
         assert "external" in (dev / ".mlops/pipelines.yaml").read_text()
     if family == "old-pins":
         assert 'python-version: "3.8"' in (dev / ".github/workflows/mlops-train.yml").read_text()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_gitops import registry
+from mlops_gitops.delivery import registry
+from mlops_gitops.delivery.registry import Promoted, TagInfo
 from mlops_gitops.errors import UsageError
 from mlops_gitops.pipeline.facts import Artifact
-from mlops_gitops.registry import Promoted, TagInfo
 
 BOT = "41898282+github-actions[bot]@users.noreply.github.com"
 H1, H2, H3 = "1" * 32, "2" * 32, "3" * 32

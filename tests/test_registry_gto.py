@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops import registry
+from mlops_gitops.delivery import registry
+from mlops_gitops.delivery.registry import NewTag, Promoted, TagInfo
 from mlops_gitops.pipeline.facts import Artifact
-from mlops_gitops.registry import NewTag, Promoted, TagInfo
 
 pytest.importorskip("gto", reason="gto comes with the dev extra (and with dvc)")
 

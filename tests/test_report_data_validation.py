@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops.resources import examples_dir
+from mlops_gitops.adapters.resources import examples_dir
 
 pytestmark = pytest.mark.slow
 

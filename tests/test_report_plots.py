@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.metrics.collect import resolve_revision
 from mlops_gitops.metrics.plots import BASE, HEAD, IMAGE, Plots, Series, collect
-from mlops_gitops.resources import examples_dir
 from tests.mermaidcheck import mermaid_blocks, parse_errors
 
 pytestmark = pytest.mark.slow
@@ -323,9 +323,9 @@ def test_a_plot_added_by_the_pull_request_shows_head_and_says_so(
 def test_plots_are_dropped_before_tables_are_cut(get_started: tuple[Path, str, str], tmp_path: Path) -> None:
     root, base, head = get_started
     from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.metrics.evaluate import evaluate
-    from mlops_gitops.project import load_project
+    from mlops_gitops.pipeline.project import load_project
     from mlops_gitops.reporters import markdown
+    from mlops_gitops.reporting.evaluate import evaluate
 
     c = evaluate(load_project(root, load_manifest(root / "mlops.yaml")), base, head, plots=True)
     full = markdown.render(c)

@@ -629,8 +629,8 @@ def test_the_command_imports_neither_dvc_nor_a_data_library(tmp_path: Path, repo
 
 
 def test_inert_markdown_leaves_a_report_readable_and_is_idempotent(reports: Any) -> None:
+    from mlops_gitops.delivery.retrain import inert_markdown
     from mlops_gitops.reporters.markup import JOINER
-    from mlops_gitops.retrain import inert_markdown
 
     _, markdown = reports["pass"]
     once = inert_markdown(markdown)
@@ -641,7 +641,7 @@ def test_inert_markdown_leaves_a_report_readable_and_is_idempotent(reports: Any)
 
 
 def test_the_marker_hash_is_found_only_after_its_own_marker() -> None:
-    from mlops_gitops.github.pulls import blocked_marker, marked_hash
+    from mlops_gitops.adapters.github.pulls import blocked_marker, marked_hash
 
     mark = "<!-- mlops-gitops:retrain project=demo"
     assert marked_hash(f"{mark} hash=abc commit=def -->\nbody", mark) == "abc"

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 import tests.repos as repos
 from mlops_gitops.manifest.loader import load_manifest
 from mlops_gitops.pipeline.facts import within
-from mlops_gitops.project import Project, load_project
-from mlops_gitops.triggers import changed
+from mlops_gitops.pipeline.project import Project, load_project
+from mlops_gitops.planning.triggers import changed
 
 pytestmark = pytest.mark.slow
 SHAPES = ["subfolder_pipeline", "two_pipelines", "templated", "tracked_metrics_dir"]

@@ -27,8 +27,8 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
+from mlops_gitops.delivery.yamledit import YamlEditError, get_scalar, set_scalar
 from mlops_gitops.errors import UsageError
-from mlops_gitops.yamledit import YamlEditError, get_scalar, set_scalar
 
 GOLDEN = Path(__file__).parent / "yamledit_golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())

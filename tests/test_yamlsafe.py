@@ -1,4 +1,4 @@
-"""mlops_gitops.yamlsafe: hostile YAML (recursive aliases, alias bombs, deep nesting) is refused in one
+"""mlops_gitops.adapters.yamlsafe: hostile YAML (recursive aliases, alias bombs, deep nesting) is refused in one
 line, quickly and in bounded memory; everything else loads exactly as plain ruamel.yaml loads it."""
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mlops_gitops.errors import EXIT_BAD_INPUT, UsageError
-from mlops_gitops.yamlsafe import (
+from mlops_gitops.adapters.yamlsafe import (
     MAX_DEPTH,
     MAX_EXPANDED_NODES,
     YamlBombError,
@@ -27,6 +26,7 @@ from mlops_gitops.yamlsafe import (
     load_roundtrip,
     load_safe,
 )
+from mlops_gitops.errors import EXIT_BAD_INPUT, UsageError
 
 LOADERS = [load_safe, load_roundtrip]
 CHECKS = [load_safe, load_roundtrip, guard]
@@ -394,11 +394,14 @@ def _dump(data: Any, *, aliases: bool) -> str:
 
 
 def _outcome(load: Any, text: str) -> tuple[str, Any]:
-    """What loading gives: the data, or the kind of YAML error (ruamel's dumper is not perfect)."""
+    """What loading gives: the data (as its repr: a round-trip ``TaggedScalar`` compares by identity),
+    or that it was refused. ruamel's dumper is not perfect (it writes ``[?#]``, which no parser takes):
+    where ruamel refuses the text, the guard may refuse it first, as a bomb, at the alias the broken
+    syntax put inside its own anchor; either way nothing is loaded."""
     try:
-        return "data", load(text)
-    except YAMLError as exc:
-        return "error", type(exc)
+        return "data", repr(load(text))
+    except (YAMLError, YamlBombError):
+        return "refused", None
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,7 +2,7 @@
 
 The PR workflow cannot use ``on.pull_request.paths`` for this: a skipped workflow leaves a required
 check pending forever. It runs always and asks this command instead, which applies the very patterns
-written into the training workflow's ``on.push.paths``, per pipeline (see :mod:`mlops_gitops.triggers`).
+written into the training workflow's ``on.push.paths``, per pipeline (see :mod:`mlops_gitops.planning.triggers`).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from mlops_gitops.commands.options import manifest_option
 def command(base: str | None, head: str, every: bool, targets_file: str | None, manifest_path: str) -> int:
     """Print the changed files that retrain and the pipelines they hit, then retrain=true|false and
     pipelines=[...] (also to $GITHUB_OUTPUT)."""
-    from mlops_gitops import gha
-    from mlops_gitops.atomic import write_atomic
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.adapters.atomic import write_atomic
     from mlops_gitops.errors import UsageError
     from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.project import load_project
-    from mlops_gitops.triggers import changed
+    from mlops_gitops.pipeline.project import load_project
+    from mlops_gitops.planning.triggers import changed
 
     if (base is None) == (not every):
         raise UsageError("give --base REV, or --all")

@@ -58,10 +58,10 @@ def command(
     run_conclusion: str,
 ) -> int:
     """Post or update the one sticky PR comment with a report (needs pull-requests: write)."""
-    from mlops_gitops import gha
-    from mlops_gitops.github.client import GitHubContext
-    from mlops_gitops.github.comments import post_report, read_report
-    from mlops_gitops.github.record import record_hook
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.adapters.github.client import GitHubContext
+    from mlops_gitops.adapters.github.comments import post_report, read_report
+    from mlops_gitops.delivery.record import record_hook
     from mlops_gitops.reporters.markup import defang
 
     body, marker = read_report(report_path)

@@ -23,7 +23,7 @@ def command(check: bool, force: bool, root: Path) -> int:
     Every file is rendered and checked in memory first, then written atomically: a failure leaves the
     tree as it was. Stages you wrote by hand in dvc.yaml are kept.
     """
-    from mlops_gitops.generator import generate
+    from mlops_gitops.generation.generate import generate
 
     result = generate(root, force=force, check=check)
     for line in result.lines():

@@ -1,6 +1,6 @@
 """``mlops-gitops init``: write mlops.yaml for an existing project (or a bundled example), then generate.
 
-Detection lives in :mod:`mlops_gitops.detect` and adoption in :mod:`mlops_gitops.adopt`; this module
+Detection lives in :mod:`mlops_gitops.adoption.detect` and adoption in :mod:`mlops_gitops.adoption.adopt`; this module
 asks the user to confirm what was detected (unless ``--yes``) and prints.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from mlops_gitops.adopt import Answers, Questions, check_answers, init
+from mlops_gitops.adoption.adopt import Answers, Questions, check_answers, init
+from mlops_gitops.adoption.detect import Detection, requirements_choice
 from mlops_gitops.commands.options import dir_option
-from mlops_gitops.detect import Detection, requirements_choice
 
 
 def ask(start: Answers, found: Detection) -> Answers:

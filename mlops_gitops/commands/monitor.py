@@ -62,16 +62,16 @@ def command(
     if alert_from is not None:
         return _alert(manifest, Path(alert_from))
 
-    from mlops_gitops import gha
-    from mlops_gitops.atomic import write_atomic
-    from mlops_gitops.data.monitor import monitor
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.adapters.atomic import write_atomic
+    from mlops_gitops.monitoring.monitor import monitor
     from mlops_gitops.reporters import drift as drift_reporter
 
     report = monitor(manifest, Path(manifest_path).parent, manifest_path)
     markdown = drift_reporter.render(report)
     if not no_github and gha.in_actions() and manifest.monitoring is not None:
-        from mlops_gitops.data.alerting import sync_issue
-        from mlops_gitops.github.client import GitHubContext
+        from mlops_gitops.adapters.github.client import GitHubContext
+        from mlops_gitops.monitoring.alerting import sync_issue
 
         ctx = GitHubContext.from_env()
         if ctx.token:
@@ -116,9 +116,9 @@ def command(
 
 def _alert(manifest: Manifest, directory: Path) -> int:
     """``--alert-from``: post what the measuring job found (GitHub only: no pyarrow, no DVC)."""
-    from mlops_gitops.data.alerting import read_measured, sync_issue
+    from mlops_gitops.adapters.github.client import GitHubContext
     from mlops_gitops.errors import UsageError
-    from mlops_gitops.github.client import GitHubContext
+    from mlops_gitops.monitoring.alerting import read_measured, sync_issue
 
     if manifest.monitoring is None:
         raise UsageError(f"{manifest.name}: mlops.yaml has no monitoring section")

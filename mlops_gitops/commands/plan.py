@@ -44,8 +44,8 @@ def command(
 ) -> int:
     """Print why each changed stage runs again and which job runs it (upstream, the matrix, final);
     write retrain, pipelines, has_upstream, has_fan, upstream, matrix and final to $GITHUB_OUTPUT."""
-    from mlops_gitops import gha
-    from mlops_gitops.atomic import write_atomic
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.adapters.atomic import write_atomic
     from mlops_gitops.errors import UsageError
 
     if entry is not None or targets_file is not None:
@@ -62,8 +62,8 @@ def command(
         return 0
 
     from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.project import load_project
-    from mlops_gitops.triggers import plan
+    from mlops_gitops.pipeline.project import load_project
+    from mlops_gitops.planning.triggers import plan
 
     if (base is None) == (not every):
         raise UsageError("give --base REV, or --all")

@@ -55,10 +55,12 @@ def command(
     manifest_path: str,
 ) -> int:
     """Open or update the deployment PR that promotes a model to an environment."""
-    from mlops_gitops import deployment, gha, git
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.adapters import git
+    from mlops_gitops.delivery import deployment
     from mlops_gitops.errors import CheckFailed, UsageError
     from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.project import load_project
+    from mlops_gitops.pipeline.project import load_project
 
     if force and not (reason and reason.strip()):
         raise UsageError("--force needs --reason TEXT (it is written into the PR)")
@@ -98,7 +100,7 @@ def command(
         click.echo(outcome.body, nl=not outcome.body.endswith("\n"))
         return 0
 
-    from mlops_gitops.github import client
+    from mlops_gitops.adapters.github import client
 
     ctx = client.GitHubContext.from_env(token_vars=TOKEN_VARS)
     gh = client.connect(ctx, token_hint="MLOPS_GITOPS_TOKEN or GITHUB_TOKEN")

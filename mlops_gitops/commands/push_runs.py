@@ -12,7 +12,7 @@ import click
 def command(remote: str | None) -> int:
     """`dvc push --run-cache`, plus the `cache: false` outputs (metrics, plots) that DVC 3 leaves out,
     without which the run cannot be restored on another machine."""
-    from mlops_gitops.dvcadapter import push_runs
+    from mlops_gitops.adapters.dvc import push_runs
 
     pushed = push_runs(Path("."), remote)
     click.echo(f"pushed outputs and {pushed.runs} run record(s); {pushed.objects} uncached output(s) added")

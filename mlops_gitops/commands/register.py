@@ -42,7 +42,7 @@ TOKEN_VARS = ("MLOPS_GITOPS_TOKEN", "GITHUB_TOKEN")
 @manifest_option("whose deploy.model is recorded")
 def command(mode: str | None, model_ref: str, manifest_path: str) -> int:
     """Record deploy.model in DVC's model registry format (GTO tags), as the bot."""
-    from mlops_gitops import gha
+    from mlops_gitops.adapters import actions_runtime as gha
     from mlops_gitops.errors import UsageError
     from mlops_gitops.manifest.loader import load_manifest
 
@@ -61,8 +61,8 @@ def command(mode: str | None, model_ref: str, manifest_path: str) -> int:
             f"register --version records models of {manifest.default_branch} only (this run is for {ref})"
         )
 
-    from mlops_gitops.github import client, tags
-    from mlops_gitops.project import load_project
+    from mlops_gitops.adapters.github import client, tags
+    from mlops_gitops.pipeline.project import load_project
 
     project = load_project(path.resolve().parent, manifest)
     ctx = client.GitHubContext.from_env()

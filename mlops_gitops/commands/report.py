@@ -59,14 +59,15 @@ def command(
 ) -> int:
     """Compare metrics and params between two revisions and apply the gates of the manifest as
     committed at --base (a pull request cannot loosen its own gates; the report lists its changes)."""
-    from mlops_gitops import gha, git
-    from mlops_gitops.atomic import write_atomic
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.adapters import git
+    from mlops_gitops.adapters.atomic import write_atomic
     from mlops_gitops.errors import UsageError
     from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.metrics.evaluate import evaluate
-    from mlops_gitops.project import load_project
+    from mlops_gitops.pipeline.project import load_project
     from mlops_gitops.reporters import json as json_reporter
     from mlops_gitops.reporters import markdown
+    from mlops_gitops.reporting.evaluate import evaluate
 
     if artifact_url:
         from mlops_gitops.reporters.plots import artifact_link

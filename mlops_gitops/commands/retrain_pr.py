@@ -3,7 +3,7 @@
 Gates pass: open the one "retrained model" PR on ``record.retrain_branch`` (or update the open one)
 with the reproduced ``dvc.lock`` files as one bot commit on the commit that was trained. Gates fail: no
 PR; when drift started the retrain, a comment on the open drift issue. The folder is checked as
-untrusted input before any request (see :mod:`mlops_gitops.retrain`). Exit codes: 0 published or
+untrusted input before any request (see :mod:`mlops_gitops.delivery.retrain`). Exit codes: 0 published or
 nothing to do (also when a human owns the branch: the PR gets a comment), 1 gates failed (no PR) or
 GitHub said no, 2 bad input.
 """
@@ -31,10 +31,11 @@ from mlops_gitops.commands.options import manifest_option
 def command(folder: Path, dry_run: bool, manifest_path: str) -> int:
     """Open or update the retrained-model PR from a retrain's artifact (needs contents: write,
     pull-requests: write, and issues: write for the drift issue)."""
-    from mlops_gitops import gha, retrain
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.adapters.github.client import GitHubContext
+    from mlops_gitops.delivery import retrain
+    from mlops_gitops.delivery import retrain_pr as retrained
     from mlops_gitops.errors import UsageError
-    from mlops_gitops.github import retrained
-    from mlops_gitops.github.client import GitHubContext
     from mlops_gitops.manifest.loader import load_manifest
 
     path = Path(manifest_path)

@@ -33,9 +33,9 @@ from mlops_gitops.commands.options import manifest_option
 @click.argument("paths", nargs=-1)
 def command(manifest_path: str, fmt: str, output: str | None, paths: tuple[str, ...]) -> int:
     """Check data files (PATH..., default: every data.checks entry) and report each failing check."""
-    from mlops_gitops.atomic import write_atomic
-    from mlops_gitops.data.validate import select_checks, validate
+    from mlops_gitops.adapters.atomic import write_atomic
     from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.monitoring.validate import select_checks, validate
     from mlops_gitops.reporters.data_validation import render_text
 
     manifest = load_manifest(manifest_path)

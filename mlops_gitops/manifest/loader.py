@@ -135,7 +135,7 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap]:
     """Round-trip parse (keeps positions). YAML errors become one located Problem."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    from mlops_gitops.yamlsafe import load_roundtrip
+    from mlops_gitops.adapters.yamlsafe import load_roundtrip
 
     try:
         doc = load_roundtrip(text, filename)
@@ -205,7 +205,7 @@ class ValidationMemo:
     def key(text: str) -> str:
         import hashlib
 
-        from mlops_gitops.resources import tool_signature
+        from mlops_gitops.adapters.resources import tool_signature
 
         return hashlib.sha256(f"{tool_signature()}\0{text}".encode()).hexdigest()
 
@@ -264,7 +264,7 @@ def quick_parse(text: str, filename: str) -> Any:
     error, a custom tag, an empty document). An alias bomb is refused here, in one line."""
     from ruamel.yaml.error import YAMLError
 
-    from mlops_gitops.yamlsafe import load_safe
+    from mlops_gitops.adapters.yamlsafe import load_safe
 
     try:
         return load_safe(text, filename)
@@ -488,7 +488,7 @@ def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) ->
         add(("deploy", "environments"), f"environment order has a cycle: {' -> '.join(cycle)}", at_key=True)
 
     # Whether the model path and gate files exist in the pipelines is checked against what DVC
-    # resolves (mlops_gitops.project.facts_problems): the loader reads mlops.yaml alone.
+    # resolves (mlops_gitops.pipeline.project.facts_problems): the loader reads mlops.yaml alone.
     metrics = data.get("metrics") or {}
     for i, gate in enumerate(metrics.get("gates") or []):
         if "min" in gate and "max" in gate and gate["min"] > gate["max"]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_gitops import git
-from mlops_gitops.datafiles import parse_file
+from mlops_gitops.adapters import git
+from mlops_gitops.adapters.datafiles import parse_file
 from mlops_gitops.errors import DvcError, MetricsFileError, UsageError, YamlBombError
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
 
@@ -146,7 +146,7 @@ class Reader:
     def read_dvc(self, rev: Revision, path: str) -> bytes:
         """A file that only the DVC cache (or remote) holds, read through DVC's Python API. Whatever
         DVC raises becomes one :class:`~mlops_gitops.errors.DvcError` line here, at the adapter."""
-        from mlops_gitops.dvcadapter import dvc_import_failure, guarded_yaml, remote_failure
+        from mlops_gitops.adapters.dvc import dvc_import_failure, guarded_yaml, remote_failure
 
         try:
             import dvc.api

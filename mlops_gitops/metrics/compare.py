@@ -111,7 +111,7 @@ class Section:
 
 @dataclass
 class Comparison:
-    """Everything a reporter shows; built by :func:`mlops_gitops.metrics.evaluate.evaluate`."""
+    """Everything a reporter shows; built by :func:`mlops_gitops.reporting.evaluate.evaluate`."""
 
     project: str
     base: Revision

@@ -1,7 +1,7 @@
 """Which gates decide a report's verdict, and what a pull request changes in them. Pure: no I/O.
 
 A pull request must not set its own bar: ``report`` judges the head's metrics with the gates of the
-manifest at the *base* revision (read from Git objects by :mod:`mlops_gitops.metrics.evaluate`). What
+manifest at the *base* revision (read from Git objects by :mod:`mlops_gitops.reporting.evaluate`). What
 the pull request changes in the gates (:func:`diff_gates`) is listed for reviewers, with what the
 head's own gates would say, but it does not decide. Only when the base has no valid manifest (the pull
 request that adopts mlops-gitops, or a base manifest this version refuses) do the head's gates decide,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mlops_gitops import git
-from mlops_gitops.datafiles import parse_file
+from mlops_gitops.adapters import git
+from mlops_gitops.adapters.datafiles import parse_file
 from mlops_gitops.errors import MetricsFileError, UsageError
 from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics import gates as G

@@ -93,7 +93,7 @@ def requirement_names(root: Path, files: tuple[str, ...] | list[str]) -> list[st
 
 
 def _pyproject_names(text: str) -> list[str]:
-    from mlops_gitops import toml
+    from mlops_gitops.adapters import toml
 
     try:
         tomllib = toml.tomllib()

@@ -11,7 +11,7 @@ cells are strings); turning them into numbers is the renderer's business
 
 DVC is imported only inside :func:`collect`, and ``evaluate`` calls it only when the pipelines
 declare plots: importing DVC and reading two revisions costs a second or more. Every YAML text DVC
-parses meanwhile goes through the bomb guard (:func:`mlops_gitops.dvcadapter.guarded_yaml`); a
+parses meanwhile goes through the bomb guard (:func:`mlops_gitops.adapters.dvc.guarded_yaml`); a
 refusal is raised, anything else DVC reports becomes a one-line reason on the plot (or on the whole
 side), so a report is always written.
 """
@@ -170,7 +170,7 @@ class Plots:
 
 def collect(root: Path, base: Revision, head: Revision) -> Plots:
     """Every plot DVC knows at ``base`` and ``head`` (``head.sha`` None: the work tree)."""
-    from mlops_gitops.dvcadapter import dvc_import_failure, guarded_yaml
+    from mlops_gitops.adapters.dvc import dvc_import_failure, guarded_yaml
 
     try:
         from dvc.exceptions import DvcException
@@ -244,7 +244,7 @@ def _get(data: Mapping[str, Any], *keys: str) -> Any:
 
 def _describe(exc: BaseException, root: Path | None = None, rev: str | None = None) -> str:
     if root is not None:
-        from mlops_gitops.dvcadapter import dvc_import_failure, remote_failure
+        from mlops_gitops.adapters.dvc import dvc_import_failure, remote_failure
 
         remote = remote_failure(root, exc, rev)
         if remote is not None:
@@ -354,7 +354,7 @@ def _image_bytes(src: Any) -> bytes | None:
 def write_images(plots: Plots, directory: Path) -> list[str]:
     """Write every image at ``directory/base/<path>`` and ``directory/head/<path>``, for the workflow to
     upload beside the report. A path from the repository that would leave ``directory`` is skipped."""
-    from mlops_gitops.atomic import write_atomic
+    from mlops_gitops.adapters.atomic import write_atomic
 
     written: list[str] = []
     for side, path, blob in plots.images():

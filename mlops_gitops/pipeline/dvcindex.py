@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_gitops.dvcadapter import dvc_import_failure, guarded_yaml
+from mlops_gitops.adapters.dvc import dvc_import_failure, guarded_yaml
 from mlops_gitops.errors import UsageError
 from mlops_gitops.pipeline.facts import (
     Artifact,

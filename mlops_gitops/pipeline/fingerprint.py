@@ -160,7 +160,7 @@ def _dig(data: Any, dotted: str) -> Any:
 
 
 def _parse(text: bytes, path: str) -> Any:
-    from mlops_gitops.datafiles import parse_file
+    from mlops_gitops.adapters.datafiles import parse_file
 
     return parse_file(text, path, "the work tree")
 

@@ -34,7 +34,7 @@ def safe_relative(path: str) -> bool:
 
 def parse_lock(text: str, where: str) -> None:
     """Refuse ``text`` unless it is a DVC 3 ``dvc.lock`` (``where`` names it in the error)."""
-    from mlops_gitops.yamlsafe import load_safe
+    from mlops_gitops.adapters.yamlsafe import load_safe
 
     try:
         data = load_safe(text, where)
@@ -52,7 +52,7 @@ def parse_lock(text: str, where: str) -> None:
 
 def lock_outputs(path: str, text: str) -> set[str]:
     """Repository paths of the outputs the lock at ``path`` names (relative to its folder)."""
-    from mlops_gitops.yamlsafe import load_safe
+    from mlops_gitops.adapters.yamlsafe import load_safe
 
     data = load_safe(text, path)
     folder = posixpath.dirname(path)

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from mlops_gitops import __version__
-from mlops_gitops.files import digest, header, parse_header
+from mlops_gitops.adapters.files import digest, header, parse_header
 from mlops_gitops.names import GENERATED_PREFIX
 from mlops_gitops.pipeline.facts import FactsFormatError, RepoFacts
 
@@ -76,7 +76,7 @@ def parse(text: str | None) -> Record | None:
 def _refuse_alias_bomb(text: str) -> None:
     from ruamel.yaml.error import YAMLError
 
-    from mlops_gitops.yamlsafe import guard
+    from mlops_gitops.adapters.yamlsafe import guard
 
     with contextlib.suppress(YAMLError):  # not YAML either: simply no record
         guard(text, RECORD_FILE)

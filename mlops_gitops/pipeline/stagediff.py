@@ -380,14 +380,14 @@ def _load(path: str, data: bytes | None) -> Any:
         if suffix == ".json":
             return json.loads(text)
         if suffix == ".toml":
-            from mlops_gitops.toml import tomllib
+            from mlops_gitops.adapters.toml import tomllib
 
             return tomllib().loads(text)
         if suffix == ".py":
             return UNREADABLE  # DVC reads Python params by executing nothing: compare the text only
         from ruamel.yaml.error import YAMLError
 
-        from mlops_gitops.yamlsafe import load_safe
+        from mlops_gitops.adapters.yamlsafe import load_safe
 
         try:
             return load_safe(text, path)

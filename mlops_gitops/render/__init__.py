@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mlops_gitops.files import Rendered, with_header
-from mlops_gitops.project import Project, record_of
+from mlops_gitops.adapters.files import Rendered, with_header
+from mlops_gitops.pipeline.project import Project, record_of
 
 
 def render_all(project: Project, dvc_yaml: Rendered | None) -> list[Rendered]:

@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 from mlops_gitops import __version__
+from mlops_gitops.adapters.files import Header, Rendered, digest, header, parse_header
 from mlops_gitops.errors import ManifestError, Problem
-from mlops_gitops.files import Header, Rendered, digest, header, parse_header
 from mlops_gitops.manifest.loader import parse_yaml, to_plain
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.names import DVC_FILE, GENERATED_PREFIX, VALIDATION_REPORT, VALIDATION_STAGE

@@ -29,7 +29,7 @@ def hints(path: str, old_text: str, new_text: str) -> list[str]:
     """Manifest keys for what differs between the edited file and what mlops.yaml gives."""
     from ruamel.yaml.error import YAMLError
 
-    from mlops_gitops.yamlsafe import load_safe
+    from mlops_gitops.adapters.yamlsafe import load_safe
 
     try:
         old, new = load_safe(old_text, path), load_safe(new_text, path)

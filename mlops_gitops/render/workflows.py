@@ -15,7 +15,7 @@ from typing import Any
 from mlops_gitops import __version__
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.names import WORKFLOWS_DIR
-from mlops_gitops.project import Project
+from mlops_gitops.pipeline.project import Project
 from mlops_gitops.render.actions import ACTIONS
 
 # Every grant is written with the reason it is needed (zizmor's undocumented-permissions audit).
@@ -36,7 +36,7 @@ def render_workflows(project: Project) -> dict[str, str]:
     """``{".github/workflows/<name>.yml": text}`` for every workflow the project asks for."""
     import jinja2
 
-    from mlops_gitops.resources import templates_dir
+    from mlops_gitops.adapters.resources import templates_dir
 
     # The loader refuses `${{` in every manifest value that reaches a workflow (GitHub would evaluate
     # it), and every value is written through `q` below: no manifest text can become YAML structure.

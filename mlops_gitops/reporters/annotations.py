@@ -1,6 +1,6 @@
 """GitHub Actions annotations for a comparison: one ``::error`` per failing gate check (on its metrics
 file) and per failing data check (on its data file, at the first bad line). Pure: data out; the
-``report`` command prints them with :func:`mlops_gitops.gha.annotate`."""
+``report`` command prints them with :func:`mlops_gitops.adapters.actions_runtime.annotate`."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from mlops_gitops.adapters.github import client
 from mlops_gitops.errors import UsageError
-from mlops_gitops.github import client
 from tests.fakegithub import FakeGitHub
 
 TOKEN = "ghs_secretSECRETsecret123"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_gitops.github import client, issues
+from mlops_gitops.adapters.github import client, issues
 from tests.fakegithub import BOT_LOGIN, FakeGitHub
 
 REPO = "acme/models"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_gitops import promotion
+from mlops_gitops.delivery import promotion
 from mlops_gitops.errors import UsageError
 from tests.parts import environment
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_gitops.github.record import STATUS_CONTEXT
+from mlops_gitops.delivery.record import STATUS_CONTEXT
 from tests.fakegithub import BOT_EMAIL, FakeGitHub
 from tests.test_comment import FORK, MARKER, REPO, bot_comments, report, run, workflow_run_payload
 
@@ -84,7 +84,7 @@ def test_a_branch_that_moved_is_never_overwritten_and_gets_the_patch(
     lock_dir = locks(tmp_path, {"dvc.lock": NEW_LOCK})
     hook_ran: list[str] = []
 
-    from mlops_gitops.github import record as record_module
+    from mlops_gitops.delivery import record as record_module
 
     real = record_module.changed_files
 

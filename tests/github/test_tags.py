@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mlops_gitops import registry
+from mlops_gitops.adapters.github import client, tags
 from mlops_gitops.cli import cli
-from mlops_gitops.github import client, tags
-from mlops_gitops.promotion import ModelIdentity, full_marker
-from mlops_gitops.registry import NewTag, TagInfo
+from mlops_gitops.delivery import registry
+from mlops_gitops.delivery.promotion import ModelIdentity, full_marker
+from mlops_gitops.delivery.registry import NewTag, TagInfo
 from tests.fakegithub import BOT_EMAIL, BOT_LOGIN, BOT_NAME, NOW, Commit, FakeGitHub, env_for
 
 REPO = "acme/models"
@@ -206,7 +206,7 @@ def test_a_name_taken_by_another_run_is_planned_again(
 ) -> None:
     """Between reading the tags and creating ours, another run registered v0.0.1 for another model."""
     from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.project import load_project
+    from mlops_gitops.pipeline.project import load_project
 
     other = gh.add_file(REPO, "main", "x.txt", "x\n")
     gh.add_tag(

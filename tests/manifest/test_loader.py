@@ -56,7 +56,7 @@ def test_good_manifest_builds_typed_model() -> None:
     assert [e.name for e in manifest.deploy.environments] == ["staging", "production"]
     assert manifest.deploy.environments[0].auto and not manifest.deploy.environments[1].auto
     assert manifest.runner("train").runs_on == "ubuntu-latest"
-    # Metrics files and retrain paths come from what DVC resolves the pipeline to (mlops_gitops.project).
+    # Metrics files and retrain paths come from what DVC resolves the pipeline to (mlops_gitops.pipeline.project).
     assert manifest.trigger_paths == ()
 
 

@@ -18,7 +18,7 @@ def _judged(draw: st.DrawFn) -> tuple[Comparison, list[Section]]:
     from mlops_gitops.manifest.model import Gate
     from mlops_gitops.metrics.collect import Revision
     from mlops_gitops.metrics.compare import compare
-    from mlops_gitops.metrics.evaluate import _unavailable
+    from mlops_gitops.reporting.evaluate import _unavailable
 
     files = draw(st.lists(st.sampled_from(_FILES), min_size=1, max_size=2, unique=True))
     values = st.one_of(st.none(), st.floats(0, 1, allow_nan=False))

@@ -14,9 +14,9 @@ import pytest
 from conftest import GitRepo
 
 from mlops_gitops.manifest.loader import load_manifest_text
-from mlops_gitops.metrics.evaluate import evaluate as evaluate_project
-from mlops_gitops.project import load_project
+from mlops_gitops.pipeline.project import load_project
 from mlops_gitops.reporters import json as json_reporter
+from mlops_gitops.reporting.evaluate import evaluate as evaluate_project
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 

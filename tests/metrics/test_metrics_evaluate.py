@@ -13,9 +13,9 @@ from conftest import MANIFEST, GitRepo
 from mlops_gitops.errors import MlopsError
 from mlops_gitops.manifest.loader import load_manifest_text
 from mlops_gitops.metrics.compare import Comparison
-from mlops_gitops.metrics.evaluate import evaluate as evaluate_project
-from mlops_gitops.project import load_project
+from mlops_gitops.pipeline.project import load_project
 from mlops_gitops.reporters import markdown
+from mlops_gitops.reporting.evaluate import evaluate as evaluate_project
 
 
 def manifest(gates: str = "", extra_metrics: str = "", files: str = "") -> object:

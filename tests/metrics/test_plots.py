@@ -147,8 +147,8 @@ def test_dvc_is_imported_only_when_the_pipelines_declare_plots(repo: GitRepo) ->
     code = (
         "import sys; from pathlib import Path\n"
         "from mlops_gitops.manifest.loader import load_manifest\n"
-        "from mlops_gitops.metrics.evaluate import evaluate\n"
-        "from mlops_gitops.project import load_project\n"
+        "from mlops_gitops.reporting.evaluate import evaluate\n"
+        "from mlops_gitops.pipeline.project import load_project\n"
         "root = Path('.').resolve()\n"
         f"c = evaluate(load_project(root, load_manifest(root / 'mlops.yaml')), {base!r}, plots=True)\n"
         "print(c.plots is None, any(m == 'dvc' or m.startswith('dvc.') for m in sys.modules))\n"

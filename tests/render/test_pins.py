@@ -11,10 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_gitops.files import Rendered, digest, header, is_edited, keep_pins, parse_header, plan, with_header
-from mlops_gitops.manifest.loader import load_manifest_text
-from mlops_gitops.render.actions import ACTIONS
-from mlops_gitops.render.pins import (
+from mlops_gitops.adapters.files import (
+    Rendered,
+    digest,
+    header,
+    is_edited,
+    keep_pins,
+    parse_header,
+    plan,
+    with_header,
+)
+from mlops_gitops.adapters.pins import (
     PIN_LINE,
     VERSION,
     Pin,
@@ -26,8 +33,10 @@ from mlops_gitops.render.pins import (
     parse,
     version_key,
 )
+from mlops_gitops.adapters.resources import examples_dir
+from mlops_gitops.manifest.loader import load_manifest_text
+from mlops_gitops.render.actions import ACTIONS
 from mlops_gitops.render.workflows import render_workflows
-from mlops_gitops.resources import examples_dir
 from tests.parts import project_of
 from tests.render.test_workflows import CLOUDS, full_manifest
 

@@ -10,13 +10,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from mlops_gitops import __version__
+from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.errors import ManifestError
 from mlops_gitops.manifest.loader import load_manifest_text
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.render.actions import ACTIONS
 from mlops_gitops.render.toolsource import TOOL_PYTHON
 from mlops_gitops.render.workflows import render_workflows
-from mlops_gitops.resources import examples_dir
 from tests.parts import project_of
 
 WF = ".github/workflows/"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_gitops import promotion
+from mlops_gitops.delivery import promotion
 from mlops_gitops.reporters import drift, markdown, mermaid
 from mlops_gitops.reporters.markup import JOINER, cell, code, defang, html, plain, text
 from tests.inert import MARKDOWN, live, problems, rendered_problems, visible

@@ -1,0 +1,199 @@
+"""``generate`` and ``generate --check`` as one flow: mlops.yaml -> every generated file, compared with
+the tree, then written all or nothing. Returns a :class:`Generated` that says what happened; the
+``generate`` and ``init`` commands print its lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops_gitops.adapters.files import Action, Plan, apply, keep_pins, plan, read_text
+from mlops_gitops.errors import EXIT_CHECK_FAILED, EXIT_OK, MlopsError, UsageError
+from mlops_gitops.generation import checkcache
+from mlops_gitops.names import DVC_FILE, MANIFEST_FILE, WORKFLOWS_DIR
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.pipeline.project import Project
+
+VERBS = {"create": "created", "update": "updated", "remove": "removed"}
+STALE = {"create": "missing", "update": "stale", "remove": "no longer produced by mlops.yaml"}
+
+
+@dataclass
+class Generated:
+    check: bool
+    actions: list[Action] = field(default_factory=list)
+    remembered: bool = False  # answered from the memo without rendering
+    warnings: list[str] = field(default_factory=list)  # one line each, for stderr
+
+    def by_op(self, *ops: str) -> list[Action]:
+        return [a for a in self.actions if a.op in ops]
+
+    @property
+    def stale(self) -> list[Action]:
+        return self.by_op("create", "update", "conflict", "remove")
+
+    @property
+    def exit_code(self) -> int:
+        failed = self.stale if self.check else self.by_op("conflict")
+        return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+    def lines(self) -> list[str]:
+        """What a user reads: each stale file with its diff (check), each refused or written file."""
+        out: list[str] = []
+        if self.check:
+            from mlops_gitops.pipeline.record import RECORD_FILE, describe_change
+
+            record = next((a for a in self.stale if a.path == RECORD_FILE and a.op == "update"), None)
+            for action in self.stale:
+                reason = STALE.get(action.op, action.reason)
+                if action is record:
+                    reason += ": " + describe_change(action.old, action.new or "")
+                elif record is not None and action.path.startswith(WORKFLOWS_DIR) and action.op == "update":
+                    reason += f": it follows the pipelines (see {RECORD_FILE})"
+                out.append(f"{action.path}: {reason}")
+                out.append(action.diff().rstrip("\n"))
+            if self.stale:
+                out.append(f"{len(self.stale)} generated file(s) out of date: run `mlops-gitops generate`")
+            else:
+                out.append("generated files are current")
+            return out
+        conflicts = self.by_op("conflict")
+        if conflicts:
+            from mlops_gitops.render.edithints import hints
+
+            for action in conflicts:
+                out.append(
+                    f"{action.path}: {action.reason}; not overwritten. Differences from what mlops.yaml gives:"
+                )
+                out.append(action.diff().rstrip("\n"))
+                if action.path.startswith(WORKFLOWS_DIR) and action.old is not None:
+                    keys = hints(action.path, action.old, action.new or "")
+                    if keys:
+                        out.append(f"{action.path}: in mlops.yaml, this edit is {'; '.join(keys)}")
+            out.append(
+                "nothing was written: move your edits into mlops.yaml (or keep them with a hand-written stage),"
+                " or rerun with --force to overwrite"
+            )
+            return out
+        for action in self.actions:
+            if action.op in VERBS:
+                out.append(f"{VERBS[action.op]} {action.path}")
+            elif action.op == "keep":
+                out.append(f"kept {action.path}: {action.reason}")
+        if not self.by_op(*VERBS):
+            out.append("generated files are current")
+        return out
+
+
+# How a `dvc init --subdir` monorepo is adopted: one DVC project at the Git root whose pipelines stay
+# in their folders. Each folder's dvc.yaml becomes a pipeline of its own, with its own trigger paths,
+# so a change in one retrains only that one (docs/adopting.md, "Monorepos").
+SUBPROJECTS_HOW = (
+    "to adopt them, make the repository one DVC project: `dvc init` at its root, each sub-project's "
+    "remote moved into the root's .dvc/config, its .dvc/ folder removed; each dvc.yaml stays where it "
+    "is and becomes a pipeline of its own, retrained only when its own files change (docs/adopting.md#monorepos)"
+)
+
+
+def below_git_root(root: Path, top: Path) -> str:
+    """One line: ``root`` is inside the Git repository ``top`` but not its root. GitHub reads workflows
+    only from the root's .github/workflows, so files generated here would never run."""
+    where = root.relative_to(top).as_posix() if root.is_relative_to(top) else str(root)
+    if (root / ".dvc").is_dir():
+        return (
+            f"{where}/ is a DVC project inside the Git repository {top} (`dvc init --subdir`), and GitHub "
+            f"runs only the workflows at the repository's root; {SUBPROJECTS_HOW}"
+        )
+    return (
+        f"{where}/ is not the root of its Git repository ({top}), and GitHub runs only the workflows at "
+        f"the repository's root: run mlops-gitops there (a dvc.yaml in {where}/ is adopted as a pipeline)"
+    )
+
+
+def refuse_below_git_root(root: Path) -> None:
+    """Raise the one-line refusal when ``root`` is a folder below its Git repository's root."""
+    from mlops_gitops.adapters import git
+
+    top = git.toplevel(root)
+    if top is not None and top.resolve() != root.resolve():
+        raise UsageError(below_git_root(root.resolve(), top.resolve()))
+
+
+def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tuple[Plan, list[str]]:
+    """Load and validate the manifest, resolve the pipelines, render every file in memory and compare
+    with the tree. When the manifest owns dvc.yaml it is rendered first, and DVC resolves that text
+    before anything is written. Before ``writing``, each templated file must parse: a template bug
+    must not reach the tree (a check writes nothing and shows any difference). The workflows keep
+    the action pins Dependabot or Renovate moved on disk, where ``render.pins.choose`` prefers them to
+    the tool's table; ``force`` renders the table's pins (the way back to them)."""
+    from mlops_gitops.errors import ManifestError
+    from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.pipeline.project import facts_problems, load_project
+    from mlops_gitops.render import dvcyaml, render_all
+
+    refuse_below_git_root(root)
+    manifest = load_manifest(root / MANIFEST_FILE)
+    dvc_yaml = (
+        dvcyaml.render(manifest, read_text(root / dvcyaml.DVC_FILE)) if manifest.owns_dvc_yaml else None
+    )
+    project = load_project(root, manifest, dvc_yaml=dvc_yaml.text if dvc_yaml else None)
+    problems = facts_problems(project)
+    if problems:
+        raise ManifestError(problems)
+    rendered = render_all(project, dvc_yaml)
+    if not force:
+        rendered = keep_pins(root, rendered)
+    if writing:
+        for item in rendered:
+            if item.path.startswith(".github/"):
+                check_yaml(item.path, item.text)
+    return plan(root, rendered, force=force), facts_inputs(project)
+
+
+def facts_inputs(project: Project) -> list[str]:
+    """The files the pipeline facts were resolved from and that generate does not write."""
+    written = {DVC_FILE} if project.manifest.owns_dvc_yaml else set()
+    files = [p.dvcfile for p in project.pipelines] + [v for p in project.pipelines for v in p.vars_files]
+    return [f for f in dict.fromkeys([*files, ".dvc/config"]) if f not in written]
+
+
+def check_yaml(path: str, text: str) -> None:
+    """A rendered file must parse before anything is written; a failure here is our bug, not the user's."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise MlopsError(f"{path}: mlops-gitops rendered invalid YAML ({exc}); nothing was written") from None
+
+
+def generate(root: Path, *, force: bool = False, check: bool = False) -> Generated:
+    """Render and write (or, with ``check``, only compare). A hand-edited file in the way is refused
+    (nothing is written) unless ``force``."""
+    if check and not force and checkcache.still_current(root):
+        return Generated(check=True, remembered=True)
+    the_plan, inputs = build_plan(root, force=force, writing=not check)
+    result = Generated(check=check, actions=the_plan.actions)
+    if not check and the_plan.writes:
+        from mlops_gitops.manifest.loader import load_manifest
+        from mlops_gitops.render.toolsource import running_source
+
+        warning = running_source(load_manifest(root / MANIFEST_FILE).tool).warning
+        result.warnings += [f"warning: {warning}"] if warning else []
+    if check:
+        if not result.stale:
+            checkcache.remember(root, the_plan, inputs)
+        return result
+    if the_plan.conflicts:
+        return result
+    try:
+        apply(root, the_plan)
+    except OSError as exc:
+        raise UsageError(
+            f"{exc.filename or root}: cannot write: {exc.strerror or type(exc).__name__}; nothing was written"
+        ) from None
+    checkcache.remember(root, the_plan, inputs)
+    return result

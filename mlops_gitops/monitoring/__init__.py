@@ -1,0 +1,1 @@
+"""Data checks and monitoring as flows: `validate-data`, `monitor` and the drift issue."""

@@ -1,0 +1,1 @@
+"""Deciding what changed and planning the jobs: `mlops-gitops changed` and `plan`."""
