@@ -10,7 +10,6 @@ The Python version and the install command come from the project's own files, ea
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import re
@@ -19,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_gitops.adapters.dvcconfig import dvc_remotes
 from mlops_gitops.errors import UsageError
 
 # Extras that only serve development; CI training does not need them.
 _DEV_EXTRAS = frozenset({"dev", "develop", "docs", "doc", "lint", "test", "tests", "testing", "typing"})
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
-_REMOTE_SECTION = re.compile(r"""^'?remote\s+"(?P<name>[^"]+)"'?$""")
 # Where projects keep their requirements, in the order a CI install should prefer them.
 REQUIREMENT_DIRS = ("", "src/")
 _DEV_REQUIREMENTS = re.compile(r"requirements[-_.]?(dev|test|tests|lint|docs|doc|ci)\b", re.I)
@@ -666,25 +665,6 @@ def _is_dvc2(spec: str) -> bool:
 
 
 # --- DVC -------------------------------------------------------------------------------------------
-
-
-def dvc_remotes(root: Path) -> tuple[dict[str, str], str | None]:
-    """(every remote of .dvc/config and its url, core.remote)."""
-    config = root / ".dvc" / "config"
-    if not config.is_file():
-        return {}, None
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(config.read_text(encoding="utf-8"), source=str(config))
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise UsageError(f".dvc/config: cannot parse: {str(exc).splitlines()[0]}") from None
-    remotes: dict[str, str] = {}
-    for section in parser.sections():
-        match = _REMOTE_SECTION.match(section.strip())
-        if match:
-            remotes[match.group("name")] = parser.get(section, "url", fallback="").strip()
-    default = parser.get("core", "remote", fallback="").strip() or None
-    return remotes, default
 
 
 def dvc_remote(root: Path) -> tuple[str | None, str | None]:

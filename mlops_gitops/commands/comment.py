@@ -60,9 +60,9 @@ def command(
     """Post or update the one sticky PR comment with a report (needs pull-requests: write)."""
     from mlops_gitops.adapters import actions_runtime as gha
     from mlops_gitops.adapters.github.client import GitHubContext
-    from mlops_gitops.adapters.github.comments import post_report, read_report
     from mlops_gitops.delivery.record import record_hook
     from mlops_gitops.reporters.markup import defang
+    from mlops_gitops.reporting.comment import post_report, read_report
 
     body, marker = read_report(report_path)
     hook, recorded = record_hook(record_mode, lock_dir, run_url, run_conclusion)

@@ -61,15 +61,16 @@ def command(mode: str | None, model_ref: str, manifest_path: str) -> int:
             f"register --version records models of {manifest.default_branch} only (this run is for {ref})"
         )
 
-    from mlops_gitops.adapters.github import client, tags
+    from mlops_gitops.adapters.github import client
+    from mlops_gitops.delivery import register
     from mlops_gitops.pipeline.project import load_project
 
     project = load_project(path.resolve().parent, manifest)
     ctx = client.GitHubContext.from_env()
     if mode == "version":
-        recorded = tags.record_version(project, model_ref, ctx)
+        recorded = register.record_version(project, model_ref, ctx)
     else:
-        recorded = tags.record_stages(project, ctx, client.GitHubContext.from_env(token_vars=TOKEN_VARS))
+        recorded = register.record_stages(project, ctx, client.GitHubContext.from_env(token_vars=TOKEN_VARS))
     for note in recorded.notes:
         click.echo(f"{recorded.artifact}: {note}")
     for new in recorded.created:

@@ -2,7 +2,7 @@
 
 The comment job runs in the base repository with a write token and none of the pull request's code. It
 has found the pull request by the triggering run's head (repository, branch, commit: see
-:func:`mlops_gitops.adapters.github.pulls.pulls_for_run`). Here it adds one commit on top of exactly that head,
+:func:`mlops_gitops.adapters.github.events.pulls_for_run`). Here it adds one commit on top of exactly that head,
 changing only ``dvc.lock`` files that sit beside a ``dvc.yaml`` of that commit, and moves the branch
 without force: if anyone pushed meanwhile, GitHub refuses the fast-forward and nothing is recorded.
 
@@ -200,7 +200,7 @@ def recording_section(
 def record_hook(
     mode: str, lock_dir: str | None, run_url: str, conclusion: str
 ) -> tuple[Callable[[Any, Any], str] | None, list[str]]:
-    """The ``section`` callback :func:`~mlops_gitops.adapters.github.comments.post_report` runs once it knows
+    """The ``section`` callback :func:`~mlops_gitops.reporting.comment.post_report` runs once it knows
     the PR, and the list it appends one line to saying what was recorded (for the command to print).
     The lock files are read and checked before any request is made."""
     from pathlib import Path

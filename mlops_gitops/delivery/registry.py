@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from mlops_gitops.adapters.github.tags import TagInfo
 from mlops_gitops.errors import UsageError
 from mlops_gitops.pipeline.facts import Artifact
 
@@ -205,21 +206,6 @@ def message_promotion(message: str | None) -> str | None:
 
 
 # --- plans -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TagInfo:
-    """A tag the repository holds: ``commit`` it points at (peeled; None when not a commit), and for
-    an annotated tag its message and tagger (``message`` None: a lightweight tag, which GTO ignores)."""
-
-    name: str
-    commit: str | None
-    message: str | None = None
-    tagger_email: str | None = None
-
-    @property
-    def annotated(self) -> bool:
-        return self.message is not None
 
 
 @dataclass(frozen=True)

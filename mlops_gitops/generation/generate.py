@@ -129,9 +129,10 @@ def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tupl
     the action pins Dependabot or Renovate moved on disk, where ``render.pins.choose`` prefers them to
     the tool's table; ``force`` renders the table's pins (the way back to them)."""
     from mlops_gitops.errors import ManifestError
+    from mlops_gitops.manifest import dvcyaml
     from mlops_gitops.manifest.loader import load_manifest
     from mlops_gitops.pipeline.project import facts_problems, load_project
-    from mlops_gitops.render import dvcyaml, render_all
+    from mlops_gitops.render import render_all
 
     refuse_below_git_root(root)
     manifest = load_manifest(root / MANIFEST_FILE)

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics import gates as G
 from mlops_gitops.metrics.flatten import Scalar
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mlops_gitops.metrics.compare import GateOutcome
+from mlops_gitops.metrics.outcomes import GateOutcome
 
 BASE, HEAD = "base", "head"  # whose gates decide
 VALID, MISSING, INVALID = "valid", "missing", "invalid"  # the manifest at base

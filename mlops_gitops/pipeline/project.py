@@ -217,7 +217,7 @@ def load_project(
     record to trust when its fingerprint matches (default: read from disk)."""
     if dvc_yaml is None and manifest.owns_dvc_yaml and not (root / DVC_FILE).is_file():
         # Not generated yet: the pipeline is what generate would write.
-        from mlops_gitops.render.dvcyaml import render
+        from mlops_gitops.manifest.dvcyaml import render
 
         dvc_yaml = render(manifest, None).text
     overrides = {DVC_FILE: dvc_yaml} if dvc_yaml is not None else {}

@@ -99,7 +99,7 @@ def running_source(manifest_tool: str | None) -> ToolSource:
 def dvc_plugins(root: Path) -> tuple[str, ...]:
     """The DVC remote plugins CI installs with the tool (``s3``, ``gdrive``, ...): one for each remote
     in the project's ``.dvc/config`` whose URL scheme needs one."""
-    from mlops_gitops.adoption.detect import dvc_remotes
+    from mlops_gitops.adapters.dvcconfig import dvc_remotes
     from mlops_gitops.locks import remote_plugin
 
     remotes, _ = dvc_remotes(root)

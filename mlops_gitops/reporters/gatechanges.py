@@ -20,8 +20,8 @@ from mlops_gitops.metrics.gatediff import (
     show_files,
 )
 from mlops_gitops.metrics.gates import describe
-from mlops_gitops.reporters.markdown import Part, Table
 from mlops_gitops.reporters.markup import cell, code
+from mlops_gitops.reporters.parts import Part, Table
 
 TITLE = "This pull request changes the gates"
 NOT_THE_VERDICT = "Not the verdict"

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from mlops_gitops.adapters.github import client, tags
 from mlops_gitops.cli import cli
+from mlops_gitops.delivery import register as register_flow
 from mlops_gitops.delivery import registry
 from mlops_gitops.delivery.promotion import ModelIdentity, full_marker
 from mlops_gitops.delivery.registry import NewTag, TagInfo
@@ -165,7 +166,7 @@ def test_list_tags_reads_annotated_and_lightweight_tags_of_the_artifact_only(
     gh.add_tag(REPO, "iris-clf2@v1.0.0", main, "another artifact")
     gh.add_tag(REPO, "v1.0.0", main, "a release")
     repo = connect_repo(gh, monkeypatch)
-    found = {t.name: t for t in tags.list_tags(repo, "iris-clf")}
+    found = {t.name: t for t in register_flow.artifact_tags(repo, "iris-clf")}
     assert set(found) == {"iris-clf@v0.0.1", "iris-clf#prod#2", "iris-clf@v0.0.9"}
     assert found["iris-clf@v0.0.1"] == TagInfo(
         "iris-clf@v0.0.1", main, "Registering\n\nmlops-gitops-model-hash: abc\n", BOT_EMAIL
@@ -188,7 +189,7 @@ def test_create_tag_is_an_annotated_tag_by_the_bot_and_never_moves_one(
         "acme/models#3",
         "2026-02-01T12:00:00Z",
     )
-    assert tags.create_tag(repo, new, BOT) is True
+    assert tags.create_tag(repo, new.name, new.message, new.commit, BOT, date=new.date) is True
     obj = tag_of(gh, "iris-clf#prod#1")
     assert obj["tag"] == "iris-clf#prod#1" and obj["object"] == main and obj["type"] == "commit"
     assert obj["message"] == "Assigning stage prod\n"
@@ -196,7 +197,7 @@ def test_create_tag_is_an_annotated_tag_by_the_bot_and_never_moves_one(
 
     before = gh.repo(REPO).refs["tags/iris-clf#prod#1"]
     other = gh.add_file(REPO, "main", "x.txt", "x\n")
-    assert tags.create_tag(repo, NewTag("iris-clf#prod#1", other, "again\n", "v0.0.2"), BOT) is False
+    assert tags.create_tag(repo, "iris-clf#prod#1", "again\n", other, BOT) is False
     assert gh.repo(REPO).refs["tags/iris-clf#prod#1"] == before
     assert not gh.matching("PATCH", "/git/refs") and not gh.matching("DELETE", "/git/refs")
 
@@ -216,18 +217,18 @@ def test_a_name_taken_by_another_run_is_planned_again(
         registry.version_message("iris-clf", "v0.0.1", MD5_B),
         tagger=(BOT_NAME, BOT_EMAIL),
     )
-    real = tags.list_tags
+    real = register_flow.artifact_tags
     calls: list[int] = []
 
     def stale_first(repo: object, artifact: str) -> list[TagInfo]:
         calls.append(1)
         return [] if len(calls) == 1 else real(repo, artifact)
 
-    monkeypatch.setattr(tags, "list_tags", stale_first)
+    monkeypatch.setattr(register_flow, "artifact_tags", stale_first)
     for key, value in env_for(gh, REPO).items():
         monkeypatch.setenv(key, value)
     project_ = load_project(project, load_manifest(project / "mlops.yaml"))
-    recorded = tags.record_version(project_, "HEAD", client.GitHubContext.from_env())
+    recorded = register_flow.record_version(project_, "HEAD", client.GitHubContext.from_env())
     assert [t.name for t in recorded.created] == ["iris-clf@v0.0.2"] and len(calls) == 2
     assert tag_of(gh, "iris-clf@v0.0.1")["object"] == other  # the other run's tag is untouched
 

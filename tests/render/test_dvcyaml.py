@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from mlops_gitops.manifest import load_manifest_text
-from mlops_gitops.render import dvcyaml
+from mlops_gitops.manifest import dvcyaml, load_manifest_text
 
 MANIFEST = """\
 version: 1

@@ -1,45 +1,42 @@
-"""DVC's model registry tags on GitHub: reading them, creating annotated ones as the bot, and the two
-flows of ``mlops-gitops register`` over them (as :func:`mlops_gitops.adapters.github.comments.post_report` is
-``comment``'s).
+"""Git tags on GitHub: listing those under a prefix (peeled to their commit, with the message and
+tagger of annotated ones), and creating an annotated tag as the bot.
 
-What the tags are called and say is decided in :mod:`mlops_gitops.delivery.registry` (pure); this module only
-lists an artifact's tags (``GET git/matching-refs/tags/PREFIX``, then each annotated tag object), and
-creates a tag as Git does for ``git tag -a NAME -m MESSAGE COMMIT``: a tag object (``POST git/tags``)
-then its ref (``POST git/refs``). It never moves or deletes a ref: a name taken meanwhile (another run)
-makes it plan again from the tags as they now are.
+A tag is created as Git does for ``git tag -a NAME -m MESSAGE COMMIT``: a tag object (``POST
+git/tags``) then its ref (``POST git/refs``). Nothing here moves or deletes a ref: a name taken
+meanwhile is reported (False), and the caller plans again. What the tags are called and say (GTO's
+grammar) is :mod:`mlops_gitops.delivery.registry`'s; the flows of ``register`` are
+:mod:`mlops_gitops.delivery.register`'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlops_gitops.adapters.github.client import BotIdentity, GitHubContext, connect, translated_errors
-from mlops_gitops.delivery import registry
-from mlops_gitops.delivery.registry import NewTag, Promoted, TagInfo
-from mlops_gitops.errors import GitHubError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mlops_gitops.pipeline.project import Project
-
-PERMISSION = "contents: write"
-# A concurrent run that takes the name we planned: plan again this many times before giving up.
-ATTEMPTS = 3
+from mlops_gitops.adapters.github.client import BotIdentity
 
 
-# --- adapter ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TagInfo:
+    """A tag the repository holds: ``commit`` it points at (peeled; None when not a commit), and for
+    an annotated tag its message and tagger (``message`` None: a lightweight tag, which GTO ignores)."""
+
+    name: str
+    commit: str | None
+    message: str | None = None
+    tagger_email: str | None = None
+
+    @property
+    def annotated(self) -> bool:
+        return self.message is not None
 
 
-def list_tags(repo: Any, artifact: str) -> list[TagInfo]:
-    """The tags of ``artifact`` (GTO's grammar), with the commit each points at and, for annotated
+def list_tags(repo: Any, prefix: str) -> list[TagInfo]:
+    """Every tag whose name starts with ``prefix``, with the commit each points at and, for annotated
     tags, their message and tagger. One request per annotated tag."""
-    prefix = registry.tag_prefix(artifact)
     found = []
     for ref in repo.get_git_matching_refs(f"tags/{prefix}"):
         name = str(ref.ref).removeprefix("refs/tags/")
-        parsed = registry.parse_tag(name)
-        if parsed is None or parsed.artifact != artifact:
-            continue  # another artifact whose name starts the same (model2@v1.0.0 for model)
         kind, sha = str(ref.object.type), str(ref.object.sha)
         if kind == "commit":
             found.append(TagInfo(name, sha))
@@ -59,151 +56,20 @@ def list_tags(repo: Any, artifact: str) -> list[TagInfo]:
     return found
 
 
-def create_tag(repo: Any, new: NewTag, bot: BotIdentity) -> bool:
-    """Create the annotated tag ``new`` as ``bot``; False when its name is taken already."""
+def create_tag(
+    repo: Any, name: str, message: str, commit: str, bot: BotIdentity, date: str | None = None
+) -> bool:
+    """Create the annotated tag ``name`` on ``commit`` as ``bot`` (tagger date ``date``, ISO 8601, or
+    now); False when the name is taken already."""
     from github import GithubException, InputGitAuthor
 
-    tagger = (
-        InputGitAuthor(bot.name, bot.email, new.date) if new.date else InputGitAuthor(bot.name, bot.email)
-    )
-    obj = repo.create_git_tag(new.name, new.message, new.commit, "commit", tagger)
+    tagger = InputGitAuthor(bot.name, bot.email, date) if date else InputGitAuthor(bot.name, bot.email)
+    obj = repo.create_git_tag(name, message, commit, "commit", tagger)
     try:
-        repo.create_git_ref(f"refs/tags/{new.name}", obj.sha)
+        repo.create_git_ref(f"refs/tags/{name}", obj.sha)
     except GithubException as exc:
-        message = str(exc.data.get("message", "")) if isinstance(exc.data, dict) else ""
-        if exc.status == 422 and "already exists" in message.lower():
+        text = str(exc.data.get("message", "")) if isinstance(exc.data, dict) else ""
+        if exc.status == 422 and "already exists" in text.lower():
             return False
         raise
     return True
-
-
-def _iso(value: Any) -> str:
-    from datetime import timezone
-
-    return str(value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-
-
-def merged_promotions(repo: Any, project: str, env: str, model: str, bot: BotIdentity) -> list[Promoted]:
-    """The promotion PRs to ``env`` in ``repo`` that merged: opened by the bot from the env/model branch,
-    whose marker names this project, env and model, and the model hash."""
-    from mlops_gitops.adapters.github.comments import written_by
-    from mlops_gitops.delivery import promotion
-
-    owner = repo.owner.login
-    marker = promotion.marker(project, env, model) + " hash="
-    found = []
-    for pr in repo.get_pulls(state="closed", head=f"{owner}:{promotion.branch_name(env, model)}"):
-        # merged_at is in the list response (``merged`` would cost a request per PR).
-        if pr.merged_at is None or not written_by(pr, bot.login):
-            continue
-        body = pr.body or ""
-        digest = promotion.marked_hash(body)
-        if marker in body and digest:
-            found.append(Promoted(str(repo.full_name), int(pr.number), env, digest, _iso(pr.merged_at)))
-    return found
-
-
-# --- flows -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What ``register`` did: the tags it created, and a line for each thing it left as it was."""
-
-    artifact: str
-    created: tuple[NewTag, ...]
-    notes: tuple[str, ...]
-
-
-def artifact_of(project: Project) -> str:
-    """GTO's name for deploy.model: the ``artifacts:`` entry of the pipelines whose path is the model's."""
-    from mlops_gitops.adapters import git
-
-    assert project.manifest.deploy is not None
-    top = git.toplevel(project.root)
-    prefix = project.root.resolve().relative_to(top.resolve()).as_posix() if top else ""
-    entries = [a for p in project.pipelines for a in p.artifacts]
-    return registry.artifact_name(
-        entries, project.manifest.deploy.model.path, "" if prefix == "." else prefix
-    )
-
-
-def record_version(
-    project: Project, model_ref: str, ctx: GitHubContext, bot: BotIdentity | None = None
-) -> Recorded:
-    """Tag the model of ``model_ref`` (its hash from the committed dvc.lock, as ``promote`` reads it)
-    with the next version, unless that model or that commit has one."""
-    from mlops_gitops.delivery.deployment import model_at
-
-    bot = bot or BotIdentity.from_env()
-    artifact = artifact_of(project)
-    model = model_at(project, model_ref)
-    gh = connect(ctx)
-    with translated_errors(ctx, "reading the registry tags", PERMISSION) as step:
-        repo = gh.get_repo(ctx.require_repository())
-        for _ in range(ATTEMPTS):
-            step.action = f"reading the tags of {artifact}"
-            plan = registry.plan_version(
-                list_tags(repo, artifact), artifact, model.hash, model.commit, bot.email
-            )
-            if plan.create is None:
-                return Recorded(artifact, (), (plan.detail,))
-            step.action = f"creating tag {plan.create.name}"
-            if create_tag(repo, plan.create, bot):
-                return Recorded(artifact, (plan.create,), ())
-    raise GitHubError(
-        f"creating a version tag of {artifact}: other runs took {ATTEMPTS} names in a row; run again"
-    )
-
-
-def record_stages(
-    project: Project,
-    ctx: GitHubContext,
-    pulls_ctx: GitHubContext | None = None,
-    bot: BotIdentity | None = None,
-) -> Recorded:
-    """Tag a stage assignment for every merged promotion PR whose model has a version and that no tag
-    records yet. ``ctx`` creates the tags in this repository; ``pulls_ctx`` (default ``ctx``) reads the
-    promotion PRs, which may live in other repositories (``deploy.environments[].repo``)."""
-    manifest = project.manifest
-    assert manifest.deploy is not None
-    bot = bot or BotIdentity.from_env()
-    artifact = artifact_of(project)
-    for env in manifest.deploy.environments:
-        registry.check_stage(env.name)
-    pulls_ctx = pulls_ctx or ctx
-    home = ctx.require_repository()
-    promoted: list[Promoted] = []
-    reader = connect(pulls_ctx, token_hint="MLOPS_GITOPS_TOKEN or GITHUB_TOKEN")
-    with translated_errors(pulls_ctx, "reading the promotion PRs", "pull-requests: read") as step:
-        repos: dict[str, Any] = {}
-        for env in manifest.deploy.environments:
-            name = pulls_ctx.require_repository(env.repo) if env.repo else home
-            step.action = f"reading the promotion PRs of {env.name} in {name}"
-            if name not in repos:
-                repos[name] = reader.get_repo(name)
-            promoted += merged_promotions(
-                repos[name], manifest.name, env.name, manifest.deploy.model.name, bot
-            )
-    if not promoted:
-        return Recorded(artifact, (), ("no merged promotion PR",))
-    gh = connect(ctx)
-    created: list[NewTag] = []
-    with translated_errors(ctx, "reading the registry tags", PERMISSION) as step:
-        repo = gh.get_repo(home)
-        for _ in range(ATTEMPTS):
-            step.action = f"reading the tags of {artifact}"
-            plan = registry.plan_stages(list_tags(repo, artifact), artifact, promoted, bot.email)
-            ours = {new.promotion for new in created}
-            notes = [f"{p.id} ({p.env}): recorded already" for p in plan.done if p.id not in ours]
-            notes += list(plan.waiting)
-            for new in plan.create:
-                step.action = f"creating tag {new.name}"
-                if not create_tag(repo, new, bot):
-                    break  # another run took the counter: plan what is left again
-                created.append(new)
-            else:
-                return Recorded(artifact, tuple(created), tuple(notes))
-    raise GitHubError(
-        f"creating stage tags of {artifact}: other runs took {ATTEMPTS} names in a row; run again"
-    )
