@@ -38,6 +38,15 @@ class MetricOutcomes:
     candidate: ArmStats
     segment: str | None = None
     source: str = ""  # the query or file the numbers came from, shown in the PR body
+    # The largest degradation still accepted, in the metric's own units (a share for a proportion:
+    # 0.01 is one percentage point). A step advances only once the always-valid interval rules out
+    # anything worse than this; 0 asks for proof that the candidate is better (see decision.py).
+    tolerance: float = 0.0
+
+    def __post_init__(self) -> None:
+        # A negative or infinite margin has no meaning; reject it here rather than in every reader.
+        if not 0 <= self.tolerance < float("inf"):
+            raise ValueError(f"{self.metric}: tolerance must be a finite number >= 0, not {self.tolerance}")
 
 
 @dataclass(frozen=True)
