@@ -99,6 +99,19 @@ class YamlBombError(UsageError):
     """A YAML document whose aliases recurse or expand beyond the tool's bound."""
 
 
+class PrometheusError(MlopsError):
+    """Prometheus could not be reached, timed out or refused; exit 1 (the input was fine, the service
+    said no, as for GitHub)."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class PromQLError(PrometheusError):
+    """A query Prometheus rejects as malformed, or whose answer is not the one number asked for; exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class CheckFailed(MlopsError):
     """A check ran and said no (gate failed, generated file stale); exit code 1."""
 
