@@ -12,7 +12,7 @@ import os
 import posixpath
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ def guarded_yaml(root: Path | str, revision: str | None = None) -> Iterator[None
     parse = saved[0]
     base = os.path.abspath(root)
 
-    def guarded_parse_yaml(text: Any, path: Any, typ: str = "safe") -> Any:
+    # Any out: DVC's parser returns raw YAML, which DVC validates itself.
+    def guarded_parse_yaml(text: object, path: object, typ: str = "safe") -> Any:
         if isinstance(text, str):
             with contextlib.suppress(YAMLError):  # not YAML: DVC's parser says why, as it always has
                 guard(text, _shown(base, str(path), revision))
@@ -57,7 +58,8 @@ def guarded_yaml(root: Path | str, revision: str | None = None) -> Iterator[None
     quiet = _QuietWhileRefused()
     # DVC's table of parsers by extension (plot and metric data): a defaultdict whose default is
     # ``parse_yaml``, which stores whatever it returned first under ``.yaml``/``.yml`` for good.
-    parsers: dict[str, Any] = importlib.import_module("dvc.utils.serialize").PARSERS
+    serialize = importlib.import_module("dvc.utils.serialize")
+    parsers: MutableMapping[str, Callable[..., object]] = serialize.PARSERS
     had = {ext: parsers[ext] for ext in _YAML_SUFFIXES if ext in parsers}
     for module in modules:
         setattr(module, "parse_yaml", guarded_parse_yaml)  # noqa: B010

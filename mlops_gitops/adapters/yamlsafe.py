@@ -32,6 +32,9 @@ from mlops_gitops.errors import Problem, YamlBombError
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
     from ruamel.yaml.composer import Composer
+    from ruamel.yaml.error import StreamMark
+    from ruamel.yaml.events import AliasEvent
+    from ruamel.yaml.nodes import Node
 
 __all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "YamlBombError", "guard", "load_roundtrip", "load_safe"]
 
@@ -48,7 +51,7 @@ MAX_DEPTH = 100
 class _Refused(Exception):
     """Raised inside the composer, where the file name is unknown; becomes a YamlBombError."""
 
-    def __init__(self, mark: Any, message: str) -> None:
+    def __init__(self, mark: StreamMark, message: str) -> None:
         super().__init__(message)
         self.mark = mark
         self.message = message
@@ -79,7 +82,9 @@ def guard(text: str, source: str) -> None:
 
 
 def load_safe(text: str, source: str) -> Any:
-    """``YAML(typ="safe").load(text)`` (plain dicts, lists, scalars) once :func:`guard` would pass."""
+    """``YAML(typ="safe").load(text)`` (plain dicts, lists, scalars) once :func:`guard` would pass.
+
+    ``Any``: this is the edge where YAML from outside enters, unvalidated; callers narrow it."""
     return _load("safe", text, source)
 
 
@@ -128,17 +133,17 @@ def _guarded_composer() -> type[Composer]:
     from ruamel.yaml.events import AliasEvent
 
     class GuardedComposer(Composer):
-        def __init__(self, loader: Any = None) -> None:
+        def __init__(self, loader: YAML | None = None) -> None:
             super().__init__(loader)
             # [expanded size, height] of each node being composed, outermost first.
             self._open: list[list[int]] = []
             # [expanded size, height] of each anchored node composed in full; an alias to an anchored
             # node missing here names one of its own ancestors.
-            self._done: dict[Any, tuple[int, int]] = {}
+            self._done: dict[Node, tuple[int, int]] = {}
             # Nodes that aliases have added beyond the text's own, over the whole stream.
             self._added = 0
 
-        def compose_node(self, parent: Any, index: Any) -> Any:
+        def compose_node(self, parent: Node | None, index: object) -> Node:
             event = self.parser.peek_event()
             if isinstance(event, AliasEvent):
                 node = super().compose_node(parent, index)  # the anchored node itself, not a copy
@@ -157,7 +162,7 @@ def _guarded_composer() -> type[Composer]:
                 self._add_child(size, height)
             return node
 
-        def _count_alias(self, node: Any, event: Any) -> None:
+        def _count_alias(self, node: Node, event: AliasEvent) -> None:
             name = event.anchor
             done = self._done.get(node)
             if done is None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.errors import GitHubError, MlopsError, UsageError
 from mlops_gitops.names import GITHUB_BODY_LIMIT
@@ -149,7 +149,7 @@ _PERMISSION_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _accepted_permissions(headers: Mapping[str, Any] | None) -> str | None:
+def _accepted_permissions(headers: Mapping[str, object] | None) -> str | None:
     """GitHub names the permissions a route accepts in X-Accepted-GitHub-Permissions."""
     if not headers:
         return None
@@ -160,7 +160,8 @@ def _accepted_permissions(headers: Mapping[str, Any] | None) -> str | None:
     return " or ".join(p.replace("_", "-").replace("=", ": ") for p in parts) or None
 
 
-def _message(data: Any) -> str:
+def _message(data: object) -> str:
+    """GitHub's error body (untrusted JSON, or whatever came back) as one short text."""
     if isinstance(data, dict):
         msg = str(data.get("message") or "")
         details = [

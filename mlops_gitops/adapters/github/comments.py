@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from mlops_gitops.adapters.github.client import cap
+
+if TYPE_CHECKING:  # pragma: no cover
+    from github.Issue import Issue
+    from github.IssueComment import IssueComment
+    from github.PullRequest import PullRequest
 
 
 @dataclass(frozen=True)
@@ -15,13 +21,15 @@ class Outcome:
     id: int | None = None
 
 
-def written_by(item: Any, login: str) -> bool:
-    """Whether a comment, issue or pull request was written by ``login`` (our bot identity)."""
+def written_by(item: object, login: str) -> bool:
+    """Whether a comment, issue or pull request was written by ``login`` (our bot identity).
+
+    Anything with a ``user`` will do (PyGithub's comments, issues and pull requests all have one)."""
     user = getattr(item, "user", None)
     return user is not None and str(user.login).lower() == login.lower()
 
 
-def find_sticky(comments: Any, marker: str, bot_login: str) -> Any | None:
+def find_sticky(comments: Iterable[IssueComment], marker: str, bot_login: str) -> IssueComment | None:
     """The first comment by ``bot_login`` whose body starts with ``marker``.
 
     The marker is public: anyone can post a comment starting with it, and editing that comment would
@@ -36,14 +44,18 @@ def find_sticky(comments: Any, marker: str, bot_login: str) -> Any | None:
     return None
 
 
-def upsert(target: Any, body: str, marker: str, bot_login: str) -> Outcome:
+def upsert(target: PullRequest | Issue, body: str, marker: str, bot_login: str) -> Outcome:
     """Edit the bot's marked comment on ``target`` (a PullRequest or an Issue), or create it.
 
     Leaves the comment alone when the body is already the same, so reruns cause no notification.
     """
     body = cap(body)
+    comments: Iterable[IssueComment]
+    create: Callable[[str], IssueComment]
+    # Told apart by what they can do rather than by class, so a stand-in for either works too.
     if hasattr(target, "get_issue_comments"):
-        comments, create = target.get_issue_comments(), target.create_issue_comment
+        pull = cast("PullRequest", target)
+        comments, create = pull.get_issue_comments(), pull.create_issue_comment
     else:
         comments, create = target.get_comments(), target.create_comment
     existing = find_sticky(comments, marker, bot_login)

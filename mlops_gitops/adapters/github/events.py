@@ -4,14 +4,19 @@ pull requests whose head is exactly a run's, or that contain a commit."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.errors import UsageError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from github.PullRequest import PullRequest
+    from github.Repository import Repository
 
-def _event_payload(event_path: str | None) -> dict[str, Any] | None:
+
+def _event_payload(event_path: str | None) -> Mapping[str, object] | None:
     """The event payload GitHub wrote (untrusted data): a mapping, or None without one."""
     if not event_path:
         return None
@@ -27,9 +32,10 @@ def pr_number_from_event(event_path: str | None) -> int | None:
     event = _event_payload(event_path)
     if event is None:
         return None
-    candidates: list[Any] = []
-    if isinstance(event.get("pull_request"), dict):
-        candidates.append(event["pull_request"].get("number"))
+    candidates: list[object] = []
+    pull = event.get("pull_request")
+    if isinstance(pull, dict):
+        candidates.append(pull.get("number"))
     issue = event.get("issue")
     if isinstance(issue, dict) and issue.get("pull_request"):
         candidates.append(issue.get("number"))
@@ -70,7 +76,7 @@ def run_head_from_event(event_path: str | None) -> RunHead | None:
     return RunHead(str(repository), str(branch), str(sha))
 
 
-def pulls_for_run(repo: Any, run: RunHead) -> list[Any]:
+def pulls_for_run(repo: Repository, run: RunHead) -> list[PullRequest]:
     """Open PRs of ``repo`` whose head is exactly the run's: same repository, branch and commit.
 
     The commit alone is not enough: a maintainer who pushes a fork's commits to a branch here (to run
@@ -87,6 +93,6 @@ def pulls_for_run(repo: Any, run: RunHead) -> list[Any]:
     ]
 
 
-def pulls_for_commit(repo: Any, sha: str) -> list[Any]:
+def pulls_for_commit(repo: Repository, sha: str) -> list[PullRequest]:
     """Open PRs whose head contains ``sha`` (GitHub's "list pull requests associated with a commit")."""
     return [p for p in repo.get_commit(sha).get_pulls() if p.state == "open"]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.adapters.github.client import BOT_LOGIN, cap
 from mlops_gitops.adapters.github.comments import written_by
+
+if TYPE_CHECKING:  # pragma: no cover
+    from github.Issue import Issue
+    from github.Repository import Repository
 
 
 @dataclass(frozen=True)
@@ -17,8 +21,8 @@ class IssueOutcome:
 
 
 def find_open_issue(
-    repo: Any, marker: str, labels: tuple[str, ...] | list[str] = (), bot_login: str = BOT_LOGIN
-) -> Any | None:
+    repo: Repository, marker: str, labels: tuple[str, ...] | list[str] = (), bot_login: str = BOT_LOGIN
+) -> Issue | None:
     """The open issue opened by ``bot_login`` (never a PR: GitHub lists PRs as issues too) whose body
     holds ``marker``. Anyone can open an issue carrying the marker; only the bot's own is edited.
 
@@ -26,17 +30,17 @@ def find_open_issue(
     what decides, so a human relabelling the issue only costs a longer listing on the next run.
     """
     for candidates in ([list(labels)] if labels else []) + [[]]:
-        kwargs: dict[str, Any] = {"state": "open"}
-        if candidates:
-            kwargs["labels"] = candidates
-        for issue in repo.get_issues(**kwargs):
+        issues = (
+            repo.get_issues(state="open", labels=candidates) if candidates else repo.get_issues(state="open")
+        )
+        for issue in issues:
             if issue.pull_request is None and marker in (issue.body or "") and written_by(issue, bot_login):
                 return issue
     return None
 
 
 def upsert_issue(
-    repo: Any,
+    repo: Repository,
     title: str,
     body: str,
     marker: str,
@@ -62,7 +66,7 @@ def upsert_issue(
 
 
 def close_issue(
-    repo: Any,
+    repo: Repository,
     marker: str,
     comment: str | None = None,
     labels: tuple[str, ...] | list[str] = (),
@@ -78,6 +82,8 @@ def close_issue(
     return IssueOutcome("closed", issue.number, issue.html_url)
 
 
-def dispatch_workflow(repo: Any, workflow_file: str, ref: str, inputs: dict[str, str] | None = None) -> None:
+def dispatch_workflow(
+    repo: Repository, workflow_file: str, ref: str, inputs: dict[str, str] | None = None
+) -> None:
     """Start ``workflow_file`` (``on: workflow_dispatch``) on ``ref``; raises GithubException on refusal."""
     repo.get_workflow(workflow_file).create_dispatch(ref=ref, inputs=inputs or {}, throw=True)

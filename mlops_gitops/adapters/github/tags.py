@@ -11,9 +11,12 @@ grammar) is :mod:`mlops_gitops.delivery.registry`'s; the flows of ``register`` a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.adapters.github.client import BotIdentity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from github.Repository import Repository
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class TagInfo:
         return self.message is not None
 
 
-def list_tags(repo: Any, prefix: str) -> list[TagInfo]:
+def list_tags(repo: Repository, prefix: str) -> list[TagInfo]:
     """Every tag whose name starts with ``prefix``, with the commit each points at and, for annotated
     tags, their message and tagger. One request per annotated tag."""
     found = []
@@ -57,7 +60,7 @@ def list_tags(repo: Any, prefix: str) -> list[TagInfo]:
 
 
 def create_tag(
-    repo: Any, name: str, message: str, commit: str, bot: BotIdentity, date: str | None = None
+    repo: Repository, name: str, message: str, commit: str, bot: BotIdentity, date: str | None = None
 ) -> bool:
     """Create the annotated tag ``name`` on ``commit`` as ``bot`` (tagger date ``date``, ISO 8601, or
     now); False when the name is taken already."""
