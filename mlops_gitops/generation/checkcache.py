@@ -15,13 +15,24 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from mlops_gitops.adapters.files import Plan
 from mlops_gitops.adapters.resources import tool_signature
 from mlops_gitops.names import GENERATED_PREFIX, MANIFEST_FILE, WORKFLOWS_DIR
+from mlops_gitops.pipeline.fingerprint import WorkTree
 
 CACHE_NAME = "mlops-gitops-generated.json"
+
+
+class State(TypedDict):
+    """What the memo records (as JSON): every key must still match for the memo to answer."""
+
+    tool: str  # resources.tool_signature()
+    manifest: str  # sha256 of mlops.yaml
+    files: dict[str, str]  # generated file -> sha256 of what was rendered
+    inputs: dict[str, str]  # file the pipeline facts were resolved from -> sha256
+    listing: list[str]  # every dvc.yaml and .dvc file (fingerprint.listing)
 
 
 def _sha(data: bytes) -> str:
@@ -52,13 +63,23 @@ def _ours_on_disk(root: Path) -> set[str]:
     return found
 
 
-def remember(root: Path, the_plan: Plan, inputs: Sequence[str] = ()) -> None:
+def remember(
+    root: Path,
+    the_plan: Plan,
+    inputs: Sequence[str] = (),
+    *,
+    tree: WorkTree | None = None,
+    listed: Sequence[str] | None = None,
+) -> None:
     """Record the state after a generate that wrote everything, or a check that found it current.
     ``inputs``: the files the pipeline facts were resolved from (your dvc.yaml files, the params
     files their ``vars`` read, ``.dvc/config``); with the listing of dvc.yaml and ``.dvc`` files, a
-    change to any of them sends the next check down the full path."""
+    change to any of them sends the next check down the full path. ``tree``: the command's reading
+    of the repository, so what is recorded is what the answer came from (no file read twice);
+    ``listed``: the listing as it is once the plan is written (with a dvc.yaml generate wrote)."""
+    tree = tree if tree is not None else WorkTree(root)
     cache = _path(root)
-    manifest = _read(root / MANIFEST_FILE)
+    manifest = tree.read(MANIFEST_FILE)
     if cache is None or manifest is None:
         return
     files: dict[str, str] = {}
@@ -67,42 +88,59 @@ def remember(root: Path, the_plan: Plan, inputs: Sequence[str] = ()) -> None:
             files[action.path] = _sha((action.new or "").encode("utf-8"))
         elif action.op != "remove":
             return  # a conflict or a kept file: the next check must look properly
-    from mlops_gitops.pipeline.fingerprint import listing
-
-    state = {
+    state: State = {
         "tool": tool_signature(),
         "manifest": _sha(manifest),
         "files": files,
-        "inputs": {rel: _sha(_read(root / rel) or b"") for rel in inputs},
-        "listing": listing(root),
+        "inputs": {rel: tree.sha(rel) for rel in inputs},
+        "listing": list(tree.listing if listed is None else listed),
     }
     with contextlib.suppress(OSError):  # a read-only .git only costs speed
         cache.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
 
 
-def still_current(root: Path) -> bool:
+def _recorded(raw: bytes) -> State | None:
+    """The memo's state, or None when it is not one this version wrote (then the full path runs)."""
+    try:
+        data: object = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or set(data) != set(State.__annotations__):
+        return None
+    maps = (data["files"], data["inputs"])
+    if not all(isinstance(m, dict) and all(isinstance(v, str) for v in m.values()) for m in maps):
+        return None
+    if not isinstance(data["listing"], list):
+        return None
+    return State(
+        tool=str(data["tool"]),
+        manifest=str(data["manifest"]),
+        files=data["files"],
+        inputs=data["inputs"],
+        listing=data["listing"],
+    )
+
+
+def still_current(root: Path, tree: WorkTree | None = None) -> bool:
+    """Whether the last generate or check answered for exactly this tree (``tree``: the command's
+    reading of the repository, handed on to the full path when this says no)."""
+    tree = tree if tree is not None else WorkTree(root)
     cache = _path(root)
     raw = _read(cache) if cache else None
-    manifest = _read(root / MANIFEST_FILE)
+    manifest = tree.read(MANIFEST_FILE)
     if raw is None or manifest is None:
         return False
-    try:
-        state: dict[str, Any] = json.loads(raw)
-    except ValueError:
+    state = _recorded(raw)
+    if state is None:
         return False
-    if state.get("manifest") != _sha(manifest) or state.get("tool") != tool_signature():
+    if state["manifest"] != _sha(manifest) or state["tool"] != tool_signature():
         return False
-    files: dict[str, str] = state.get("files") or {}
-    for rel, expected in files.items():
+    for rel, expected in state["files"].items():
         data = _read(root / rel)
         if data is None or _sha(data) != expected:
             return False
-    inputs: dict[str, str] = state.get("inputs") or {}
-    for rel, expected in inputs.items():
-        if _sha(_read(root / rel) or b"") != expected:
-            return False
-    from mlops_gitops.pipeline.fingerprint import listing
-
-    if state.get("listing") != listing(root):
+    if any(tree.sha(rel) != expected for rel, expected in state["inputs"].items()):
         return False
-    return _ours_on_disk(root) <= set(files)
+    if state["listing"] != list(tree.listing):
+        return False
+    return _ours_on_disk(root) <= set(state["files"])

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_gitops.adapters.files import Action, Plan, apply, keep_pins, plan, read_text
+from mlops_gitops.adapters.files import Action, Plan, apply, keep_pins, plan
 from mlops_gitops.errors import EXIT_CHECK_FAILED, EXIT_OK, MlopsError, UsageError
 from mlops_gitops.generation import checkcache
 from mlops_gitops.names import DVC_FILE, MANIFEST_FILE, WORKFLOWS_DIR
+from mlops_gitops.pipeline.fingerprint import WorkTree
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.pipeline.project import Project
@@ -112,34 +113,47 @@ def below_git_root(root: Path, top: Path) -> str:
     )
 
 
-def refuse_below_git_root(root: Path) -> None:
-    """Raise the one-line refusal when ``root`` is a folder below its Git repository's root."""
-    from mlops_gitops.adapters import git
-
-    top = git.toplevel(root)
+def refuse_below_git_root(root: Path, tree: WorkTree | None = None) -> None:
+    """Raise the one-line refusal when ``root`` is a folder below its Git repository's root
+    (``tree``: the command's reading of the repository, which asks git once)."""
+    top = (tree if tree is not None else WorkTree(root)).toplevel
     if top is not None and top.resolve() != root.resolve():
         raise UsageError(below_git_root(root.resolve(), top.resolve()))
 
 
-def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tuple[Plan, list[str]]:
+@dataclass(frozen=True)
+class Built:
+    """Every file rendered and compared with the tree, and what it was made from."""
+
+    plan: Plan
+    project: Project
+
+    @property
+    def inputs(self) -> list[str]:
+        return facts_inputs(self.project)
+
+
+def build_plan(
+    root: Path, *, force: bool = False, writing: bool = True, tree: WorkTree | None = None
+) -> Built:
     """Load and validate the manifest, resolve the pipelines, render every file in memory and compare
     with the tree. When the manifest owns dvc.yaml it is rendered first, and DVC resolves that text
     before anything is written. Before ``writing``, each templated file must parse: a template bug
     must not reach the tree (a check writes nothing and shows any difference). The workflows keep
     the action pins Dependabot or Renovate moved on disk, where ``render.pins.choose`` prefers them to
-    the tool's table; ``force`` renders the table's pins (the way back to them)."""
+    the tool's table; ``force`` renders the table's pins (the way back to them). ``tree``: the
+    command's reading of the repository (listed and read once), else one of its own."""
     from mlops_gitops.errors import ManifestError
     from mlops_gitops.manifest import dvcyaml
     from mlops_gitops.manifest.loader import load_manifest
     from mlops_gitops.pipeline.project import facts_problems, load_project
     from mlops_gitops.render import render_all
 
-    refuse_below_git_root(root)
+    tree = tree if tree is not None else WorkTree(root)
+    refuse_below_git_root(root, tree)
     manifest = load_manifest(root / MANIFEST_FILE)
-    dvc_yaml = (
-        dvcyaml.render(manifest, read_text(root / dvcyaml.DVC_FILE)) if manifest.owns_dvc_yaml else None
-    )
-    project = load_project(root, manifest, dvc_yaml=dvc_yaml.text if dvc_yaml else None)
+    dvc_yaml = dvcyaml.render(manifest, _text(tree, DVC_FILE)) if manifest.owns_dvc_yaml else None
+    project = load_project(root, manifest, dvc_yaml=dvc_yaml.text if dvc_yaml else None, tree=tree)
     problems = facts_problems(project)
     if problems:
         raise ManifestError(problems)
@@ -150,7 +164,12 @@ def build_plan(root: Path, *, force: bool = False, writing: bool = True) -> tupl
         for item in rendered:
             if item.path.startswith(".github/"):
                 check_yaml(item.path, item.text)
-    return plan(root, rendered, force=force), facts_inputs(project)
+    return Built(plan(root, rendered, force=force), project)
+
+
+def _text(tree: WorkTree, path: str) -> str | None:
+    raw = tree.read(path)
+    return raw.decode("utf-8") if raw is not None else None
 
 
 def facts_inputs(project: Project) -> list[str]:
@@ -171,22 +190,26 @@ def check_yaml(path: str, text: str) -> None:
         raise MlopsError(f"{path}: mlops-gitops rendered invalid YAML ({exc}); nothing was written") from None
 
 
-def generate(root: Path, *, force: bool = False, check: bool = False) -> Generated:
+def generate(
+    root: Path, *, force: bool = False, check: bool = False, tree: WorkTree | None = None
+) -> Generated:
     """Render and write (or, with ``check``, only compare). A hand-edited file in the way is refused
-    (nothing is written) unless ``force``."""
-    if check and not force and checkcache.still_current(root):
+    (nothing is written) unless ``force``. ``tree``: the repository as the calling flow already
+    listed it (``init``), else read here, once, for the memo and the full path alike."""
+    tree = tree if tree is not None else WorkTree(root)
+    if check and not force and checkcache.still_current(root, tree):
         return Generated(check=True, remembered=True)
-    the_plan, inputs = build_plan(root, force=force, writing=not check)
+    built = build_plan(root, force=force, writing=not check, tree=tree)
+    the_plan = built.plan
     result = Generated(check=check, actions=the_plan.actions)
     if not check and the_plan.writes:
-        from mlops_gitops.manifest.loader import load_manifest
         from mlops_gitops.render.toolsource import running_source
 
-        warning = running_source(load_manifest(root / MANIFEST_FILE).tool).warning
+        warning = running_source(built.project.manifest.tool).warning
         result.warnings += [f"warning: {warning}"] if warning else []
     if check:
         if not result.stale:
-            checkcache.remember(root, the_plan, inputs)
+            checkcache.remember(root, the_plan, built.inputs, tree=tree)
         return result
     if the_plan.conflicts:
         return result
@@ -196,5 +219,6 @@ def generate(root: Path, *, force: bool = False, check: bool = False) -> Generat
         raise UsageError(
             f"{exc.filename or root}: cannot write: {exc.strerror or type(exc).__name__}; nothing was written"
         ) from None
-    checkcache.remember(root, the_plan, inputs)
+    # Listed from now on: the dvc.yaml generate wrote, if it wrote one (the project lists it already).
+    checkcache.remember(root, the_plan, built.inputs, tree=tree, listed=built.project.listed)
     return result

@@ -16,6 +16,10 @@ facts DVC gave are recorded with a fingerprint of everything resolution reads *s
 * ``.dvc/config`` (its ``parsing`` options change how ``${}`` renders).
 
 Same fingerprint, same facts. A different fingerprint means the facts must be read again by DVC.
+
+A command takes all of that from the repository once: a :class:`WorkTree` lists it (one ``git
+ls-files``), reads each file once and asks git where the work tree's root is once, and is handed down
+to whatever needs it (the fingerprint, the project, ``generate``'s memo, ``init``'s detection).
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ import os
 import posixpath
 import re
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from mlops_gitops.errors import UsageError, YamlBombError
 
@@ -76,14 +81,60 @@ def _skipped(path: str) -> bool:
     return any(part in _SKIP_DIRS for part in path.split("/")[:-1])
 
 
-def structure(data: Any) -> Any:
+@dataclass(frozen=True, eq=False)
+class WorkTree:
+    """The repository at ``root`` as one command sees it: its :func:`listing`, the bytes of each file
+    it reads and the Git work tree's root, each taken on first use and never again. Created at the
+    top of a flow and handed down, so the fingerprint, the project and ``generate``'s memo agree on
+    one reading (and a file edited halfway through a command is seen as it was first read: the memo
+    then records what the answer was computed from, and the next command looks again).
+
+    ``listed``: the listing when the caller already has it. A flow that writes files the tree has
+    read (``init``'s ``dvc init`` and ``dvc add``) hands the next step a new WorkTree with only the
+    listing (:meth:`relisted`): what is listed does not change, what was read may have."""
+
+    root: Path
+    listed: tuple[str, ...] | None = None
+    _reads: dict[str, bytes | None] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def listing(self) -> tuple[str, ...]:
+        """Every dvc.yaml and ``.dvc`` file Git would see (:func:`listing`), repo-relative, sorted."""
+        return self.listed if self.listed is not None else tuple(listing(self.root))
+
+    @cached_property
+    def toplevel(self) -> Path | None:
+        """The Git work tree's root (``git rev-parse --show-toplevel``), None outside a repository."""
+        from mlops_gitops.adapters import git
+
+        return git.toplevel(self.root)
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of a repo-relative file, None when it is not a readable file."""
+        if path not in self._reads:
+            try:
+                self._reads[path] = (self.root / path).read_bytes()
+            except OSError:  # missing, a folder, unreadable: DVC says what is wrong, if it matters
+                self._reads[path] = None
+        return self._reads[path]
+
+    def sha(self, path: str) -> str:
+        """sha256 of a file's bytes (of nothing when it is missing), as the memos key on them."""
+        return hashlib.sha256(self.read(path) or b"").hexdigest()
+
+    def relisted(self) -> WorkTree:
+        """The same listing, nothing read yet: for the next step after files were written."""
+        return WorkTree(self.root, self.listing)
+
+
+def structure(data: object) -> object:
     """A parsed dvc.yaml without what cannot change a path: stage commands, descriptions, meta."""
     if not isinstance(data, dict):
         return data
     stages = data.get("stages")
     if not isinstance(stages, dict):
         return data
-    kept: dict[str, Any] = {}
+    kept: dict[str, object] = {}
     for name, stage in stages.items():
         if isinstance(stage, dict):
             body = stage.get("do")
@@ -94,10 +145,10 @@ def structure(data: Any) -> Any:
     return {**data, "stages": kept}
 
 
-def references(data: Any) -> set[str]:
+def references(data: object) -> set[str]:
     """Dotted names that ``${...}`` expressions refer to in ``data`` (commands already removed)."""
     found: set[str] = set()
-    todo = [data]
+    todo: list[object] = [data]
     while todo:
         node = todo.pop()
         if isinstance(node, str):
@@ -130,11 +181,11 @@ def pointer_structure(raw: bytes | None) -> str | None:
     return hashlib.sha256(b"\n".join(kept)).hexdigest()
 
 
-def _vars_files(dvcfile: str, data: Any) -> list[str]:
+def _vars_files(dvcfile: str, data: object) -> list[str]:
     """Files a dvc.yaml's ``vars`` load (top level and per stage), and its default params.yaml."""
     base = posixpath.dirname(dvcfile)
     names = [DEFAULT_PARAMS]
-    entries: list[Any] = list(data.get("vars") or []) if isinstance(data, dict) else []
+    entries: list[object] = list(data.get("vars") or []) if isinstance(data, dict) else []
     stages = data.get("stages") if isinstance(data, dict) else None
     for stage in (stages or {}).values() if isinstance(stages, dict) else ():
         if isinstance(stage, dict):
@@ -147,7 +198,7 @@ def _vars_files(dvcfile: str, data: Any) -> list[str]:
     return list(dict.fromkeys(posixpath.normpath(posixpath.join(base, n)) for n in names))
 
 
-def _dig(data: Any, dotted: str) -> Any:
+def _dig(data: object, dotted: str) -> object:
     node = data
     for part in dotted.split("."):
         if isinstance(node, dict) and part in node:
@@ -159,19 +210,10 @@ def _dig(data: Any, dotted: str) -> Any:
     return node
 
 
-def _parse(text: bytes, path: str) -> Any:
+def _parse(text: bytes, path: str) -> object:
     from mlops_gitops.adapters.datafiles import parse_file
 
     return parse_file(text, path, "the work tree")
-
-
-def _read(root: Path, path: str, overrides: Mapping[str, str]) -> bytes | None:
-    if path in overrides:
-        return overrides[path].encode("utf-8")
-    try:
-        return (root / path).read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
 
 
 def fingerprint(
@@ -179,45 +221,65 @@ def fingerprint(
     dvcfiles: Iterable[str],
     overrides: Mapping[str, str] | None = None,
     listed: Iterable[str] | None = None,
+    *,
+    tree: WorkTree | None = None,
 ) -> str:
     """The fingerprint of ``dvcfiles`` (repo-relative) under ``root``; ``overrides`` give the text of
     files not yet written (a dvc.yaml ``generate`` is about to write); ``listed`` is :func:`listing`
-    when the caller has it already. A file that does not parse is fingerprinted by its bytes: DVC
-    will say what is wrong with it."""
-    overrides = dict(overrides or {})
-    parts: dict[str, Any] = {"listing": sorted({*(listing(root) if listed is None else listed), *overrides})}
-    config = _read(root, ".dvc/config", overrides)
-    parts[".dvc/config"] = hashlib.sha256(config or b"").hexdigest()
-    pointers = [p for p in parts["listing"] if p.endswith(".dvc")]
+    when the caller has it already; ``tree``: the command's :class:`WorkTree` (its listing and the
+    files it read), else one for this call. A file that does not parse is fingerprinted by its bytes:
+    DVC will say what is wrong with it."""
+    tree = tree if tree is not None else WorkTree(root)
+    given = {p: t.encode("utf-8") for p, t in (overrides or {}).items()}
+
+    def read(path: str) -> bytes | None:
+        return given[path] if path in given else tree.read(path)
+
+    names = sorted({*(tree.listing if listed is None else listed), *given})
+    parts: dict[str, object] = {"listing": names}
+    parts[".dvc/config"] = hashlib.sha256(read(".dvc/config") or b"").hexdigest()
+    pointers = [p for p in names if p.endswith(".dvc")]
     if pointers:
-        parts["pointers"] = {p: pointer_structure(_read(root, p, overrides)) for p in pointers}
+        parts["pointers"] = {p: pointer_structure(read(p)) for p in pointers}
+    parsed: dict[str, object] = {}  # a params file several dvc.yaml load is parsed once
     for dvcfile in sorted(dvcfiles):
-        raw = _read(root, dvcfile, overrides)
-        if raw is None:
-            parts[dvcfile] = None
+        parts[dvcfile] = _dvcfile_part(dvcfile, read, parsed)
+    text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_UNPARSED = object()
+
+
+def _dvcfile_part(dvcfile: str, read: Callable[[str], bytes | None], parsed: dict[str, object]) -> object:
+    """What a dvc.yaml contributes: its structure and the values its ``${}`` take from its vars
+    files; a file that does not parse, its bytes' hash; a missing one, None."""
+    raw = read(dvcfile)
+    if raw is None:
+        return None
+    try:
+        data = structure(_parse(raw, dvcfile))
+    except YamlBombError:
+        raise  # refused here, before DVC's own loader would expand it
+    except UsageError:
+        return hashlib.sha256(raw).hexdigest()
+    refs = sorted(references(data))
+    values: dict[str, object] = {}
+    for vars_file in _vars_files(dvcfile, data):
+        blob = read(vars_file)
+        if blob is None:
+            values[vars_file] = None
             continue
-        try:
-            data = structure(_parse(raw, dvcfile))
-        except YamlBombError:
-            raise  # refused here, before DVC's own loader would expand it
-        except UsageError:
-            parts[dvcfile] = hashlib.sha256(raw).hexdigest()
-            continue
-        refs = sorted(references(data))
-        values: dict[str, Any] = {}
-        for vars_file in _vars_files(dvcfile, data):
-            blob = _read(root, vars_file, overrides)
-            if blob is None:
-                values[vars_file] = None
-                continue
+        if vars_file not in parsed:
             try:
-                loaded = _parse(blob, vars_file)
+                parsed[vars_file] = _parse(blob, vars_file)
             except YamlBombError:
                 raise
             except UsageError:
-                values[vars_file] = hashlib.sha256(blob).hexdigest()
-                continue
+                parsed[vars_file] = _UNPARSED
+        loaded = parsed[vars_file]
+        if loaded is _UNPARSED:
+            values[vars_file] = hashlib.sha256(blob).hexdigest()
+        else:
             values[vars_file] = {ref: _dig(loaded, ref) for ref in refs}
-        parts[dvcfile] = {"structure": data, "vars": values}
-    text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return {"structure": data, "vars": values}

@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.errors import Problem, UsageError
 from mlops_gitops.manifest.model import Gate, Manifest
@@ -27,6 +27,7 @@ from mlops_gitops.pipeline.record import RECORD_FILE, Record
 from mlops_gitops.pipeline.record import parse as parse_record
 
 if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.manifest.loader import SourceMap
     from mlops_gitops.pipeline import fanout
 
 
@@ -38,6 +39,8 @@ class Project:
     fingerprint: str
     source: str = "record"  # record | memo | dvc: where the facts came from
     overrides: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # Every dvc.yaml and .dvc file, as listed once for this command (with the overrides' paths).
+    listed: tuple[str, ...] = field(default=(), compare=False)
 
     # --- pipelines ----------------------------------------------------------------------------
     @property
@@ -211,34 +214,41 @@ def load_project(
     dvc_yaml: str | None = None,
     allow_dvc: bool = True,
     record_text: str | None = None,
+    tree: fp.WorkTree | None = None,
 ) -> Project:
     """The project at ``root``. ``dvc_yaml``: the text ``generate`` is about to write as the root
     dvc.yaml (manifest-owned stages), read instead of the file. ``record_text``: the committed
-    record to trust when its fingerprint matches (default: read from disk)."""
-    if dvc_yaml is None and manifest.owns_dvc_yaml and not (root / DVC_FILE).is_file():
+    record to trust when its fingerprint matches (default: read from disk). ``tree``: the command's
+    reading of the repository (listed and read once), else one of its own."""
+    tree = tree if tree is not None else fp.WorkTree(root)
+    if dvc_yaml is None and manifest.owns_dvc_yaml and tree.read(DVC_FILE) is None:
         # Not generated yet: the pipeline is what generate would write.
         from mlops_gitops.manifest.dvcyaml import render
 
         dvc_yaml = render(manifest, None).text
     overrides = {DVC_FILE: dvc_yaml} if dvc_yaml is not None else {}
-    listed = sorted({*fp.listing(root), *overrides})
+    listed = tuple(sorted({*tree.listing, *overrides}))
     dvcfiles = governed(manifest, listed)
     if not dvcfiles:
         raise UsageError(
             f"{MANIFEST_FILE}: pipelines: {', '.join(manifest.pipelines)} matches no dvc.yaml in this "
             "repository (paths are relative to the repository root)"
         )
-    print_ = fp.fingerprint(root, dvcfiles, overrides, listed)
-    if record_text is None:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            record_text = (root / RECORD_FILE).read_text(encoding="utf-8")
+    print_ = fp.fingerprint(root, dvcfiles, overrides, listed, tree=tree)
+    if record_text is None and (raw := tree.read(RECORD_FILE)) is not None:
+        with contextlib.suppress(UnicodeDecodeError):
+            record_text = raw.decode("utf-8")
+
+    def made(facts: RepoFacts, source: str) -> Project:
+        return Project(root, manifest, facts, print_, source, overrides, listed)
+
     record = parse_record(record_text)
     if record is not None and record.fingerprint == print_:
-        return Project(root, manifest, record.facts, print_, "record", overrides)
+        return made(record.facts, "record")
     memo = FactsMemo.beside(root)
     remembered = memo.recall(print_) if memo else None
     if remembered is not None:
-        return Project(root, manifest, remembered, print_, "memo", overrides)
+        return made(remembered, "memo")
     if not allow_dvc:
         raise UsageError(
             f"{RECORD_FILE} does not describe the pipelines as they are now ({', '.join(dvcfiles)} or "
@@ -247,7 +257,7 @@ def load_project(
     facts = read_with_dvc(root, dvcfiles, overrides)
     if memo:
         memo.remember(print_, facts)
-    return Project(root, manifest, facts, print_, "dvc", overrides)
+    return made(facts, "dvc")
 
 
 def read_with_dvc(root: Path, dvcfiles: list[str], overrides: Mapping[str, str]) -> RepoFacts:
@@ -280,7 +290,7 @@ class FactsMemo:
 
         return f"{tool_signature()}:{print_}"
 
-    def _entries(self) -> dict[str, Any]:
+    def _entries(self) -> dict[str, object]:
         try:
             entries = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -421,16 +431,16 @@ class _Locator:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._source: Any = None
+        self._source: SourceMap | None = None
+        self._parsed = False
 
     def problem(self, key: tuple[str | int, ...], message: str) -> Problem:
         from mlops_gitops.manifest.loader import dotted, parse_yaml
 
-        if self._source is None:
-            try:
+        if not self._parsed:
+            self._parsed = True
+            with contextlib.suppress(OSError, UsageError):
                 _, self._source = parse_yaml(self.path.read_text(encoding="utf-8"), MANIFEST_FILE)
-            except (OSError, UsageError):
-                self._source = False
         pos = self._source.value(key) if self._source else None
         line, col = pos or (None, None)
         return Problem(MANIFEST_FILE, line, col, dotted(key), message)
