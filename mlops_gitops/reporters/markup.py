@@ -10,9 +10,14 @@ squash merge builds that message from the raw body, where code spans mean nothin
 onerror=...>``, ``<details>``, ``<a href>``), and ``[text](url)`` and ``![x](url)`` make links and
 images. Each function takes such text for one place it lands:
 
-- :func:`text`: prose on one line (a commit subject in the lineage, a note, a reason);
+- :func:`text`: prose on one line (a commit subject in the lineage, a note, a reason), which may start
+  a line (in an alert, after ``> ``) without starting a heading, a list or a setext underline;
 - :func:`cell`: a Markdown table cell (the same: pipes are kept inside the cell);
-- :func:`code`: an inline code span (names and paths, shown verbatim and never closed early);
+- :func:`code`: an inline code span (names and paths, shown verbatim and never closed early), in a
+  table cell or, with ``table=False``, anywhere else (where ``\\|`` would show its backslash);
+- :func:`message`: our own wording that marks commands and names as code with backticks
+  (``run `dvc fetch` ``) around text from the repository (paths, a parser's error): the backtick
+  pairs become code spans, the rest :func:`text`, so neither shows a stray backslash or backtick;
 - :func:`html`: text inside our own HTML (a ``<summary>``), where Markdown is not read;
 - :func:`plain`: a title or a commit message, which are not Markdown but in which GitHub still finds
   mentions, references and closing keywords;
@@ -48,6 +53,11 @@ _KEYWORD = re.compile(
 )
 _LINE_BREAKS = re.compile(r"[\r\n]")
 _PIPE = re.compile(r"(\\*)\|")
+# What makes a line a block of its own when text starts it: an ATX heading (#), a list item (-, +,
+# "1." or "1)"), a setext underline or thematic break (=, -). "*" and ">" are escaped everywhere.
+_BLOCK_START = re.compile(r"^[ \t]*(?:(#{1,6}|[=+-])(?=[ \t=+-]|$)|(\d{1,9})([.)])(?=[ \t]|$))")
+_MARKUP = re.compile(r"[\\`*_~\[|]")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
 def _escape_pipe(match: re.Match[str]) -> str:
@@ -66,18 +76,45 @@ def defang(value: str) -> str:
 
 def text(value: str) -> str:
     """Prose on one line: :func:`defang`, no HTML (``<``, ``>`` and ``&``, so no entity spells an
-    ``@`` either), no link or image (``[`` escaped), no code span (backticks escaped), no line or
-    table break. It reads as it was written."""
+    ``@`` either), no link or image (``[`` escaped), no code span (backticks escaped), no emphasis or
+    strikethrough (``*``, ``_``, ``~`` escaped), no line or table break, and nothing that would make
+    the line a heading, a list item or an underline when it starts one. It reads as it was written:
+    every escape is a backslash GitHub removes, or an entity it shows as the character."""
     value = _LINE_BREAKS.sub(" ", defang(value))
-    return (
-        value.replace("\\", "\\\\")
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("[", "\\[")
-        .replace("`", "\\`")
-        .replace("|", "\\|")
-    )
+    value = _MARKUP.sub(lambda m: "\\" + m.group(0), value)
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BLOCK_START.sub(_escape_block_start, value, count=1)
+
+
+def _escape_block_start(match: re.Match[str]) -> str:
+    lead = match.group(0)[: match.start(1 if match.group(1) else 2) - match.start(0)]
+    if match.group(1):
+        return f"{lead}\\{match.group(1)}"  # one backslash before the first mark is enough
+    return f"{lead}{match.group(2)}\\{match.group(3)}"
+
+
+def message(value: str, *, table: bool = True) -> str:
+    """One of our messages on one line, where a pair of backticks marks a command or a name as code
+    (``neither the cache nor the remote holds it; `dvc fetch` it``) and the rest may quote the
+    repository (a path, a parser's error): each backtick pair becomes a :func:`code` span, the rest
+    :func:`text`. Without this, :func:`text` would escape the backticks and they would show."""
+    value = _LINE_BREAKS.sub(" ", value)
+    out: list[str] = []
+    last = 0
+    for m in _CODE_SPAN.finditer(value):
+        if m.start() > last:
+            out.append(text(value[last : m.start()]) if not out else _inline(value[last : m.start()]))
+        out.append(code(m.group(1), table=table))
+        last = m.end()
+    if last < len(value):
+        out.append(text(value[last:]) if not out else _inline(value[last:]))
+    return "".join(out)
+
+
+def _inline(value: str) -> str:
+    """:func:`text` for a piece that does not start the line (so nothing at its start is escaped)."""
+    escaped = text("x" + value)
+    return escaped[1:]
 
 
 def html(value: str) -> str:
@@ -99,15 +136,25 @@ def cell(value: str) -> str:
     return text(value)
 
 
-def code(value: str) -> str:
+def code(value: str, *, table: bool = True) -> str:
     """Inline code showing ``value`` verbatim (HTML and Markdown are not read inside a code span):
     the fence is one backtick longer than any run of backticks in it, so it cannot be closed early;
-    pipes are escaped for tables (GitHub shows ``\\|`` in a cell as ``|``), line breaks become
-    spaces, and :func:`defang` applies (the raw text, backticks and all, may become a commit message)."""
-    body = _PIPE.sub(_escape_pipe, _LINE_BREAKS.sub(" ", defang(value)))
+    line breaks become spaces, and :func:`defang` applies (the raw text, backticks and all, may become
+    a commit message). In a table (``table``, the default) pipes are escaped, which GitHub shows as
+    ``|`` there; anywhere else a backslash in a code span shows, so they are left as they are."""
+    body = _LINE_BREAKS.sub(" ", defang(value))
+    if table:
+        body = _PIPE.sub(_escape_pipe, body)
     if not body:
         return "` `"
     longest = max((len(run) for run in re.findall("`+", body)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if longest else ""  # a value starting or ending with a backtick needs the space
+    # A value starting or ending with a backtick, or with a space at both ends (CommonMark strips one
+    # from each side then), needs the padding.
+    pad = " " if longest or (body[0] == " " == body[-1] and body.strip()) else ""
     return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def span(value: str) -> str:
+    """:func:`code` outside a table: in a list, an alert, a caption or a heading."""
+    return code(value, table=False)

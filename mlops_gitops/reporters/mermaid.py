@@ -63,10 +63,16 @@ def xychart(
     *,
     x_axis: tuple[str, float, float] | None = None,
     colors: Sequence[str] = (),
+    kind: str = "line",
+    y_range: tuple[float, float] | None = None,
 ) -> str:
-    """A fenced line chart: one ``line`` per series, each as long as ``x_labels``; or, with ``x_axis``
-    (label, first, last) instead of labels, over a numeric x-axis on which Mermaid spaces the values
-    evenly from first to last. ``colors`` (``#rrggbb``, one per series) set the lines' colours."""
+    """A fenced chart: one ``line`` (or, with ``kind="bar"``, one ``bar``) per series, each as long as
+    ``x_labels``; or, with ``x_axis`` (label, first, last) instead of labels, over a numeric x-axis on
+    which Mermaid spaces the values evenly from first to last. ``colors`` (``#rrggbb``, one per
+    series) set the lines' colours. ``y_range`` fixes the y-axis (bars grow from its low end: a value
+    equal to it draws no bar); by default it is padded around the values."""
+    if kind not in ("line", "bar"):
+        raise ValueError(f"a chart draws lines or bars, not {kind!r}")
     count = len(series[0]) if series else 0
     if x_axis is None and not x_labels:
         raise ValueError("a chart needs x labels or a numeric x-axis")
@@ -74,7 +80,12 @@ def xychart(
         raise ValueError("every series needs one value per x label")
     if any(not _COLOR.fullmatch(c) for c in colors):
         raise ValueError(f"colours must be #rrggbb: {list(colors)}")
-    low, high = axis_range([v for s in series for v in s])
+    if y_range is None:
+        low, high = axis_range([v for s in series for v in s])
+    else:
+        if not y_range[0] < y_range[1] or any(not y_range[0] <= v <= y_range[1] for s in series for v in s):
+            raise ValueError(f"y_range {y_range} must hold every value, low end first")
+        low, high = number(y_range[0]), number(y_range[1])
     if x_axis is None:
         x_line = "    x-axis [" + ", ".join(f'"{text(x)}"' for x in x_labels) + "]"
     else:
@@ -92,7 +103,7 @@ def xychart(
         f'    title "{text(title)}"',
         x_line,
         f'    y-axis "{text(y_label)}" {low} --> {high}',
-        *(f"    line [{', '.join(number(v) for v in s)}]" for s in series),
+        *(f"    {kind} [{', '.join(number(v) for v in s)}]" for s in series),
         "```",
     ]
     return "\n".join(lines) + "\n\n"

@@ -2,14 +2,19 @@
 and Markdown tables, no image hosting. Pure: :class:`~mlops_gitops.metrics.plots.Plots` in, text out.
 
 - Line-like templates (``linear``, ``simple``, ``smooth``, ``scatter``, a custom template) and
-  ``bar_horizontal``: a Mermaid ``xychart-beta`` per (file, column) with base and head as two lines
-  (grey and orange: Mermaid draws no legend, the line above the chart says which is which). A numeric x
-  (an ROC curve's false-positive rate, a precision-recall curve's recall, training steps) is resampled
-  onto one evenly spaced grid, which is what Mermaid's numeric x-axis assumes, so both lines line up;
-  a categorical x (per-class scores) is one point per category both sides have.
+  ``bar_horizontal``: a Mermaid ``xychart-beta`` per (file, column), base and head in grey and orange
+  (Mermaid draws no legend: the line above the chart says which is which). A numeric x (an ROC
+  curve's false-positive rate, a precision-recall curve's recall, training steps) is two lines over
+  one evenly spaced grid, which is what Mermaid's numeric x-axis assumes, so both line up. A
+  categorical x (per-class scores: categories have no order, so no line joins them), or a numeric x
+  of fewer than :data:`MIN_LINE_POINTS` values, is bars: each category's base bar beside its head
+  bar, growing from zero (from the lowest value when some are negative).
 - ``confusion`` and ``confusion_normalized``: a table of counts, rows actual and columns predicted,
   for head, with the change from base in each cell.
 - Images: listed by name, linked to the workflow run's artifact when the report is given its URL.
+
+A plot that changed (or exists at one side only) is drawn in the open, under a heading: it is what a
+reviewer came for. One that did not change, or could not be read, is folded in a ``<details>``.
 
 Every series keeps at most :data:`MAX_POINTS` points, and always its lowest and highest value
 (:func:`resample`, :func:`keep_indices`). Titles, file and column names, and category labels come
@@ -42,11 +47,13 @@ from mlops_gitops.metrics.plots import (
     Series,
 )
 from mlops_gitops.reporters import mermaid
-from mlops_gitops.reporters.markup import cell, code, html, text
+from mlops_gitops.reporters.markup import cell, html, message, span, text
 
 MAX_POINTS = 100  # per series and chart
 MAX_CHARTS = 6  # per plot: one per (file, column)
 MAX_CLASSES = 25  # rows and columns of a confusion table
+MAX_CATEGORIES = 30  # categories of a bar chart (two bars each when base and head both have them)
+MIN_LINE_POINTS = 3  # fewer x values than this are bars: two points joined by a line say nothing more
 LABEL_CHARS = 40  # a category label on the x-axis
 # Grey base, orange head: readable on GitHub's light and dark themes. No digit after the "#": in the
 # raw text (a squash merge can make a commit message of a body) "#1f..." reads as an issue reference.
@@ -62,6 +69,8 @@ STATUS_TEXT = {
     "unavailable": "not available",
 }
 ICONS = {"changed": "🔄", "unchanged": "⚪", "new": "🆕", "removed": "➖", "partial": "⚠️", "unavailable": "⚠️"}
+# What a reviewer should see without a click: the plot moved, appeared, went, or one side is missing.
+EXPANDED = frozenset({"changed", "new", "removed", "partial"})
 # Names of a confusion matrix's axes, to put the actual class in rows whichever of x and y it is.
 _ACTUAL = re.compile(r"actual|true|truth|target|label|gold|expected|y_test", re.IGNORECASE)
 _PREDICTED = re.compile(r"pred", re.IGNORECASE)
@@ -174,10 +183,12 @@ def keep_indices(n: int, series: Sequence[Sequence[float]], limit: int = MAX_POI
 @dataclass
 class Rendered:
     """The plots as Markdown: what always shows (the heading's notes, the list of images) and one
-    ``<details>`` block per plot, which the report drops (last first) before it cuts any table."""
+    block per plot, the changed ones first and drawn in the open, the others each in a ``<details>``;
+    the report drops blocks (last first) before it cuts any table."""
 
     lead: str
     blocks: list[str] = field(default_factory=list)
+    expanded: int = 0  # how many of ``blocks``, from the first, are drawn in the open
 
 
 def render(plots: Plots, base: str, head: str, artifact_url: str | None = None) -> Rendered:
@@ -185,36 +196,47 @@ def render(plots: Plots, base: str, head: str, artifact_url: str | None = None) 
     labels = {BASE: base, HEAD: head}
     lead: list[str] = []
     if plots.error:
-        lead.append(f"> [!WARNING]\n> The plots could not be read: {text(plots.error)}\n")
+        lead.append(f"> [!WARNING]\n> The plots could not be read: {message(plots.error, table=False)}\n")
     for side, reason in plots.errors.items():
         lead.append(
-            f"> [!WARNING]\n> The plots at {side} ({code(labels[side])}) could not be read: {text(reason)}\n"
+            f"> [!WARNING]\n> The plots at {side} ({span(labels[side])}) could not be read: {message(reason, table=False)}\n"
         )
     images = [p for p in plots.plots if p.kind == IMAGE]
     if images:
         lead.append(_images(images, artifact_url))
-    blocks = [_block(p, labels) for p in plots.plots if p.kind != IMAGE]
-    return Rendered("\n".join(lead), blocks)
+    drawn = [p for p in plots.plots if p.kind != IMAGE]
+    opened = [p for p in drawn if p.status in EXPANDED]
+    folded = [p for p in drawn if p.status not in EXPANDED]
+    blocks = [_block(p, labels, expanded=True) for p in opened]
+    blocks += [_block(p, labels, expanded=False) for p in folded]
+    return Rendered("\n".join(lead), blocks, len(opened))
 
 
-def _summary(plot: Plot) -> str:
-    status = plot.status
-    what = STATUS_TEXT[status]
+def _what(plot: Plot) -> str:
+    what = STATUS_TEXT[plot.status]
     for side in SIDES:
         if side in plot.errors and plot.side(side) is None:
             what += f"; not available at {side}"
-    return f"<details><summary>{ICONS[status]} {html(plot.title)} · {what}</summary>\n\n"
+    return what
+
+
+def _summary(plot: Plot) -> str:
+    return f"<details><summary>{ICONS[plot.status]} {html(plot.title)} · {_what(plot)}</summary>\n\n"
+
+
+def _heading(plot: Plot) -> str:
+    return f"#### {ICONS[plot.status]} {text(plot.title)} · {_what(plot)}\n\n"
 
 
 def _unavailable(plot: Plot, labels: dict[str, str]) -> list[str]:
     return [
-        f"*Not available at {side} ({code(labels[side])}): {text(plot.errors[side])}*\n"
+        f"*Not available at {side} ({span(labels[side])}): {message(plot.errors[side], table=False)}*\n"
         for side in SIDES
         if side in plot.errors
     ]
 
 
-def _block(plot: Plot, labels: dict[str, str]) -> str:
+def _block(plot: Plot, labels: dict[str, str], *, expanded: bool) -> str:
     body = _unavailable(plot, labels)
     if plot.base is None and plot.head is None:
         body.append("*No data at either revision.*\n")
@@ -222,6 +244,8 @@ def _block(plot: Plot, labels: dict[str, str]) -> str:
         body += _confusion(plot, labels)
     else:
         body += _lines(plot, labels)
+    if expanded:
+        return _heading(plot) + "\n".join(body) + "\n"
     return _summary(plot) + "\n".join(body) + "\n</details>\n"
 
 
@@ -240,7 +264,7 @@ def _find(plot: Plot, side: str, key: tuple[str, str]) -> Series | None:
 
 
 def _legend(drawn: list[str], labels: dict[str, str]) -> str:
-    parts = [f"{COLOR_NAMES[s]}: {s} {code(labels[s])}" for s in drawn]
+    parts = [f"{COLOR_NAMES[s]}: {s} {span(labels[s])}" for s in drawn]
     only = "" if len(drawn) == 2 else f"only at {drawn[0]}; "
     return f"*{only}{' · '.join(parts)}*"
 
@@ -267,14 +291,14 @@ def _lines(plot: Plot, labels: dict[str, str]) -> list[str]:
         chart, notes = _chart(title, x_label, y_label, pairs)
         drawn = [s for s in SIDES if s in pairs]
         out.append(
-            f"{_legend(drawn, labels)} · {code(file)}" + (f" · {code(column)}" if len(keys) > 1 else "")
+            f"{_legend(drawn, labels)} · {span(file)}" + (f" · {span(column)}" if len(keys) > 1 else "")
         )
         out += [f"*{n}*" for n in notes]
         out.append("")
         if chart:
             out.append(chart)
     if len(keys) > MAX_CHARTS:
-        left = ", ".join(code(f"{f}: {c}") for f, c in keys[MAX_CHARTS:])
+        left = ", ".join(span(f"{f}: {c}") for f, c in keys[MAX_CHARTS:])
         out.append(f"*{len(keys) - MAX_CHARTS} more series not drawn: {left}*\n")
     return out
 
@@ -296,18 +320,19 @@ def _chart(
     xs = {number(x) for points in numeric.values() for x, _ in points}
     drawn = [s for s in SIDES if s in numeric]
     colors = [COLORS[s] for s in drawn]
-    if None not in xs and len(xs) >= 2:
+    if None not in xs and len(xs) >= MIN_LINE_POINTS:
         curves = [[(nx, y) for x, y in numeric[s] if (nx := number(x)) is not None] for s in drawn]
         grid, values = resample(curves)
         lo, hi = grid[0], grid[-1]
         for side, curve in zip(drawn, curves, strict=True):
             first, last = min(x for x, _ in curve), max(x for x, _ in curve)
             if first > lo or last < hi:
-                span = f"{mermaid.number(first)} to {mermaid.number(last)}"
-                notes.append(f"{side} spans {cell(x_label)} {span} only, and is drawn flat beyond")
+                extent = f"{mermaid.number(first)} to {mermaid.number(last)}"
+                notes.append(f"{side} spans {cell(x_label)} {extent} only, and is drawn flat beyond")
         chart = mermaid.xychart(title, [], values, y_label, x_axis=(x_label, lo, hi), colors=colors)
         return chart, notes
-    # Categories: a label repeated within a side is a new category ("a", "a" #2 ...).
+    # Categories (or too few x values for a line): a label repeated within a side is a new category
+    # ("a", "a" #2 ...).
     keyed: dict[str, dict[tuple[str, int], float]] = {}
     order: dict[tuple[str, int], None] = {}
     for side in (HEAD, BASE):
@@ -325,19 +350,40 @@ def _chart(
     for side in drawn:
         alone = [k for k in order if k in keyed[side] and k not in shared]
         if alone:
-            names = ", ".join(code(k[0]) for k in alone[:10]) + (" ..." if len(alone) > 10 else "")
+            names = ", ".join(span(k[0]) for k in alone[:10]) + (" ..." if len(alone) > 10 else "")
             notes.append(f"only at {side}, not drawn: {names}")
     if not common:
         return "", notes
     rows = [[keyed[s][k] for k in common] for s in drawn]
-    keep = keep_indices(len(common), rows)
+    keep = keep_indices(len(common), rows, MAX_CATEGORIES)
     if len(keep) < len(common):
         notes.append(
             f"{len(common) - len(keep)} of {len(common)} categories left out (the lowest and highest kept)"
         )
-    x_labels = [_short(common[i][0]) for i in keep]
-    chart = mermaid.xychart(title, x_labels, [[r[i] for i in keep] for r in rows], y_label, colors=colors)
-    return chart, notes
+    return _bars(
+        title, [_short(common[i][0]) for i in keep], drawn, [[r[i] for i in keep] for r in rows], y_label
+    ), notes
+
+
+def _bars(title: str, categories: list[str], drawn: list[str], rows: list[list[float]], y_label: str) -> str:
+    """Bars per category, base beside head. Mermaid draws every bar series over the same slots, so
+    with two sides each category has two slots (``setosa: base``, ``setosa: head``) and each series
+    holds the axis' low end, which draws no bar, in the other side's slots. Bars grow from the axis'
+    low end: zero, unless a value is negative."""
+    values = [v for row in rows for v in row]
+    bottom, top = min(values), max(values)
+    low = 0.0 if bottom >= 0 else bottom - (top - bottom) * 0.1 - abs(bottom) * 0.05
+    high = top + (top - low) * 0.05 if top > low else low + 1.0
+    if len(drawn) == 1:
+        labels, series = categories, rows
+    else:
+        labels = [f"{c}: {side}" for c in categories for side in drawn]
+        series = [
+            [row[i] if j == k else low for i in range(len(categories)) for j in range(len(drawn))]
+            for k, row in enumerate(rows)
+        ]
+    colors = [COLORS[s] for s in drawn]
+    return mermaid.xychart(title, labels, series, y_label, colors=colors, kind="bar", y_range=(low, high))
 
 
 def _label(value: Datum) -> str:
@@ -376,12 +422,12 @@ def _confusion(plot: Plot, labels: dict[str, str]) -> list[str]:
         classes = list(dict.fromkeys(c for side in drawn for pair in counts[side] for c in pair))
         classes.sort(key=_class_order)
         caption = (
-            f"{code(key[0])} · rows (actual): {code(row_field)} · columns (predicted): {code(col_field)}"
+            f"{span(key[0])} · rows (actual): {span(row_field)} · columns (predicted): {span(col_field)}"
         )
         if len(drawn) == 2:
-            caption += f" · {HEAD} {code(labels[HEAD])}, change from {BASE} {code(labels[BASE])} in brackets"
+            caption += f" · {HEAD} {span(labels[HEAD])}, change from {BASE} {span(labels[BASE])} in brackets"
         else:
-            caption += f" · only at {main} {code(labels[main])}"
+            caption += f" · only at {main} {span(labels[main])}"
         out += [caption, ""]
         if len(classes) > MAX_CLASSES:
             totals: Counter[str] = Counter()
@@ -447,7 +493,7 @@ def _images(images: list[Plot], artifact_url: str | None) -> str:
     )
     lines = [f"**Images** ({where}):", ""]
     for plot in images:
-        lines.append(f"- {code(plot.id)}: {STATUS_TEXT[plot.status]}")
+        lines.append(f"- {span(plot.id)}: {STATUS_TEXT[plot.status]}")
     return "\n".join(lines) + "\n"
 
 

@@ -255,7 +255,9 @@ def test_history_reads_gated_metric_over_base_branch(repo: GitRepo) -> None:
         ("metrics.json", "per.*.x"): [0.2, None, 0.3],
     }
     text = markdown.render(c)
-    assert 'title "per.*.x worst segment"' in text
+    # Both on one scale: one chart, over the commits where both have a value.
+    assert 'title "acc, per.*.x worst segment"' in text
+    assert "line [0.2, 0.4, 0.9]" in text
     assert "line [0.2, 0.3, 0.8]" in text  # the base history, then head's worst segment (b: 0.8)
 
 

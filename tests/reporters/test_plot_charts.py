@@ -50,11 +50,11 @@ def rendered(*items: Plot, url: str | None = None) -> str:
     return out.lead + "\n".join(out.blocks)
 
 
-def chart_lines(block: str) -> list[list[str]]:
+def chart_lines(block: str, kind: str = "line") -> list[list[str]]:
     return [
-        line.strip()[len("line [") : -1].split(", ")
+        line.strip()[len(f"{kind} [") : -1].split(", ")
         for line in block.splitlines()
-        if line.strip().startswith("line [")
+        if line.strip().startswith(f"{kind} [")
     ]
 
 
@@ -150,14 +150,14 @@ def test_keep_indices_property(case: tuple[int, list[list[float]]], limit: int) 
 
 def test_line_chart_has_base_and_head_as_two_coloured_lines() -> None:
     body = rendered(line_plot(side(roc(1.0)), side(roc(0.5))))
-    assert "<details><summary>🔄 ROC · changed</summary>\n\n" in body
+    assert body.startswith("#### 🔄 ROC · changed\n\n")  # a plot that changed is drawn in the open
     assert "*grey: base `main (1111111)` · orange: head `feature (2222222)`* · `roc.json`" in body
     (block,) = mermaid_blocks(body)
     assert '"plotColorPalette": "#afb8c1, #e36209"' in block
     assert 'x-axis "fpr" 0 --> 1' in block
     base, head = chart_lines(block)
     assert base[:3] == ["0", "0.1", "0.2"] and head[-1] == "1"
-    assert body.rstrip().endswith("</details>")
+    assert "<details>" not in body
 
 
 def test_thousands_of_points_become_at_most_a_hundred() -> None:
@@ -172,7 +172,8 @@ def test_thousands_of_points_become_at_most_a_hundred() -> None:
     assert "⚪" in body and "unchanged" in body
 
 
-def test_categorical_x_is_one_point_per_category_both_sides_have() -> None:
+def test_categorical_x_is_bars_base_beside_head_per_category_both_sides_have() -> None:
+    """Categories have no order: a line through them would draw a trend that is not there."""
     base = Series("per_class.csv", "f1", ("setosa", "versicolor", "virginica"), ("1.0", "0.9375", "0.93"))
     head = Series(
         "per_class.csv", "f1", ("setosa", "versicolor", "virginica", "new"), ("1.0", "0.83", "0.84", "0.5")
@@ -180,9 +181,35 @@ def test_categorical_x_is_one_point_per_category_both_sides_have() -> None:
     plot = line_plot(side(base), side(head), x="class", x_label="class", y="f1", y_label="f1", template=None)
     body = rendered(plot)
     (block,) = mermaid_blocks(body)
-    assert 'x-axis ["setosa", "versicolor", "virginica"]' in block
-    assert chart_lines(block) == [["1", "0.9375", "0.93"], ["1", "0.83", "0.84"]]
+    assert (
+        'x-axis ["setosa: base", "setosa: head", "versicolor: base", "versicolor: head", '
+        '"virginica: base", "virginica: head"]' in block
+    )
+    assert chart_lines(block) == []
+    # Each side's bars in its own slots; the axis' low end (zero) in the other side's draws nothing.
+    assert chart_lines(block, "bar") == [
+        ["1", "0", "0.9375", "0", "0.93", "0"],
+        ["0", "1", "0", "0.83", "0", "0.84"],
+    ]
+    assert 'y-axis "f1" 0 --> 1.05' in block
     assert "only at head, not drawn: `new`" in body
+
+
+def test_bars_of_negative_values_grow_from_below_the_lowest() -> None:
+    base = Series("delta.csv", "d", ("a", "b"), (-0.5, 0.25))
+    head = Series("delta.csv", "d", ("a", "b"), (-0.25, 0.5))
+    (block,) = mermaid_blocks(rendered(line_plot(side(base), side(head), x="k", x_label="k", y="d")))
+    low = block.split('y-axis "tpr" ')[1].split(" -->")[0]
+    assert float(low) < -0.5
+    assert chart_lines(block, "bar") == [["-0.5", low, "0.25", low], [low, "-0.25", low, "0.5"]]
+
+
+def test_fewer_than_three_numeric_x_values_are_bars_not_a_line() -> None:
+    base = Series("m.csv", "acc", (1, 2), (0.5, 0.6))
+    head = Series("m.csv", "acc", (1, 2), (0.55, 0.7))
+    (block,) = mermaid_blocks(rendered(line_plot(side(base), side(head), x="epoch", x_label="epoch")))
+    assert chart_lines(block) == [] and len(chart_lines(block, "bar")) == 2
+    assert 'x-axis ["1: base", "1: head", "2: base", "2: head"]' in block
 
 
 def test_horizontal_bars_draw_the_category_from_y() -> None:
@@ -190,15 +217,15 @@ def test_horizontal_bars_draw_the_category_from_y() -> None:
     plot = line_plot(None, side(head), kind="bar", template="bar_horizontal", x="importance", y="feature")
     plot = Plot(**{**plot.__dict__, "x_label": "importance", "y_label": "feature"})
     (block,) = mermaid_blocks(rendered(plot))
-    assert 'x-axis ["petal", "sepal"]' in block and 'y-axis "importance"' in block
-    assert chart_lines(block) == [["0.5", "0.3"]]
+    assert 'x-axis ["petal", "sepal"]' in block and 'y-axis "importance" 0 --> ' in block
+    assert chart_lines(block, "bar") == [["0.5", "0.3"]]
 
 
 def test_a_plot_on_one_side_shows_that_side_and_says_so() -> None:
     body = rendered(line_plot(None, side(roc(1.0))), line_plot(side(roc(1.0)), None, id="Gone", title="Gone"))
-    assert "<details><summary>🆕 ROC · only at head (new)</summary>" in body
+    assert "#### 🆕 ROC · only at head (new)\n" in body
     assert "*only at head; orange: head `feature (2222222)`*" in body
-    assert "<details><summary>➖ Gone · only at base (gone at head)</summary>" in body
+    assert "#### ➖ Gone · only at base (gone at head)\n" in body
     assert "*only at base; grey: base `main (1111111)`*" in body
     new, gone = mermaid_blocks(body)
     assert '"plotColorPalette": "#e36209"' in new and '"plotColorPalette": "#afb8c1"' in gone
@@ -209,7 +236,7 @@ def test_unreadable_side_says_why_and_text_is_not_a_number() -> None:
     head = Series("m.csv", "acc", ("0", "1", "2"), ("0.5", "n/a", "0.7"))
     plot = line_plot(None, side(head), errors={BASE: "no such file: m.csv"}, x="step", x_label="step")
     body = rendered(plot)
-    assert "<details><summary>⚠️ ROC · one side only; not available at base</summary>" in body
+    assert "#### ⚠️ ROC · one side only; not available at base\n" in body
     assert "*Not available at base (`main (1111111)`): no such file: m.csv*" in body
     assert "1 point(s) at head have no number to draw" in body
     nothing = rendered(line_plot(None, None, errors={BASE: "gone", HEAD: "gone"}))
@@ -362,13 +389,13 @@ def test_plots_are_dropped_last_first_with_a_note_before_any_table_is_cut() -> N
     c = comparison(*(big_plot(i) for i in range(40)), params=params)
     body = markdown.render(c)
     assert len(body) <= 65536
-    kept = re.findall(r"<details><summary>🔄 (p\d+) · changed</summary>", body)
+    kept = re.findall(r"#### 🔄 (p\d+) · changed\n", body)
     assert kept and kept == [f"p{i}" for i in range(len(kept))] and len(kept) < 40
     assert f"*{40 - len(kept)} plots left out to fit GitHub's comment limit;" in body
     assert "params left out" not in body and body.count("| `p") >= 200
     # Tables are cut only once every plot is gone.
     tiny = markdown.render(c, limit=3000)
-    assert len(tiny) <= 3000 and "<details><summary>🔄 p0" not in tiny
+    assert len(tiny) <= 3000 and "#### 🔄 p0" not in tiny
     assert "40 plots left out" in tiny and "params left out" in tiny
 
 
@@ -399,3 +426,14 @@ def test_text_and_json_carry_the_plots() -> None:
     roc_json = data["plots"][0]
     assert roc_json["status"] == "changed" and roc_json["base"]["series"][0]["x"][:2] == [0.0, 0.1]
     assert data["plots"][1]["base"] is None
+
+
+def test_changed_plots_come_first_in_the_open_and_unchanged_ones_folded() -> None:
+    same = line_plot(side(roc(1.0)), side(roc(1.0)), id="Same", title="Same")
+    moved = line_plot(side(roc(1.0)), side(roc(0.5)), id="Moved", title="Moved")
+    out = plots.render(Plots((same, moved)), "main", "feature")
+    assert out.expanded == 1
+    first, second = out.blocks
+    assert first.startswith("#### 🔄 Moved · changed\n") and "<details>" not in first
+    assert second.startswith("<details><summary>⚪ Same · unchanged</summary>\n")
+    assert second.rstrip().endswith("</details>")
