@@ -8,12 +8,9 @@ them runs ``mlops-gitops plan --entry "$JOB" --targets-file targets`` and
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
 
-from mlops_gitops.commands.options import manifest_option
+from mlops_gitops.commands.options import manifest_option, show
 
 
 @click.command(name="plan")
@@ -44,36 +41,6 @@ def command(
 ) -> int:
     """Print why each changed stage runs again and which job runs it (upstream, the matrix, final);
     write retrain, pipelines, has_upstream, has_fan, upstream, matrix and final to $GITHUB_OUTPUT."""
-    from mlops_gitops.adapters import actions_runtime as gha
-    from mlops_gitops.adapters.atomic import write_atomic
-    from mlops_gitops.errors import UsageError
+    from mlops_gitops.planning.triggers import planned_jobs
 
-    if entry is not None or targets_file is not None:
-        from mlops_gitops.pipeline.fanout import PlanError, targets_of
-
-        if entry is None or targets_file is None or base or every:
-            raise UsageError("give --entry JSON and --targets-file FILE together, without --base or --all")
-        try:
-            targets = targets_of(entry)
-        except PlanError as exc:
-            raise UsageError(str(exc)) from None
-        write_atomic(targets_file, "".join(f"{t}\0" for t in targets), "targets file")
-        click.echo(f"dvc repro targets: {' '.join(targets)}")
-        return 0
-
-    from mlops_gitops.manifest.loader import load_manifest
-    from mlops_gitops.pipeline.project import load_project
-    from mlops_gitops.planning.triggers import plan
-
-    if (base is None) == (not every):
-        raise UsageError("give --base REV, or --all")
-    manifest = load_manifest(manifest_path)
-    project = load_project(Path(manifest_path).resolve().parent, manifest)
-    result = plan(project, None if every else base, head)
-    outputs = result.outputs()
-    for line in result.lines():
-        click.echo(line)
-    if output:
-        write_atomic(output, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", "plan file")
-    gha.set_outputs(outputs)
-    return 0
+    return show(planned_jobs(manifest_path, base, head, every, output, entry, targets_file))

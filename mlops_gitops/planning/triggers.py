@@ -5,10 +5,14 @@ that retrains (it reads that pipeline's outputs) retrains too.
 
 :func:`plan` goes one level down, for training that fans out over several jobs: in those pipelines,
 which stages DVC would run again (:mod:`mlops_gitops.pipeline.stagediff`) and which job runs each
-(:mod:`mlops_gitops.pipeline.fanout`)."""
+(:mod:`mlops_gitops.pipeline.fanout`).
+
+:func:`changed_pipelines` and :func:`planned_jobs` are the ``changed`` and ``plan`` commands' flows:
+from the manifest's path to what the command prints (:class:`Retrain`, :class:`Planned`)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,3 +118,114 @@ def plan(project: Project, base: str | None, head: str = "HEAD") -> Plan:
         return result
     except fanout.PlanError as exc:
         raise UsageError(f"{MANIFEST_FILE}: fanout: {exc}") from None
+
+
+def _text(lines: list[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _project(manifest_path: str, base: str | None, every: bool) -> Project:
+    """The project of ``manifest_path``, once the revisions are asked for one way: a base, or all."""
+    from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.pipeline.project import load_project
+
+    if (base is None) == (not every):
+        raise UsageError("give --base REV, or --all")
+    return load_project(Path(manifest_path).resolve().parent, load_manifest(manifest_path))
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """What ``changed`` prints: the changed files that retrain, each pipeline they hit (with its first
+    five reasons), then ``retrain=true|false``; the answer and the pipelines are also step outputs."""
+
+    changed: Changed
+    stderr: tuple[str, ...] = ()
+    exit_code: int = 0
+
+    @property
+    def verdict(self) -> str:
+        return "true" if self.changed.retrain else "false"
+
+    @property
+    def stdout(self) -> str:
+        c = self.changed
+        hits = [f"reproduce {p}: {', '.join(c.because[p][:5])}" for p in c.pipelines]
+        return _text([*c.files, *hits, f"retrain={self.verdict}"])
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return {"retrain": self.verdict, "pipelines": json.dumps(self.changed.pipelines)}
+
+
+def changed_pipelines(
+    manifest_path: str,
+    base: str | None,
+    head: str = "HEAD",
+    every: bool = False,
+    targets_file: str | None = None,
+) -> Retrain:
+    """``changed``: the pipelines the change between ``base`` and ``head`` retrains (every one with
+    ``every``); their dvc.yaml files also go to ``targets_file``, NUL-terminated."""
+    from mlops_gitops.adapters.atomic import write_atomic
+
+    result = changed(_project(manifest_path, base, every), None if every else base, head)
+    if targets_file:
+        write_atomic(targets_file, "".join(f"{p}\0" for p in result.pipelines), "targets file")
+    return Retrain(result)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What ``plan`` prints: the plan's lines and its step outputs, or (``--entry``) one job's targets."""
+
+    plan: Plan | None
+    targets: tuple[str, ...] = ()
+    stderr: tuple[str, ...] = ()
+    exit_code: int = 0
+
+    @property
+    def stdout(self) -> str:
+        if self.plan is None:
+            return _text([f"dvc repro targets: {' '.join(self.targets)}"])
+        return _text(self.plan.lines())
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return {} if self.plan is None else self.plan.outputs()
+
+
+def planned_jobs(
+    manifest_path: str,
+    base: str | None,
+    head: str = "HEAD",
+    every: bool = False,
+    output: str | None = None,
+    entry: str | None = None,
+    targets_file: str | None = None,
+) -> Planned:
+    """``plan``: which changed stage runs in which job (the whole plan also to ``output``, as JSON).
+    With ``entry`` (one job of a plan) and ``targets_file``: that job's targets, and no planning."""
+    from mlops_gitops.adapters.atomic import write_atomic
+
+    if entry is not None or targets_file is not None:
+        if entry is None or targets_file is None or base or every:
+            raise UsageError("give --entry JSON and --targets-file FILE together, without --base or --all")
+        return job_targets(entry, targets_file)
+    result = plan(_project(manifest_path, base, every), None if every else base, head)
+    if output:
+        write_atomic(output, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", "plan file")
+    return Planned(result)
+
+
+def job_targets(entry: str, targets_file: str) -> Planned:
+    """The ``dvc repro`` targets of one job of a plan, written NUL-terminated to ``targets_file``."""
+    from mlops_gitops.adapters.atomic import write_atomic
+    from mlops_gitops.pipeline.fanout import PlanError, targets_of
+
+    try:
+        targets = targets_of(entry)
+    except PlanError as exc:
+        raise UsageError(str(exc)) from None
+    write_atomic(targets_file, "".join(f"{t}\0" for t in targets), "targets file")
+    return Planned(None, targets)
