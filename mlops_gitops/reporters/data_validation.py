@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from mlops_gitops.data.results import ValidationReport
-from mlops_gitops.reporters.markup import cell, code
+from mlops_gitops.reporters.markup import cell, code, message, span
 
 
 def _rows(n: int) -> str:
@@ -64,7 +64,7 @@ def markdown_section(report: ValidationReport) -> str:
     lines: list[str] = []
     failing: list[str] = []
     if report.error:
-        lines.append(f"❌ {cell(report.error)}")
+        lines.append(f"❌ {message(report.error, table=False)}")
     for file in report.files:
         bad = file.failures
         status = (
@@ -72,7 +72,7 @@ def markdown_section(report: ValidationReport) -> str:
             if bad
             else f"all {len(file.checks)} checks passed"
         )
-        lines.append(f"{'❌' if bad else '✅'} {code(file.path)}: {file.rows:,} rows, {status}")
+        lines.append(f"{'❌' if bad else '✅'} {span(file.path)}: {file.rows:,} rows, {status}")
         for check in bad:
             examples = ", ".join(
                 f"row {e.get('row')}: {code(json.dumps(e.get('value'), default=str))}"

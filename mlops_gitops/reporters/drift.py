@@ -69,8 +69,8 @@ def render(report: DriftReport, limit: int = GITHUB_BODY_LIMIT) -> str:
         marker(report.project),
         f"## {title}: {cell(report.project)}",
         "",
-        f"Window: {span} of {code(logs.path)} ({logs.rows} of {logs.total_rows} rows{times}); "
-        f"baseline {code(report.baseline_path)} ({report.baseline_rows} rows).",
+        f"Window: {span} of {code(logs.path, table=False)} ({logs.rows} of {logs.total_rows} rows{times}); "
+        f"baseline {code(report.baseline_path, table=False)} ({report.baseline_rows} rows).",
         f"Thresholds: PSI > {th['psi']:g}, KS p-value < {th['ks_pvalue']:g}, "
         f"χ² p-value < {th['chi2_pvalue']:g}, prediction share moves > {th['prediction_share']:g}.",
         "",

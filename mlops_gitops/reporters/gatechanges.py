@@ -20,7 +20,7 @@ from mlops_gitops.metrics.gatediff import (
     show_files,
 )
 from mlops_gitops.metrics.gates import describe
-from mlops_gitops.reporters.markup import cell, code
+from mlops_gitops.reporters.markup import cell, code, message, span
 from mlops_gitops.reporters.parts import Part, Table
 
 TITLE = "This pull request changes the gates"
@@ -84,14 +84,14 @@ def markdown_parts(comparison: Comparison) -> list[Part]:
     out: list[Part] = []
     if review.reason:
         kind = "NOTE" if review.base_manifest == MISSING else "WARNING"
-        out.append(f"\n> [!{kind}]\n> {cell(review.reason)}\n")
+        out.append(f"\n> [!{kind}]\n> {message(review.reason, table=False)}\n")
     if not _shown(review):
         return out
     looser = any(c.looser for c in review.changes)
     out.append(
         f"\n### ⚠️ {TITLE}\n\n"
-        f"The verdict above uses the gates of {code(review.manifest)} at the base "
-        f"({code(comparison.base.label)}); these changes apply once this pull request is merged"
+        f"The verdict above uses the gates of {span(review.manifest)} at the base "
+        f"({span(comparison.base.label)}); these changes apply once this pull request is merged"
         + (", and some of them make the gates easier to pass" if looser else "")
         + ".\n\n"
     )
