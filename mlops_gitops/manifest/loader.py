@@ -11,11 +11,9 @@ import difflib
 import json
 import os
 import re
-import string
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mlops_gitops.errors import ManifestError, Problem
 from mlops_gitops.manifest.defaults import apply_defaults, builtin
@@ -32,84 +30,22 @@ from mlops_gitops.manifest.model import (
     Stage,
     StageRunner,
 )
-from mlops_gitops.names import MANIFEST_FILE, VALIDATION_STAGE
+from mlops_gitops.manifest.rules import INSTALL_PLACEHOLDER as INSTALL_PLACEHOLDER
+from mlops_gitops.manifest.rules import semantic_problems
+from mlops_gitops.manifest.source import Path_, SourceMap, dotted, schema
+from mlops_gitops.names import MANIFEST_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
+    from jsonschema.exceptions import ValidationError
+
     from mlops_gitops.manifest.sections import DataCheck, Monitoring
-
-# What `init --yes` writes when nothing says how the project installs its requirements: a command
-# that fails loudly if it ever runs, and a value the loader refuses until a person replaces it.
-INSTALL_PLACEHOLDER = "false  # mlops-gitops init: set the command that installs this project's requirements"
-VALUE_PLACEHOLDERS = frozenset({"model_hash", "short_hash", "commit", "short_commit", "model", "env"})
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
-
-Path_ = tuple[str | int, ...]
-
-
-@cache
-def schema() -> dict[str, Any]:
-    """The manifest JSON Schema shipped in the package."""
-    # Beside this module in a wheel and in a checkout alike; plain file access is cheaper than importlib.resources.
-    text = (Path(__file__).resolve().parent / "schema.json").read_text(encoding="utf-8")
-    result: dict[str, Any] = json.loads(text)
-    return result
-
-
-class SourceMap:
-    """1-based (line, col) of every key and value in a ruamel.yaml round-trip document."""
-
-    def __init__(self) -> None:
-        self.keys: dict[Path_, tuple[int, int]] = {}
-        self.values: dict[Path_, tuple[int, int]] = {}
-
-    def record(self, node: Any, path: Path_ = ()) -> None:
-        lc = getattr(node, "lc", None)
-        if lc is None:
-            return
-        if not path and lc.line is not None:
-            self.values[()] = (lc.line + 1, lc.col + 1)
-        if isinstance(node, dict):
-            for key, child in node.items():
-                sub = (*path, str(key))
-                try:
-                    kl, kc = lc.key(key)
-                    vl, vc = lc.value(key)
-                except (KeyError, TypeError):
-                    continue
-                self.keys[sub] = (kl + 1, kc + 1)
-                self.values[sub] = (vl + 1, vc + 1)
-                self.record(child, sub)
-        elif isinstance(node, list):
-            for index, child in enumerate(node):
-                sub = (*path, index)
-                try:
-                    il, ic = lc.item(index)
-                except (KeyError, TypeError, IndexError):
-                    continue
-                self.keys[sub] = self.values[sub] = (il + 1, ic + 1)
-                self.record(child, sub)
-
-    def key(self, path: Path_) -> tuple[int, int] | None:
-        """Where the key at ``path`` was written, or the nearest enclosing one."""
-        for cut in range(len(path), -1, -1):
-            pos = self.keys.get(path[:cut]) or self.values.get(path[:cut])
-            if pos:
-                return pos
-        return None
-
-    def value(self, path: Path_) -> tuple[int, int] | None:
-        return self.values.get(path) or self.key(path)
-
-
-def dotted(path: Path_) -> str:
-    """``('stages', 'train', 'deps', 0)`` -> ``stages.train.deps[0]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out or "(root)"
+    from mlops_gitops.manifest.shapes import (
+        DataCheckData,
+        DeployData,
+        EnvironmentData,
+        GateData,
+        MonitoringData,
+    )
 
 
 def to_plain(node: Any) -> Any:
@@ -295,15 +231,17 @@ def schema_problems(data: Any, source: SourceMap, filename: str) -> list[Problem
     return problems
 
 
-def describe(error: Any, source: SourceMap, filename: str) -> list[Problem]:
+def describe(error: ValidationError, source: SourceMap, filename: str) -> list[Problem]:
     """Turn one jsonschema error into located, human-worded problems."""
     path: Path_ = tuple(error.absolute_path)
     kind = error.validator
     if kind == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = sorted(error.schema.get("properties", {}))
+        # The schema of an object: a mapping (jsonschema also types it as a boolean schema).
+        node = error.schema if isinstance(error.schema, Mapping) else {}
+        allowed = sorted(node.get("properties", {}))
         out = []
         for key in error.instance:
-            if key in allowed or not isinstance(error.schema.get("additionalProperties"), bool):
+            if key in allowed or not isinstance(node.get("additionalProperties"), bool):
                 continue
             near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = (
@@ -329,7 +267,7 @@ def describe(error: Any, source: SourceMap, filename: str) -> list[Problem]:
     return [Problem(filename, line, col, dotted(path), wording(error))]
 
 
-def wording(error: Any) -> str:
+def wording(error: ValidationError) -> str:
     kind = error.validator
     inst = error.instance
     if kind == "type":
@@ -337,7 +275,8 @@ def wording(error: Any) -> str:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"expected {expected}, got {type_name(inst)}"
     if kind == "enum":
-        return f"{inst!r} is not one of: {', '.join(map(str, error.validator_value))}"
+        choices = cast("list[object]", error.validator_value)  # an enum's values: a list
+        return f"{inst!r} is not one of: {', '.join(map(str, choices))}"
     if kind == "const":
         return f"must be {error.validator_value!r}, got {inst!r}"
     if kind == "pattern":
@@ -355,7 +294,7 @@ def wording(error: Any) -> str:
     return str(error.message)
 
 
-def type_name(value: Any) -> str:
+def type_name(value: object) -> str:
     return {
         dict: "a mapping",
         list: "a list",
@@ -365,246 +304,6 @@ def type_name(value: Any) -> str:
         float: "a number",
         type(None): "nothing (null)",
     }.get(type(value), type(value).__name__)
-
-
-def semantic_problems(data: dict[str, Any], source: SourceMap, filename: str) -> list[Problem]:
-    """Rules the schema cannot express: references between sections, order, templates."""
-    problems: list[Problem] = []
-
-    def add(path: Path_, message: str, at_key: bool = False) -> None:
-        line, col = (source.key(path) if at_key else source.value(path)) or (None, None)
-        problems.append(Problem(filename, line, col, dotted(path), message))
-
-    def no_expressions(node: Any, path: Path_) -> None:
-        if isinstance(node, str) and "${{" in node:
-            add(
-                path,
-                "'${{' is not allowed: this value is written into a generated workflow, where GitHub would evaluate it as an expression",
-            )
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                no_expressions(value, (*path, key))
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                no_expressions(value, (*path, index))
-
-    for section, value in data.items():
-        if section not in ("stages", "dvc", "metrics", "runners"):  # not written into workflows
-            no_expressions(value, (section,))
-    runners_data = data.get("runners") or {}
-    for pattern, spec in (runners_data.get("stages") or {}).items():
-        for key, value in (spec or {}).items():
-            no_expressions(value, ("runners", "stages", pattern, key))
-        container = (spec or {}).get("container")
-        if container is not None:
-            image_path = ("runners", "stages", pattern, "container") + (
-                ("image",) if isinstance(container, dict) else ()
-            )
-            image_problem(
-                container.get("image") if isinstance(container, dict) else container, image_path, add
-            )
-    if "fanout" in data:
-        keys = schema()["properties"]["fanout"]["properties"]
-        fanout = {**{k: v["default"] for k, v in keys.items()}, **(data["fanout"] or {})}
-        if fanout["min_jobs"] > fanout["max_jobs"]:
-            where = ("fanout", "min_jobs" if "min_jobs" in (data["fanout"] or {}) else "max_jobs")
-            add(where, f"min_jobs ({fanout['min_jobs']}) is greater than max_jobs ({fanout['max_jobs']})")
-    for job, runner in runners_data.items():
-        if job == "stages":  # patterns -> stage runners, checked above
-            continue
-        for key, value in (runner or {}).items():
-            if key != "steps":
-                no_expressions(value, ("runners", job, key))
-        for where, steps in ((runner or {}).get("steps") or {}).items():
-            for i, step in enumerate(steps or []):
-                step_problems(step, ("runners", job, "steps", where, i), add)
-        container = (runner or {}).get("container")
-        if container is not None:
-            image_path = ("runners", job, "container") + (("image",) if isinstance(container, dict) else ())
-            image_problem(
-                container.get("image") if isinstance(container, dict) else container, image_path, add
-            )
-        for name, service in ((runner or {}).get("services") or {}).items():
-            if isinstance(service, dict):
-                image_problem(service.get("image"), ("runners", job, "services", name, "image"), add)
-
-    if ("stages" in data) == ("pipelines" in data):
-        add(
-            (),
-            "give either `pipelines:` (your own dvc.yaml files, which mlops-gitops never writes) or "
-            "`stages:` (a new project whose dvc.yaml mlops-gitops writes), not both"
-            if "stages" in data
-            else "missing `pipelines:` (your dvc.yaml files, e.g. [dvc.yaml] or [pipelines/*/dvc.yaml]) "
-            "or `stages:` (for a new project, written into dvc.yaml)",
-            at_key=True,
-        )
-    deploy = data.get("deploy") or {}
-    if deploy.get("token_secret") and not deploy.get("token_login"):
-        add(
-            ("deploy", "token_secret"),
-            "set deploy.token_login too: the login this token acts as (a GitHub App: 'NAME[bot]'; a "
-            "fine-grained token: its user), so mlops-gitops only edits the pull requests it opened",
-        )
-    if (data.get("python") or {}).get("install") == INSTALL_PLACEHOLDER:
-        add(
-            ("python", "install"),
-            "init could not tell how this project installs its requirements: set the command "
-            "(for example `pip install -r requirements.txt`)",
-        )
-    if VALIDATION_STAGE in (data.get("stages") or {}):
-        add(
-            ("stages", VALIDATION_STAGE),
-            "this stage name is reserved for the data-validation stage mlops-gitops generates",
-            at_key=True,
-        )
-
-    deploy = data.get("deploy") or {}
-    envs = deploy.get("environments") or []
-    names: dict[str, int] = {}
-    for i, env in enumerate(envs):
-        if env["name"] in names:
-            add(("deploy", "environments", i, "name"), f"environment '{env['name']}' is defined twice")
-        names.setdefault(env["name"], i)
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(env["value"]) if f is not None}
-        except ValueError as exc:
-            add(("deploy", "environments", i, "value"), f"bad template: {exc}")
-            fields = set()
-        for unknown in sorted(fields - VALUE_PLACEHOLDERS):
-            add(
-                ("deploy", "environments", i, "value"),
-                f"unknown placeholder {{{unknown}}}; use one of {', '.join('{' + p + '}' for p in sorted(VALUE_PLACEHOLDERS))}",
-            )
-    for i, env in enumerate(envs):
-        for j, dep in enumerate(env.get("after") or []):
-            if dep not in names:
-                near = difflib.get_close_matches(dep, list(names), n=1)
-                hint = f"; did you mean '{near[0]}'?" if near else ""
-                add(("deploy", "environments", i, "after", j), f"unknown environment '{dep}'{hint}")
-            elif dep == env["name"]:
-                add(("deploy", "environments", i, "after", j), "an environment cannot come after itself")
-    cycle = find_cycle({e["name"]: list(e.get("after") or []) for e in envs})
-    if cycle:
-        add(("deploy", "environments"), f"environment order has a cycle: {' -> '.join(cycle)}", at_key=True)
-
-    # Whether the model path and gate files exist in the pipelines is checked against what DVC
-    # resolves (mlops_gitops.pipeline.project.facts_problems): the loader reads mlops.yaml alone.
-    metrics = data.get("metrics") or {}
-    for i, gate in enumerate(metrics.get("gates") or []):
-        if "min" in gate and "max" in gate and gate["min"] > gate["max"]:
-            add(("metrics", "gates", i, "min"), f"min ({gate['min']}) is greater than max ({gate['max']})")
-        if not any(k in gate for k in ("min", "max", "regression")):
-            add(("metrics", "gates", i), "a gate needs at least one of min, max or regression", at_key=True)
-
-    for where in (("triggers", "schedule"), ("monitoring", "schedule")):
-        cron = (data.get(where[0]) or {}).get(where[1])
-        if cron and not all(_CRON_FIELD.match(f) for f in cron.split()):
-            add(where, f"'{cron}' is not a valid cron expression")
-
-    cloud = data.get("cloud") or {}
-    for other in ("aws", "gcp", "azure"):
-        if other in cloud and cloud.get("provider") != other:
-            add(
-                ("cloud", other),
-                f"settings for '{other}' but provider is '{cloud.get('provider')}'",
-                at_key=True,
-            )
-
-    if (data.get("record") or {}).get("registry") and not data.get("deploy"):
-        add(("record", "registry"), "the registry records deploy.model: add a deploy section")
-
-    window = (data.get("monitoring") or {}).get("window") or {}
-    if "rows" in window and "days" in window:
-        add(("monitoring", "window"), "give either rows or days, not both", at_key=True)
-    if "days" in window and not (data.get("monitoring") or {}).get("timestamp"):
-        add(("monitoring", "window", "days"), "a window in days needs monitoring.timestamp")
-
-    for i, check in enumerate((data.get("data") or {}).get("checks") or []):
-        if "min_rows" in check and "max_rows" in check and check["min_rows"] > check["max_rows"]:
-            add(("data", "checks", i, "min_rows"), "min_rows is greater than max_rows")
-        for col, spec in (check.get("columns") or {}).items():
-            if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
-                add(("data", "checks", i, "columns", col, "min"), "min is greater than max")
-            if "pattern" in spec:
-                try:
-                    re.compile(spec["pattern"])
-                except re.error as exc:
-                    add(
-                        ("data", "checks", i, "columns", col, "pattern"), f"invalid regular expression: {exc}"
-                    )
-    return problems
-
-
-# A third-party action pinned to a full commit SHA, a local action, or a Docker image by digest.
-_PINNED_USES = re.compile(
-    r"^(?:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[^@\s]+)?@[0-9a-f]{40}|\./\S+|docker://\S+@sha256:[0-9a-f]{64})$"
-)
-# The only expressions a user's step may hold, in `with:` and `env:`: values no attacker controls.
-_SAFE_EXPRESSION = re.compile(r"\$\{\{\s*(?:secrets|vars)\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
-
-
-_PINNED_IMAGE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
-
-
-def image_problem(image: Any, path: Path_, add: Any) -> None:
-    """A job's container or service image must be pinned by digest: a tag can be moved to another
-    image by whoever controls the registry, and the job runs it with the job's credentials."""
-    if isinstance(image, str) and not _PINNED_IMAGE.match(image):
-        add(
-            path,
-            f"'{image}' is not pinned: add its digest (IMAGE:TAG@sha256:<64 hex>, from "
-            "`docker buildx imagetools inspect IMAGE:TAG`); a tag can be moved by whoever controls it",
-        )
-
-
-def step_problems(step: dict[str, Any], path: Path_, add: Any) -> None:
-    """A user's extra step: actions pinned by SHA; expressions only to pass secrets or variables."""
-    uses = step.get("uses")
-    if isinstance(uses, str) and not _PINNED_USES.match(uses):
-        add(
-            (*path, "uses"),
-            f"'{uses}' is not pinned: use a full commit SHA (owner/action@<40 hex>  # v1.2.3), a local "
-            "action (./path), or a Docker image by digest; a tag can be moved by whoever controls it",
-        )
-    for key, value in step.items():
-        if key in ("with", "env") and isinstance(value, dict):
-            for name, item in value.items():
-                if isinstance(item, str) and "${{" in _SAFE_EXPRESSION.sub("", item):
-                    add(
-                        (*path, key, name),
-                        "only ${{ secrets.NAME }} and ${{ vars.NAME }} may be used here; other expressions "
-                        "can carry text an attacker controls",
-                    )
-        elif isinstance(value, str) and "${{" in value:
-            add(
-                (*path, key),
-                "'${{' is not allowed here: pass secrets with runners.<job>.secrets, or through the "
-                "step's env: (${{ secrets.NAME }})",
-            )
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if nxt not in graph or nxt == node:
-                continue
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in graph:
-        if node not in state and (found := visit(node)):
-            return found
-    return None
 
 
 def dvcfile_of(where: str) -> str:
@@ -620,45 +319,7 @@ def build(raw: dict[str, Any]) -> Manifest:
     data = apply_defaults(raw, schema())
     raw_python = raw.get("python") or {}
     project, python, metrics, section = data["project"], data["python"], data["metrics"], data["data"]
-    requirements = tuple(python["requirements"])
-    runners_raw = data["runners"]
-    runners: dict[str, Runner] = {}
-    for job in ("default", "train", "deploy", "monitor"):
-        own, fallback = runners_raw.get(job) or {}, runners_raw.get("default") or {}
-        spec = {
-            **builtin(schema(), "runners", "default"),
-            **builtin(schema(), "runners", job),
-            **fallback,
-            **own,
-        }
-        runs_on = spec["runs_on"]
-        runners[job] = Runner(
-            runs_on=tuple(runs_on) if isinstance(runs_on, list) else runs_on,
-            timeout_minutes=spec["timeout_minutes"],
-            # Variables and secrets add up (the job's win); the rest is the job's own, else default's.
-            env={**(fallback.get("env") or {}), **(own.get("env") or {})},
-            secrets={**(fallback.get("secrets") or {}), **(own.get("secrets") or {})},
-            container=spec.get("container"),
-            services=dict(spec.get("services") or {}),
-            steps={where: tuple(steps) for where, steps in (spec.get("steps") or {}).items()},
-        )
-    deploy = None
-    if data.get("deploy"):
-        d = data["deploy"]
-        deploy = Deploy(
-            model=Model(
-                name=d["model"]["name"],
-                path=d["model"]["path"],
-                pipeline=dvcfile_of(d["model"]["pipeline"]) if d["model"].get("pipeline") else None,
-            ),
-            token_secret=d.get("token_secret"),
-            token_login=d.get("token_login"),
-            labels=tuple(d["labels"]),
-            environments=tuple(environment(e) for e in d["environments"]),
-        )
-    cloud = data["cloud"]
     triggers = data["triggers"]
-    stages = {name: Stage(name, body) for name, body in (data.get("stages") or {}).items()}
     owned = "stages" in data
     return Manifest(
         name=project["name"],
@@ -669,9 +330,9 @@ def build(raw: dict[str, Any]) -> Manifest:
         # A conda environment installs the project itself; the default pip command is only for others.
         install=python["install"] if ("install" in raw_python or "conda" not in python) else "",
         conda=python.get("conda"),
-        requirements=requirements,
+        requirements=tuple(python["requirements"]),
         tool=python.get("tool"),
-        stages=stages,
+        stages={name: Stage(name, body) for name, body in (data.get("stages") or {}).items()},
         dvc=data["dvc"],
         metrics_files=tuple(metrics.get("files") or ()),
         gates=tuple(gate(g) for g in metrics["gates"]),
@@ -680,26 +341,68 @@ def build(raw: dict[str, Any]) -> Manifest:
         data_secrets=dict(section["secrets"]),
         data_pr_secrets=dict(section["pull_request_secrets"]),
         data_checks=tuple(data_check(c) for c in section["checks"]),
-        cloud=cloud_of(cloud),
+        cloud=cloud_of(data["cloud"]),
         trigger_paths=tuple(triggers.get("paths") or ()),
         schedule=triggers.get("schedule"),
-        runners=runners,
-        deploy=deploy,
+        runners=runners_of(data["runners"]),
+        deploy=deploy_of(data["deploy"]) if data.get("deploy") else None,
         monitoring=monitoring(data["monitoring"]) if data.get("monitoring") else None,
         record=Record(**data["record"]),
         fanout=Fanout(**data["fanout"]),
-        stage_runners=tuple(
-            StageRunner(
-                pattern=pattern,
-                runs_on=tuple(spec["runs_on"])
-                if isinstance(spec.get("runs_on"), list)
-                else spec.get("runs_on"),
-                timeout_minutes=spec.get("timeout_minutes"),
-                container=spec.get("container"),
-            )
-            for pattern, spec in runners_raw["stages"].items()
-        ),
+        stage_runners=stage_runners_of(data["runners"]["stages"]),
         raw=raw,
+    )
+
+
+def runners_of(runners: dict[str, Any]) -> dict[str, Runner]:
+    """The runner of each job: the built-in settings, then ``runners.default``, then the job's own."""
+    out: dict[str, Runner] = {}
+    for job in ("default", "train", "deploy", "monitor"):
+        own, fallback = runners.get(job) or {}, runners.get("default") or {}
+        spec = {
+            **builtin(schema(), "runners", "default"),
+            **builtin(schema(), "runners", job),
+            **fallback,
+            **own,
+        }
+        runs_on = spec["runs_on"]
+        out[job] = Runner(
+            runs_on=tuple(runs_on) if isinstance(runs_on, list) else runs_on,
+            timeout_minutes=spec["timeout_minutes"],
+            # Variables and secrets add up (the job's win); the rest is the job's own, else default's.
+            env={**(fallback.get("env") or {}), **(own.get("env") or {})},
+            secrets={**(fallback.get("secrets") or {}), **(own.get("secrets") or {})},
+            container=spec.get("container"),
+            services=dict(spec.get("services") or {}),
+            steps={where: tuple(steps) for where, steps in (spec.get("steps") or {}).items()},
+        )
+    return out
+
+
+def stage_runners_of(patterns: dict[str, Any]) -> tuple[StageRunner, ...]:
+    """``runners.stages``: stage name pattern -> where the stages it matches run."""
+    return tuple(
+        StageRunner(
+            pattern=pattern,
+            runs_on=tuple(spec["runs_on"]) if isinstance(spec.get("runs_on"), list) else spec.get("runs_on"),
+            timeout_minutes=spec.get("timeout_minutes"),
+            container=spec.get("container"),
+        )
+        for pattern, spec in patterns.items()
+    )
+
+
+def deploy_of(d: DeployData) -> Deploy:
+    return Deploy(
+        model=Model(
+            name=d["model"]["name"],
+            path=d["model"]["path"],
+            pipeline=dvcfile_of(d["model"]["pipeline"]) if d["model"].get("pipeline") else None,
+        ),
+        token_secret=d.get("token_secret"),
+        token_login=d.get("token_login"),
+        labels=tuple(d["labels"]),
+        environments=tuple(environment(e) for e in d["environments"]),
     )
 
 
@@ -714,7 +417,7 @@ def cloud_of(cloud: dict[str, Any]) -> Cloud:
     )
 
 
-def gate(g: dict[str, Any]) -> Gate:
+def gate(g: GateData) -> Gate:
     return Gate(
         metric=g["metric"],
         file=g.get("file"),
@@ -728,7 +431,7 @@ def gate(g: dict[str, Any]) -> Gate:
     )
 
 
-def environment(e: dict[str, Any]) -> Environment:
+def environment(e: EnvironmentData) -> Environment:
     return Environment(
         name=e["name"],
         file=e["file"],
@@ -744,27 +447,27 @@ def environment(e: dict[str, Any]) -> Environment:
     )
 
 
-def gate_of(raw: dict[str, Any]) -> Gate:
+def gate_of(raw: Mapping[str, object]) -> Gate:
     """A typed gate from one (valid) ``metrics.gates`` entry, its defaults applied."""
     return gate(apply_defaults(raw, schema(), "gate"))
 
 
-def environment_of(raw: dict[str, Any]) -> Environment:
+def environment_of(raw: Mapping[str, object]) -> Environment:
     """A typed environment from one (valid) ``deploy.environments`` entry, its defaults applied."""
     return environment(apply_defaults(raw, schema(), "environment"))
 
 
-def data_check_of(raw: dict[str, Any]) -> DataCheck:
+def data_check_of(raw: Mapping[str, object]) -> DataCheck:
     """A typed data check from one (valid) ``data.checks`` entry, its defaults applied."""
     return data_check(apply_defaults(raw, schema(), "data_check"))
 
 
-def monitoring_of(raw: dict[str, Any]) -> Monitoring:
+def monitoring_of(raw: Mapping[str, object]) -> Monitoring:
     """The typed monitoring section from (valid) raw data, its defaults applied."""
     return monitoring(apply_defaults(raw, schema(), "monitoring"))
 
 
-def data_check(c: dict[str, Any]) -> DataCheck:
+def data_check(c: DataCheckData) -> DataCheck:
     from mlops_gitops.manifest.sections import ColumnCheck, DataCheck
 
     return DataCheck(
@@ -791,7 +494,7 @@ def data_check(c: dict[str, Any]) -> DataCheck:
     )
 
 
-def monitoring(m: dict[str, Any]) -> Monitoring:
+def monitoring(m: MonitoringData) -> Monitoring:
     from mlops_gitops.manifest.sections import Monitoring, OnDrift, Thresholds, Window
 
     th, on_drift = m["thresholds"], m["on_drift"]
