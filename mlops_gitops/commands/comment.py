@@ -1,21 +1,17 @@
-"""`mlops-gitops comment`: post or update the one sticky PR comment holding a report.
-
-The report's first line is its hidden marker (``<!-- mlops-gitops:pr-report project=NAME -->``,
-written by ``report``); the comment carrying it is edited in place, left alone when unchanged, and
-created when missing. Exit codes: 0 posted/unchanged, 1 GitHub refused (403, retries exhausted),
-2 bad input. On failure the report stays in the job summary, where ``report`` already put it.
-"""
+"""`mlops-gitops comment`: post or update the one sticky PR comment holding a report (the flow, its
+exit codes: :mod:`mlops_gitops.reporting.comment`)."""
 
 from __future__ import annotations
 
 import click
+
+from mlops_gitops.commands.options import show
 
 
 @click.command(name="comment")
 @click.option("--report", "report_path", required=True, metavar="FILE", help="Markdown report to post.")
 @click.option(
     "--pr",
-    "pr_number",
     type=click.IntRange(min=1),
     metavar="N",
     help="PR number (default: from the event payload, else the open PRs containing GITHUB_SHA).",
@@ -28,7 +24,6 @@ import click
 )
 @click.option(
     "--record",
-    "record_mode",
     type=click.Choice(["commit", "suggest", "off"]),
     default="off",
     show_default=True,
@@ -50,35 +45,15 @@ import click
 )
 def command(
     report_path: str,
-    pr_number: int | None,
+    pr: int | None,
     head_sha: str | None,
-    record_mode: str,
+    record: str,
     lock_dir: str | None,
     run_url: str,
     run_conclusion: str,
 ) -> int:
     """Post or update the one sticky PR comment with a report (needs pull-requests: write)."""
-    from mlops_gitops.adapters import actions_runtime as gha
-    from mlops_gitops.adapters.github.client import GitHubContext
     from mlops_gitops.delivery.record import record_hook
-    from mlops_gitops.reporters.markup import defang
-    from mlops_gitops.reporting.comment import post_report, read_report
+    from mlops_gitops.reporting.comment import comment
 
-    body, marker = read_report(report_path)
-    hook, recorded = record_hook(record_mode, lock_dir, run_url, run_conclusion)
-    # `report` escaped the repository's text; in CI this file comes from the pull request's run (a
-    # fork's code may have written it), so no mention, reference or closing keyword in it is live.
-    posted = post_report(GitHubContext.from_env(), defang(body), marker, pr_number, head_sha, hook)
-    for line in recorded:
-        click.echo(line)
-    if posted.outcome is None:
-        click.echo(f"not posted: {posted.reason}")
-        return 0
-    outcome = posted.outcome
-    click.echo(f"{outcome.action} comment on PR #{posted.pr}: {outcome.url}")
-    if gha.in_actions():
-        gha.set_outputs({"comment-url": outcome.url or "", "comment-action": outcome.action})
-    if posted.record_error:
-        click.echo(posted.record_error, err=True)
-        return 1
-    return 0
+    return show(comment(report_path, pr, head_sha, record, lock_dir, run_url, run_conclusion, record_hook))

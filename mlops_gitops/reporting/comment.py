@@ -1,6 +1,12 @@
 """Posting a report as the one sticky comment of the pull request its run was for: the report read
 as untrusted text, the pull request found from what GitHub says of the run (never from the report),
-and an optional section (recording the run) added once the pull request is known."""
+and an optional section (recording the run) added once the pull request is known.
+
+:func:`comment` is the ``comment`` command's flow. The report's first line is its hidden marker
+(``<!-- mlops-gitops:pr-report project=NAME -->``, written by ``report``); the comment carrying it is
+edited in place, left alone when unchanged, and created when missing. Exit codes: 0 posted/unchanged,
+1 GitHub refused (403, retries exhausted), 2 bad input. On failure the report stays in the job
+summary, where ``report`` already put it."""
 
 from __future__ import annotations
 
@@ -10,11 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_gitops.adapters import actions_runtime as gha
 from mlops_gitops.adapters.github import events
 from mlops_gitops.adapters.github.client import BotIdentity, GitHubContext, connect, translated_errors
 from mlops_gitops.adapters.github.comments import Outcome, upsert
 from mlops_gitops.errors import GitHubError, UsageError
-from mlops_gitops.reporters.markup import text
+from mlops_gitops.reporters.markup import defang, text
+
+# ``section(repo, pr)``: what recording the run adds to the comment, once the pull request is known.
+Section = Callable[[Any, Any], str]
+# How the run is recorded (``delivery.record.record_hook``, handed down by the command: recording
+# belongs to delivery, a layer above this one): (mode, lock folder, run URL, conclusion) -> the
+# section, or None, and the list of lines it appends to saying what it recorded.
+Recorder = Callable[[str, str | None, str, str], tuple[Section | None, list[str]]]
 
 MARKER = re.compile(r"^<!-- mlops-gitops:[a-z-]+( [^>]*)? -->$")
 
@@ -55,7 +69,7 @@ def post_report(
     marker: str,
     pr_number: int | None,
     head_sha: str | None,
-    section: Callable[[Any, Any], str] | None = None,
+    section: Section | None = None,
 ) -> Posted:
     """Post ``body`` as the sticky comment of the PR the report belongs to.
 
@@ -125,3 +139,58 @@ def post_report(
         step.action = f"commenting on PR #{pr.number}"
         outcome = upsert(pr, body, marker, BotIdentity.from_env().login)
         return Posted(pr.number, outcome, record_error=record_error)
+
+
+@dataclass(frozen=True)
+class Commented:
+    """What ``comment`` prints: what recording the run did, then where the comment went (or why it
+    was not posted); the comment's URL and action as step outputs inside GitHub Actions."""
+
+    posted: Posted
+    recorded: tuple[str, ...] = ()
+    in_actions: bool = False
+
+    @property
+    def stdout(self) -> str:
+        outcome = self.posted.outcome
+        if outcome is None:
+            said = f"not posted: {self.posted.reason}"
+        else:
+            said = f"{outcome.action} comment on PR #{self.posted.pr}: {outcome.url}"
+        return "".join(f"{line}\n" for line in (*self.recorded, said))
+
+    @property
+    def stderr(self) -> tuple[str, ...]:
+        return (self.posted.record_error,) if self.posted.outcome and self.posted.record_error else ()
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        outcome = self.posted.outcome
+        if outcome is None or not self.in_actions:
+            return {}
+        return {"comment-url": outcome.url or "", "comment-action": outcome.action}
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.stderr else 0
+
+
+def comment(
+    report_path: str,
+    pr_number: int | None = None,
+    head_sha: str | None = None,
+    record_mode: str = "off",
+    lock_dir: str | None = None,
+    run_url: str = "",
+    run_conclusion: str = "success",
+    recorder: Recorder | None = None,
+) -> Commented:
+    """Post the report at ``report_path`` as the sticky comment of its pull request (see
+    :func:`post_report`); with ``recorder``, record the run as ``record_mode`` says (its lock files
+    are read and checked before any request is made)."""
+    body, marker = read_report(report_path)
+    hook, recorded = recorder(record_mode, lock_dir, run_url, run_conclusion) if recorder else (None, [])
+    # `report` escaped the repository's text; in CI this file comes from the pull request's run (a
+    # fork's code may have written it), so no mention, reference or closing keyword in it is live.
+    posted = post_report(GitHubContext.from_env(), defang(body), marker, pr_number, head_sha, hook)
+    return Commented(posted, tuple(recorded), gha.in_actions())
