@@ -214,7 +214,7 @@ def bearer_proxy(upstream: str, token: str) -> Iterator[tuple[str, ProxySeen]]:
             pass  # keep the tests' output clean
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", seen

@@ -7,7 +7,8 @@ refused token, a malformed query, an answer that is several series or not a numb
 the server and the query: :class:`~mlops_gitops.errors.PrometheusError` (exit 1) when the service
 fails, :class:`~mlops_gitops.errors.PromQLError` (exit 2) when the query is at fault. A bearer token is
 read from the environment variable the configuration names, sent only to that server (never along a
-redirect) and never printed; neither is a password written in the URL.
+redirect) and never printed; a URL holding a password is refused (the manifest is in Git) and never
+printed either.
 """
 
 from __future__ import annotations
@@ -42,10 +43,16 @@ class Prometheus:
         # urllib would also open file:// and ftp:// URLs: a server is http(s), nothing else.
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"prometheus: '{one_line(shown_url(self.url))}' is not an http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            # The URL is written in the manifest, which is in Git for everyone who can read the code.
+            raise UsageError(
+                f"prometheus: {one_line(shown_url(self.url))}: the URL holds a user or password; "
+                "name an environment variable holding a bearer token instead"
+            )
 
     @property
     def server(self) -> str:
-        """The URL as error lines show it: without any user or password written in it."""
+        """The URL as error lines show it."""
         return shown_url(self.url)
 
     def number(self, query: str, at: float | dt.datetime | None = None) -> float | None:
@@ -125,7 +132,7 @@ def _time(at: float | dt.datetime) -> str:
 
 def _shown(query: str) -> str:
     text = one_line(query)
-    return repr(text if len(text) <= QUERY_SHOWN else text[:QUERY_SHOWN] + "...")
+    return "'" + (text if len(text) <= QUERY_SHOWN else text[:QUERY_SHOWN] + "...") + "'"
 
 
 def _reason(reason: object) -> str:
@@ -138,7 +145,7 @@ def _json(body: bytes, where: str) -> dict[str, Any]:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         start = one_line(body[:80].decode("utf-8", "replace"))
-        raise PrometheusError(f"{where}: not a Prometheus API answer (starts {start!r})") from None
+        raise PrometheusError(f"{where}: not a Prometheus API answer (starts '{start}')") from None
     if not isinstance(payload, dict):
         raise PrometheusError(f"{where}: not a Prometheus API answer (a JSON {type(payload).__name__})")
     return payload
@@ -204,7 +211,7 @@ def _sample_value(sample: Any, where: str) -> float:
     try:
         value = float(sample[1])
     except ValueError:
-        raise PrometheusError(f"{where}: the value {sample[1][:40]!r} is not a number") from None
+        raise PrometheusError(f"{where}: the value '{one_line(sample[1][:40])}' is not a number") from None
     return value
 
 

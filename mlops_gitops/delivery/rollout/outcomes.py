@@ -375,7 +375,7 @@ def _refuse(bad: np.ndarray, column: pa.Array, where: _Where, metric: LogMetric,
     kind = "a mean" if metric.kind == "mean" else "a proportion"
     more = f" (and {count - 1} more rows)" if count > 1 else ""
     raise DataError(
-        f"{where.row(index)}: column '{_shown(metric.column)}' ({kind}): {example!r} is {what}{more}"
+        f"{where.row(index)}: column '{_shown(metric.column)}' ({kind}): '{example}' is {what}{more}"
     )
 
 
@@ -546,7 +546,7 @@ def render_query(query: str, version: str, window: dt.timedelta | None = None) -
             return promql_string(version)
         if window is None:
             raise UsageError(
-                f"query {_shown(query)!r} uses {{{{window}}}}: it needs the time the step started"
+                f"query '{_shown(query)}' uses {{{{window}}}}: it needs the time the step started"
             )
         return f"{max(1, math.ceil(window.total_seconds()))}s"
 
@@ -643,7 +643,7 @@ def units_from_prometheus(
         try:
             counts.append(round(_count(number, "the units count")))
         except ValueError as exc:
-            raise PromQLError(f"prometheus {prometheus.server}: query {_shown(rendered)!r}: {exc}") from None
+            raise PromQLError(f"prometheus {prometheus.server}: query '{_shown(rendered)}': {exc}") from None
     return Units(counts[0], counts[1])
 
 
