@@ -14,12 +14,20 @@ import json
 import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.adapters.dvcconfig import dvc_remotes
 from mlops_gitops.errors import UsageError
+from mlops_gitops.pipeline.fingerprint import WorkTree
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ruamel.yaml.comments import CommentedMap
+
+# A parsed TOML file (pyproject.toml, Pipfile): the project's own, so any value may be of any type.
+Toml = Mapping[str, object]
 
 # Extras that only serve development; CI training does not need them.
 _DEV_EXTRAS = frozenset({"dev", "develop", "docs", "doc", "lint", "test", "tests", "testing", "typing"})
@@ -107,6 +115,8 @@ class Detection:
     subprojects: list[str] = field(default_factory=list)  # folders with their own .dvc/ (--subdir)
     dvc_pins: list[DvcPin] = field(default_factory=list)
     existing_ci: list[ExistingCI] = field(default_factory=list)
+    # Every dvc.yaml and .dvc file, listed once (fingerprint.listing): what init hands to generate.
+    listing: tuple[str, ...] = ()
 
     @property
     def has_dvc_yaml(self) -> bool:
@@ -247,6 +257,7 @@ def _dockerfile_python(root: Path) -> list[PythonSignal]:
 def _workflow_python(root: Path) -> list[PythonSignal]:
     """setup-python's ``python-version`` in the project's own workflows: a scalar is exact; a list or
     a ``${{ matrix.X }}`` over a list gives its lowest; other expressions are ignored."""
+    from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
 
     from mlops_gitops.adapters.yamlsafe import load_roundtrip
@@ -276,21 +287,22 @@ def _workflow_python(root: Path) -> list[PythonSignal]:
                     "actions/setup-python"
                 ):
                     continue
-                with_ = step.get("with")
-                if not isinstance(with_, dict) or "python-version" not in with_:
+                with_ = step.get("with")  # a round-trip load: every mapping knows its lines
+                if not isinstance(with_, CommentedMap) or "python-version" not in with_:
                     continue
                 value = with_["python-version"]
                 if isinstance(value, str) and "${{" in value:
                     key = re.fullmatch(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}", value.strip())
                     name = key.group(1) if key else ""
-                    matrix = (job.get("strategy") or {}).get("matrix") if key else None
-                    if not isinstance(matrix, dict) or not isinstance(matrix.get(name), list):
+                    strategy = job.get("strategy")
+                    matrix = strategy.get("matrix") if key and isinstance(strategy, dict) else None
+                    if not isinstance(matrix, CommentedMap) or not isinstance(matrix.get(name), list):
                         continue  # other expressions: not something init can read
                     signal = _lowest_of(matrix, name, lines, rel)
                 elif isinstance(value, list):
                     signal = _lowest_of(with_, "python-version", lines, rel)
                 elif isinstance(value, (str, int, float)):
-                    line, col = with_.lc.value("python-version")  # type: ignore[attr-defined]
+                    line, col = with_.lc.value("python-version")
                     raw = str(value) if isinstance(value, str) and "\n" in value else _token(lines, line, col)
                     minors = [int(m.group(1)) for m in _MINOR.finditer(raw)]
                     if not minors:
@@ -314,7 +326,7 @@ def _token(lines: list[str], line: int, col: int) -> str:
     return re.split(r"\s+#|[,\]}]", text, maxsplit=1)[0].strip()
 
 
-def _lowest_of(mapping: Any, key: str, lines: list[str], rel: str) -> PythonSignal | None:
+def _lowest_of(mapping: CommentedMap, key: str, lines: list[str], rel: str) -> PythonSignal | None:
     items = mapping[key]
     minors: list[int] = []
     for i in range(len(items)):
@@ -364,11 +376,11 @@ def _pyproject_python(root: Path) -> list[PythonSignal]:
         return []
     lines = (_read(root / "pyproject.toml") or "").splitlines()
     found: list[PythonSignal] = []
-    requires = (data.get("project") or {}).get("requires-python")
-    poetry = ((data.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
+    requires = _table(data, "project").get("requires-python")
+    poetry = _table(data, "tool", "poetry", "dependencies")
     for key, spec, pattern in (
         ("requires-python", requires, r"\s*requires-python\s*="),
-        ("python", poetry.get("python") if isinstance(poetry, dict) else None, r"\s*python\s*="),
+        ("python", poetry.get("python"), r"\s*python\s*="),
     ):
         if not isinstance(spec, str):
             continue
@@ -448,7 +460,7 @@ def _uv(root: Path) -> Install | None:
 def _poetry(root: Path) -> Install | None:
     if not (root / "poetry.lock").is_file():
         return None
-    poetry = (_pyproject(root).get("tool") or {}).get("poetry") or {}
+    poetry = _table(_pyproject(root), "tool", "poetry")
     only = " --only main" if poetry.get("group") or poetry.get("dev-dependencies") else ""
     command = (
         f"{PIP} install poetry && poetry config virtualenvs.create false && "
@@ -578,8 +590,8 @@ def _package(root: Path) -> Install | None:
     """pyproject.toml with [project] (or Poetry's table), else setup.py / setup.cfg: ``pip install .``
     (not editable: CI installs the project once and runs it), with its non-development extras."""
     pyproject = _pyproject(root)
-    if pyproject.get("project") or (pyproject.get("tool") or {}).get("poetry"):
-        extras = (pyproject.get("project") or {}).get("optional-dependencies") or {}
+    if _table(pyproject, "project") or _table(pyproject, "tool", "poetry"):
+        extras = _table(pyproject, "project", "optional-dependencies")
         wanted = [e for e in extras if e.lower() not in _DEV_EXTRAS]
         command = f"{PIP} install '.[{','.join(wanted)}]'" if wanted else f"{PIP} install ."
         return Install(command, ("pyproject.toml",), "pyproject.toml")
@@ -669,7 +681,11 @@ def _is_dvc2(spec: str) -> bool:
 
 def dvc_remote(root: Path) -> tuple[str | None, str | None]:
     """(remote name, why): ``core.remote`` of .dvc/config, else its only remote."""
-    remotes, default = dvc_remotes(root)
+    return choose_remote(*dvc_remotes(root))
+
+
+def choose_remote(remotes: Mapping[str, str], default: str | None) -> tuple[str | None, str | None]:
+    """(remote name, why) from .dvc/config's remotes and its ``core.remote``."""
     if default:
         return default, "core.remote in .dvc/config"
     if len(remotes) == 1:
@@ -711,22 +727,25 @@ def branch_exists(root: Path, branch: str) -> bool:
     return any(git.resolve(ref, root) for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"))
 
 
-def dvc_pointers(root: Path, subprojects: list[str] | None = None) -> list[str]:
+def dvc_pointers(
+    root: Path, subprojects: list[str] | None = None, listed: Sequence[str] | None = None
+) -> list[str]:
     """``*.dvc`` data pointers outside .dvc/ and .git/ (and outside ``--subdir`` projects), relative
-    to root."""
-    from mlops_gitops.pipeline.fingerprint import listing
-
+    to root. ``listed``: :func:`~mlops_gitops.pipeline.fingerprint.listing`, when already taken."""
     inside = subprojects if subprojects is not None else dvc_subprojects(root)
-    return [p for p in listing(root) if p.endswith(".dvc") and not _under(p, inside)]
+    listed = listed if listed is not None else WorkTree(root).listing
+    return [p for p in listed if p.endswith(".dvc") and not _under(p, inside)]
 
 
-def dvc_files(root: Path, subprojects: list[str] | None = None) -> list[str]:
+def dvc_files(
+    root: Path, subprojects: list[str] | None = None, listed: Sequence[str] | None = None
+) -> list[str]:
     """Every dvc.yaml of the project, relative to root (what DVC collects): those inside a folder
-    with its own ``.dvc/`` belong to that ``dvc init --subdir`` project, which DVC ignores here."""
-    from mlops_gitops.pipeline.fingerprint import listing
-
+    with its own ``.dvc/`` belong to that ``dvc init --subdir`` project, which DVC ignores here.
+    ``listed``: :func:`~mlops_gitops.pipeline.fingerprint.listing`, when already taken."""
     inside = subprojects if subprojects is not None else dvc_subprojects(root)
-    found = [p for p in listing(root) if p == "dvc.yaml" or p.endswith("/dvc.yaml")]
+    listed = listed if listed is not None else WorkTree(root).listing
+    found = [p for p in listed if p == "dvc.yaml" or p.endswith("/dvc.yaml")]
     return [p for p in found if not _under(p, inside)]
 
 
@@ -791,17 +810,18 @@ def existing_ci(root: Path) -> list[ExistingCI]:
     return found
 
 
-def detect(root: Path) -> Detection:
-    """Everything init can learn about ``root`` without asking the user."""
-    from mlops_gitops.adapters import git
-
+def detect(root: Path, *, listing: Sequence[str] | None = None) -> Detection:
+    """Everything init can learn about ``root`` without asking the user. ``listing``: every dvc.yaml
+    and .dvc file (:func:`~mlops_gitops.pipeline.fingerprint.listing`) when the caller has it; it is
+    taken once either way, and kept in :attr:`Detection.listing` for the steps after."""
     root = root.resolve()
+    tree = WorkTree(root, tuple(listing) if listing is not None else None)
     signals = python_signals(root)
     version, version_source = choose_python(signals)
     install = install_command(root)
-    remotes, _ = dvc_remotes(root)
-    remote, remote_source = dvc_remote(root)
-    is_git = git.toplevel(root) is not None
+    remotes, default = dvc_remotes(root)
+    remote, remote_source = choose_remote(remotes, default)
+    is_git = tree.toplevel is not None
     subprojects = dvc_subprojects(root)
     found = Detection(
         root=root,
@@ -819,37 +839,47 @@ def detect(root: Path) -> Detection:
         remotes=remotes,
         is_git=is_git,
         is_dvc=(root / ".dvc").is_dir(),
-        dvcfiles=dvc_files(root, subprojects),
-        pointers=dvc_pointers(root, subprojects),
+        dvcfiles=dvc_files(root, subprojects, tree.listing),
+        pointers=dvc_pointers(root, subprojects, tree.listing),
         subprojects=subprojects,
         dvc_pins=dvc_pins(root, [*install.requirements, *requirement_files(root)]),
         existing_ci=existing_ci(root),
+        listing=tree.listing,
     )
     if is_git:
         found.default_branch = default_branch(root)
     return found
 
 
-def _pipfile_data(root: Path) -> dict[str, Any]:
+def _pipfile_data(root: Path) -> Toml:
     path = root / "Pipfile"
     if not path.is_file():
         return {}
     return _toml(path, "Pipfile")
 
 
-def _pyproject(root: Path) -> dict[str, Any]:
+def _pyproject(root: Path) -> Toml:
     path = root / "pyproject.toml"
     if not path.is_file():
         return {}
     return _toml(path, "pyproject.toml")
 
 
-def _toml(path: Path, name: str) -> dict[str, Any]:
+def _toml(path: Path, name: str) -> Toml:
     from mlops_gitops.adapters import toml
 
     tomllib = toml.tomllib()
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, object] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{name}: cannot parse: {exc}") from None
     return data
+
+
+def _table(data: Toml, *keys: str) -> Toml:
+    """The table at ``keys`` (``tool.poetry``), empty when one is missing or is no table: an odd
+    value in a hand-written file is no signal (and no crash)."""
+    node: object = data
+    for key in keys:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node if isinstance(node, Mapping) else {}
