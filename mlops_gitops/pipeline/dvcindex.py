@@ -31,9 +31,9 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NoReturn, TypedDict
 
 from mlops_gitops.adapters.dvc import dvc_import_failure, guarded_yaml
 from mlops_gitops.errors import UsageError
@@ -41,6 +41,8 @@ from mlops_gitops.pipeline.facts import (
     Artifact,
     PipelineFacts,
     PlotDef,
+    PlotX,
+    PlotY,
     RepoFacts,
     StageFacts,
     TrackedData,
@@ -48,9 +50,38 @@ from mlops_gitops.pipeline.facts import (
 )
 
 if TYPE_CHECKING:
+    # DVC ships no type information: these name what DVC hands over, and check nothing inside it.
+    from dvc.dependency.repo import RepoDependency
+    from dvc.dvcfile import ProjectFile
+    from dvc.output import Output
     from dvc.repo import Repo
+    from dvc.repo.index import Index
+    from dvc.stage import Stage
+
+    from mlops_gitops.adapters.jsontypes import JSONValue
 
 PROJECT_FILE = "dvc.yaml"
+
+
+class _PlotProps(TypedDict, total=False):
+    """A plot's properties in a dvc.yaml, as DVC's schema has checked them."""
+
+    x: str | dict[str, str]
+    y: str | list[str] | dict[str, str | list[str]]
+    template: str
+    title: str
+    x_label: str
+    y_label: str
+
+
+class _ArtifactEntry(TypedDict, total=False):
+    """An ``artifacts:`` entry in a dvc.yaml, as DVC's schema has checked it."""
+
+    path: str
+    type: str
+    desc: str
+    labels: list[str]
+    meta: dict[str, JSONValue]
 
 
 class _FileError(Exception):
@@ -132,14 +163,14 @@ def _open_repo(root_dir: str) -> Repo:
         def _get_repo_dirs(
             self,
             root_dir: str | None = None,
-            fs: Any = None,
+            fs: object = None,
             uninitialized: bool = False,
-            scm: Any = None,
+            scm: object = None,
         ) -> tuple[str, str | None]:
             assert root_dir
             return root_dir, None
 
-    config: dict[str, Any] | None = None
+    config: dict[str, object] | None = None
     dvc_dir = os.path.join(root_dir, Repo.DVC_DIR)
     if os.path.isdir(dvc_dir):
         from dvc.config import merge
@@ -168,7 +199,7 @@ class _ImportedRepoFs:
     def normpath(path: str) -> str:
         return posixpath.normpath(path)
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> NoReturn:
         raise AttributeError(f"{self.url} is another repository, not opened while reading pointers ({name})")
 
 
@@ -181,7 +212,7 @@ def _imports_offline() -> Iterator[None]:
 
     original = RepoDependency._make_fs
 
-    def make_fs(self: Any, rev: str | None = None, locked: bool = True) -> Any:
+    def make_fs(self: RepoDependency, rev: str | None = None, locked: bool = True) -> object:
         if getattr(self.repo, "offline_imports", False):
             return _ImportedRepoFs(str(self.def_repo.get(RepoDependency.PARAM_URL, "")))
         return original(self, rev=rev, locked=locked)
@@ -208,7 +239,7 @@ def _read(repo: Repo, root_dir: str, wanted: set[str] | None, overrides: dict[st
         # A dvc.yaml nobody asked for: its failure is not this read's concern.
 
     indexes = dict(_collect(repo, root_dir, onerror))
-    loaded: dict[str, Any] = {}
+    loaded: dict[str, ProjectFile] = {}
     for rel, text in sorted(overrides.items()):
         try:
             loaded[rel] = _in_memory(repo, os.path.join(root_dir, *rel.split("/")), rel, text)
@@ -243,7 +274,7 @@ def _read(repo: Repo, root_dir: str, wanted: set[str] | None, overrides: dict[st
     return RepoFacts(pipelines=tuple(pipelines), tracked=tracked)
 
 
-def _check_graph(repo: Repo, root_dir: str, indexes: Mapping[str, Any]) -> None:
+def _check_graph(repo: Repo, root_dir: str, indexes: Mapping[str, Index]) -> None:
     """Build DVC's stage graph once: DVC refuses duplicated/overlapping outputs and cycles there."""
     from dvc.exceptions import DvcException
     from dvc.repo.index import Index
@@ -260,7 +291,9 @@ def _check_graph(repo: Repo, root_dir: str, indexes: Mapping[str, Any]) -> None:
         raise _FileError(", ".join(files or sorted(indexes)), exc) from None
 
 
-def _collect(repo: Repo, root_dir: str, onerror: Any) -> Iterable[tuple[str, Any]]:
+def _collect(
+    repo: Repo, root_dir: str, onerror: Callable[[str, BaseException], None]
+) -> Iterable[tuple[str, Index]]:
     """Every DVC file as ``dvc stage list --all`` finds them (DVC's ``collect_files``: its ignore
     rules, and no descent into output directories), loaded without their dvc.lock (see
     :func:`_load_index`). A file DVC cannot load goes to ``onerror`` with its repo-relative path."""
@@ -289,7 +322,7 @@ def _collect(repo: Repo, root_dir: str, onerror: Any) -> Iterable[tuple[str, Any
         ]
 
 
-def _load_index(repo: Repo, path: str) -> Any:
+def _load_index(repo: Repo, path: str) -> Index:
     """DVC's index of one file. A dvc.yaml is loaded without its dvc.lock: the facts need none of
     the hashes it records, and a pull request's lock file is the one input DVC need not parse."""
     from dvc.dvcfile import ProjectFile, load_file
@@ -302,7 +335,7 @@ def _load_index(repo: Repo, path: str) -> Any:
     return Index.from_file(repo, path)
 
 
-def _in_memory(repo: Repo, path: str, rel: str, text: str) -> Any:
+def _in_memory(repo: Repo, path: str, rel: str, text: str) -> ProjectFile:
     """DVC's own ProjectFile for ``path``, whose contents are ``text`` instead of the file's: parsed
     and validated against DVC's schema exactly as ``_load`` would."""
     from dvc.dvcfile import ProjectFile
@@ -317,7 +350,7 @@ def _in_memory(repo: Repo, path: str, rel: str, text: str) -> Any:
     return dvcfile
 
 
-def _index_of(repo: Repo, dvcfile: Any) -> Any:
+def _index_of(repo: Repo, dvcfile: ProjectFile) -> Index:
     """What ``Index.from_file`` builds, from a loaded ProjectFile."""
     from dvc.repo.index import Index
 
@@ -337,16 +370,16 @@ def _pipeline(
     repo: Repo,
     root_dir: str,
     rel: str,
-    index: Any,
+    index: Index,
     tracked: tuple[TrackedData, ...],
-    dvcfile: Any = None,
+    dvcfile: ProjectFile | None = None,
 ) -> PipelineFacts:
     from dvc.dvcfile import load_file
 
     base = posixpath.dirname(rel) or "."
     stages = tuple(_stage(root_dir, rel, stage) for stage in index.stages)
 
-    def top(files: Iterable[Any]) -> tuple[str, ...]:
+    def top(files: Iterable[object]) -> tuple[str, ...]:
         return tuple(_join(root_dir, base, str(f)) for f in files)
 
     metrics = tuple(m for files in index._metrics.values() for m in top(files))
@@ -355,7 +388,7 @@ def _pipeline(
         _top_plot(root_dir, rel, base, entry) for entries in index._plots.values() for entry in entries
     )
     artifacts = tuple(
-        _artifact(root_dir, rel, base, name, value or {})
+        _artifact(root_dir, rel, base, name, value or _ArtifactEntry())
         for found in index._artifacts.values()
         for name, value in found.items()
     )
@@ -382,7 +415,7 @@ def _pipeline(
     )
 
 
-def _stage(root_dir: str, dvcfile: str, stage: Any) -> StageFacts:
+def _stage(root_dir: str, dvcfile: str, stage: Stage) -> StageFacts:
     from dvc.dependency import ParamsDependency
 
     name = stage.name
@@ -409,8 +442,9 @@ def _stage(root_dir: str, dvcfile: str, stage: Any) -> StageFacts:
         outs.append(path)
         if out.metric:
             metrics.append(path)
-        if out.plot:
-            props = out.plot if isinstance(out.plot, Mapping) else {}
+        plot: _PlotProps | bool = out.plot  # a `plots:` output: True, or its properties
+        if plot:
+            props = plot if isinstance(plot, Mapping) else _PlotProps()
             plots.append(_plot(path, (path,), dvcfile, props, stage=address))
         if not out.use_cache:
             uncached.append(path)
@@ -438,7 +472,7 @@ def _stage(root_dir: str, dvcfile: str, stage: Any) -> StageFacts:
     )
 
 
-def _external_sources(root_dir: str, stage: Any) -> Iterator[str]:
+def _external_sources(root_dir: str, stage: Stage) -> Iterator[str]:
     """What a ``.dvc`` pointer's data comes from when that is not a file of this repository: the
     repository and path of a ``dvc import``, the URL of a ``dvc import-url``. Neither is a path Git
     sees change here (the pointer, and the data it tracks, are), so neither is a trigger path."""
@@ -454,9 +488,11 @@ def _external_sources(root_dir: str, stage: Any) -> Iterator[str]:
             yield str(dep.def_path)
 
 
-def _top_plot(root_dir: str, dvcfile: str, base: str, entry: Any) -> PlotDef:
+def _top_plot(
+    root_dir: str, dvcfile: str, base: str, entry: str | Mapping[str, _PlotProps | None]
+) -> PlotDef:
     """A top-level `plots:` entry: a data file, or ``{id: props}`` (DVC's `_resolve_definitions`)."""
-    props: Mapping[str, Any]
+    props: _PlotProps
     if isinstance(entry, str):
         plot_id, props = entry, {}
     else:
@@ -477,15 +513,17 @@ def _top_plot(root_dir: str, dvcfile: str, base: str, entry: Any) -> PlotDef:
 
 
 def _plot(
-    plot_id: str, files: tuple[str, ...], dvcfile: str, props: Mapping[str, Any], stage: str | None = None
+    plot_id: str, files: tuple[str, ...], dvcfile: str, props: _PlotProps, stage: str | None = None
 ) -> PlotDef:
-    x, y = props.get("x"), props.get("y")
-    if isinstance(y, Mapping):
-        y = {str(k): v if isinstance(v, str) else tuple(str(c) for c in v) for k, v in y.items()}
-    elif isinstance(y, list | tuple):
-        y = tuple(str(c) for c in y)
-    if isinstance(x, Mapping):
-        x = {str(k): str(v) for k, v in x.items()}
+    raw_x, raw_y = props.get("x"), props.get("y")
+    y: PlotY | None
+    if isinstance(raw_y, Mapping):
+        y = {str(k): v if isinstance(v, str) else tuple(str(c) for c in v) for k, v in raw_y.items()}
+    elif isinstance(raw_y, list | tuple):
+        y = tuple(str(c) for c in raw_y)
+    else:
+        y = raw_y
+    x: PlotX | None = {str(k): str(v) for k, v in raw_x.items()} if isinstance(raw_x, Mapping) else raw_x
     return PlotDef(
         id=plot_id,
         files=files,
@@ -500,7 +538,7 @@ def _plot(
     )
 
 
-def _artifact(root_dir: str, dvcfile: str, base: str, name: str, value: Mapping[str, Any]) -> Artifact:
+def _artifact(root_dir: str, dvcfile: str, base: str, name: str, value: _ArtifactEntry) -> Artifact:
     return Artifact(
         name=str(name),
         path=_join(root_dir, base, str(value.get("path", ""))),
@@ -528,7 +566,7 @@ def _join(root_dir: str, base: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(base, path.replace("\\", "/")))
 
 
-def _local(root_dir: str, item: Any) -> str | None:
+def _local(root_dir: str, item: Output) -> str | None:
     """Repo-relative path of a local dependency/output inside the repository; None otherwise."""
     from urllib.parse import urlparse
 
@@ -541,7 +579,7 @@ def _local(root_dir: str, item: Any) -> str | None:
     return rel
 
 
-def _path(root_dir: str, out: Any) -> str:
+def _path(root_dir: str, out: Output) -> str:
     return _local(root_dir, out) or str(out.def_path)
 
 

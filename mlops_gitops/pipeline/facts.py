@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TypedDict, cast
+
+from mlops_gitops.adapters.jsontypes import JSONValue
 
 # Bumped whenever the JSON shape or what is derived changes: a memo holding another version is stale.
 # 2: a `.dvc` pointer's external source (`TrackedData.external`).
@@ -26,6 +28,81 @@ FACTS_VERSION = 2
 
 PlotX = str | Mapping[str, str]
 PlotY = str | tuple[str, ...] | Mapping[str, str | tuple[str, ...]]
+
+
+# The JSON shapes the facts are written in (the memo in .git, `.mlops/pipelines.yaml`) and read back.
+PlotXJSON = str | dict[str, str]
+PlotYJSON = str | list[str] | dict[str, str | list[str]]
+
+
+class PlotDefJSON(TypedDict):
+    id: str
+    files: list[str]
+    source: str
+    x: PlotXJSON | None
+    y: PlotYJSON | None
+    template: str | None
+    title: str | None
+    x_label: str | None
+    y_label: str | None
+    stage: str | None
+
+
+class ArtifactJSON(TypedDict):
+    name: str
+    path: str
+    dvcfile: str
+    type: str | None
+    desc: str | None
+    labels: list[str]
+    meta: dict[str, JSONValue]
+
+
+class StageFactsJSON(TypedDict):
+    address: str
+    name: str
+    group: str | None
+    dvcfile: str
+    wdir: str
+    cmd: str | list[str]
+    deps: list[str]
+    params: list[list[str | list[str]]]  # [params file, [keys]] pairs
+    outs: list[str]
+    metrics: list[str]
+    plots: list[PlotDefJSON]
+    uncached: list[str]
+    persist: list[str]
+    external_deps: list[str]
+    frozen: bool
+    always_changed: bool
+    desc: str | None
+
+
+class _TrackedDataRequired(TypedDict):
+    dvcfile: str
+    outs: list[str]
+
+
+class TrackedDataJSON(_TrackedDataRequired, total=False):
+    external: list[str]  # written only for imports
+
+
+class PipelineFactsJSON(TypedDict):
+    version: int
+    dvcfile: str
+    stages: list[StageFactsJSON]
+    metrics: list[str]
+    plots: list[PlotDefJSON]
+    artifacts: list[ArtifactJSON]
+    params_files: list[str]
+    vars_files: list[str]
+    dvc_pointers: list[str]
+
+
+class RepoFactsJSON(TypedDict):
+    version: int
+    pipelines: list[PipelineFactsJSON]
+    tracked: list[TrackedDataJSON]
 
 
 class FactsFormatError(ValueError):
@@ -64,11 +141,11 @@ def _distinct(items: Iterable[str]) -> tuple[str, ...]:
 # JSON helpers.
 
 
-def _tuple(value: Any) -> tuple[str, ...]:
+def _tuple(value: Iterable[object] | None) -> tuple[str, ...]:
     return tuple(str(v) for v in value or ())
 
 
-def _y_from_json(value: Any) -> PlotY | None:
+def _y_from_json(value: PlotYJSON | None) -> PlotY | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, Mapping):
@@ -76,7 +153,7 @@ def _y_from_json(value: Any) -> PlotY | None:
     return _tuple(value)
 
 
-def _y_to_json(value: PlotY | None) -> Any:
+def _y_to_json(value: PlotY | None) -> PlotYJSON | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, Mapping):
@@ -84,13 +161,13 @@ def _y_to_json(value: PlotY | None) -> Any:
     return list(value)
 
 
-def _x_from_json(value: Any) -> PlotX | None:
+def _x_from_json(value: PlotXJSON | None) -> PlotX | None:
     if value is None or isinstance(value, str):
         return value
     return {str(k): str(v) for k, v in value.items()}
 
 
-def _check_version(data: Mapping[str, Any], what: str) -> None:
+def _check_version(data: object, what: str) -> None:
     if not isinstance(data, Mapping) or data.get("version") != FACTS_VERSION:
         found = data.get("version") if isinstance(data, Mapping) else type(data).__name__
         raise FactsFormatError(f"{what}: facts version {found!r}, expected {FACTS_VERSION}")
@@ -136,7 +213,7 @@ class PlotDef:
         columns: tuple[str, ...] = ("",) if y is None else (y,) if isinstance(y, str) else tuple(y)
         return tuple((file, col) for file in self.files for col in columns)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlotDefJSON:
         return {
             "id": self.id,
             "files": list(self.files),
@@ -151,7 +228,7 @@ class PlotDef:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PlotDef:
+    def from_json(cls, data: PlotDefJSON) -> PlotDef:
         return cls(
             id=data["id"],
             files=_tuple(data["files"]),
@@ -176,9 +253,9 @@ class Artifact:
     type: str | None = None
     desc: str | None = None
     labels: tuple[str, ...] = ()
-    meta: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    meta: Mapping[str, JSONValue] = field(default_factory=dict, hash=False)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ArtifactJSON:
         return {
             "name": self.name,
             "path": self.path,
@@ -190,7 +267,7 @@ class Artifact:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Artifact:
+    def from_json(cls, data: ArtifactJSON) -> Artifact:
         return cls(
             name=data["name"],
             path=data["path"],
@@ -235,7 +312,7 @@ class StageFacts:
     def plot_paths(self) -> tuple[str, ...]:
         return tuple(p.id for p in self.plots)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> StageFactsJSON:
         return {
             "address": self.address,
             "name": self.name,
@@ -257,7 +334,7 @@ class StageFacts:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StageFacts:
+    def from_json(cls, data: StageFactsJSON) -> StageFacts:
         cmd = data["cmd"]
         return cls(
             address=data["address"],
@@ -293,14 +370,14 @@ class TrackedData:
     outs: tuple[str, ...]
     external: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"dvcfile": self.dvcfile, "outs": list(self.outs)}
+    def to_json(self) -> TrackedDataJSON:
+        data: TrackedDataJSON = {"dvcfile": self.dvcfile, "outs": list(self.outs)}
         if self.external:  # only imports have one: the record of a plain `dvc add` stays as it was
             data["external"] = list(self.external)
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrackedData:
+    def from_json(cls, data: TrackedDataJSON) -> TrackedData:
         return cls(
             dvcfile=data["dvcfile"], outs=_tuple(data.get("outs")), external=_tuple(data.get("external"))
         )
@@ -368,7 +445,7 @@ class PipelineFacts:
         """Top-level plot definitions, then those declared by stages."""
         return (*self.plots, *(p for stage in self.stages for p in stage.plots))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PipelineFactsJSON:
         return {
             "version": FACTS_VERSION,
             "dvcfile": self.dvcfile,
@@ -382,8 +459,12 @@ class PipelineFacts:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PipelineFacts:
+    def from_json(cls, data: Mapping[str, object]) -> PipelineFacts:
+        """Facts read back (a memo, the record): JSON of another version raises FactsFormatError, and
+        one of another shape KeyError, TypeError or ValueError, which its readers take as stale."""
         _check_version(data, f"pipeline facts of {data.get('dvcfile') if isinstance(data, Mapping) else '?'}")
+        # Past the version check the shape is ours: what does not fit fails as said above.
+        data = cast(PipelineFactsJSON, data)
         return cls(
             dvcfile=data["dvcfile"],
             stages=tuple(StageFacts.from_json(s) for s in data.get("stages") or ()),
@@ -516,7 +597,7 @@ class RepoFacts:
             groups.setdefault(find(dvcfile), []).append(dvcfile)
         return tuple(sorted(tuple(sorted(g)) for g in groups.values()))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RepoFactsJSON:
         return {
             "version": FACTS_VERSION,
             "pipelines": [p.to_json() for p in self.pipelines],
@@ -524,8 +605,10 @@ class RepoFacts:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RepoFacts:
+    def from_json(cls, data: Mapping[str, object]) -> RepoFacts:
+        """Facts read back, refused as :meth:`PipelineFacts.from_json` says."""
         _check_version(data, "repository facts")
+        data = cast(RepoFactsJSON, data)
         return cls(
             pipelines=tuple(PipelineFacts.from_json(p) for p in data.get("pipelines") or ()),
             tracked=tuple(TrackedData.from_json(t) for t in data.get("tracked") or ()),

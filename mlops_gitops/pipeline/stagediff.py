@@ -23,13 +23,14 @@ marked, and the job that reproduces its pipeline still runs it.
 
 from __future__ import annotations
 
+import enum
 import json
 import posixpath
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Final, Literal
 
 from mlops_gitops.pipeline.facts import PipelineFacts, RepoFacts, StageFacts, pointers_for, within
 
@@ -39,18 +40,19 @@ ALWAYS = "runs on every dvc repro (always_changed, or no deps and no outs)"
 NEVER_RUN = "no dvc.lock entry at the head (never reproduced)"
 
 
-class _Missing:
+class _Sentinel(enum.Enum):
+    """What stands for a value where there is none to compare. Files are parsed from outside and
+    not validated, so every value read from them is an ``object``, narrowed where it is used."""
+
+    MISSING = "<missing>"
+    UNREADABLE = "<unreadable>"
+
     def __repr__(self) -> str:
-        return "<missing>"
+        return self.value
 
 
-class _Unreadable:
-    def __repr__(self) -> str:
-        return "<unreadable>"
-
-
-MISSING: Any = _Missing()  # the file, or the key, does not exist
-UNREADABLE: Any = _Unreadable()  # it exists but cannot be compared by value
+MISSING: Final = _Sentinel.MISSING  # the file, or the key, does not exist
+UNREADABLE: Final = _Sentinel.UNREADABLE  # it exists but cannot be compared by value
 
 _REF = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 _EVERYTHING = "*"  # a variable change that may touch any key
@@ -184,13 +186,14 @@ def _definition_changes(
     if dvcfile not in contents:  # not handed over: anything in it may have changed
         return [(stages, f"{dvcfile} changed") for stages in groups.values()]
     base_raw, head_raw = (_load(dvcfile, side) for side in contents[dvcfile])
-    base_stages = base_raw.get("stages") if isinstance(base_raw, dict) else None
-    head_stages = head_raw.get("stages") if isinstance(head_raw, dict) else None
+    base_doc: Mapping[str, object] = base_raw if isinstance(base_raw, dict) else {}
+    head_doc: Mapping[str, object] = head_raw if isinstance(head_raw, dict) else {}
+    base_stages, head_stages = base_doc.get("stages"), head_doc.get("stages")
     if not isinstance(base_stages, dict) or not isinstance(head_stages, dict):
         reason = "a new pipeline" if base_raw is MISSING else f"{dvcfile} changed"
         return [(stages, reason) for stages in groups.values()]
 
-    variables = _variable_changes(pipeline, changed, contents, base_raw, head_raw)
+    variables = _variable_changes(pipeline, changed, contents, base_doc, head_doc)
     out: list[tuple[list[StageFacts], str]] = []
     for group, stages in groups.items():
         head_def, base_def = head_stages.get(group, MISSING), base_stages.get(group, MISSING)
@@ -212,7 +215,7 @@ def _definition_changes(
     return out
 
 
-def _changed_items(base_def: Any, head_def: Any) -> set[str] | None:
+def _changed_items(base_def: object, head_def: object) -> set[str] | None:
     """Item keys of a ``foreach`` whose value changed, when nothing else of the definition did and
     both lists are written out; None: every item may have changed."""
     if not (isinstance(base_def, dict) and isinstance(head_def, dict)):
@@ -228,7 +231,7 @@ def _changed_items(base_def: Any, head_def: Any) -> set[str] | None:
     return {key for key, value in head_items.items() if base_items.get(key, MISSING) != value}
 
 
-def _items(iterable: Any) -> dict[str, Any] | None:
+def _items(iterable: object) -> dict[str, object] | None:
     """DVC's item keys (``ForeachDefinition.normalized_iterable``): mapping keys; list indexes when
     any item is a mapping or list; else the values themselves. None for a ``${...}`` reference."""
     if isinstance(iterable, dict):
@@ -240,7 +243,7 @@ def _items(iterable: Any) -> dict[str, Any] | None:
     return None
 
 
-def _to_str(value: Any) -> str:
+def _to_str(value: object) -> str:
     """DVC's ``to_str``: booleans lower-case, everything else as str()."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -254,16 +257,20 @@ class _Variables:
     value differs (``*``: any may have)."""
 
     changed: set[str]
-    base: dict[str, Any]
-    head: dict[str, Any]
+    base: dict[str, object]
+    head: dict[str, object]
 
 
 def _variable_changes(
-    pipeline: PipelineFacts, changed: set[str], contents: Contents, base_raw: Any, head_raw: Any
+    pipeline: PipelineFacts,
+    changed: set[str],
+    contents: Contents,
+    base_raw: Mapping[str, object],
+    head_raw: Mapping[str, object],
 ) -> _Variables:
     everything = _Variables({_EVERYTHING}, {}, {})
-    base_ctx: dict[str, Any] = {}
-    head_ctx: dict[str, Any] = {}
+    base_ctx: dict[str, object] = {}
+    head_ctx: dict[str, object] = {}
     for path in pipeline.vars_files:
         if path not in contents:
             if path in changed:
@@ -284,15 +291,15 @@ def _variable_changes(
     return _Variables(_diff(base_ctx, head_ctx), base_ctx, head_ctx)
 
 
-def _merged(entries: list[Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
+def _merged(entries: list[object]) -> dict[str, object]:
+    merged: dict[str, object] = {}
     for entry in entries:
         if isinstance(entry, dict):
             merged.update(entry)
     return merged
 
 
-def _diff(base: Any, head: Any, prefix: str = "") -> set[str]:
+def _diff(base: object, head: object, prefix: str = "") -> set[str]:
     """Dotted paths (list items by index) where two values differ, as deep as both are containers."""
     if base == head:
         return set()
@@ -310,13 +317,18 @@ def _diff(base: Any, head: Any, prefix: str = "") -> set[str]:
 
 
 def _interpolation_changes(
-    definition: Any, stages: list[StageFacts], variables: _Variables
+    definition: object, stages: list[StageFacts], variables: _Variables
 ) -> list[tuple[list[StageFacts], str]]:
     """The stages of one definition whose interpolated variables changed."""
     looped = isinstance(definition, dict) and ("foreach" in definition or "matrix" in definition)
     foreach = definition.get("foreach") if isinstance(definition, dict) else None
     over = _single_ref(foreach) if isinstance(foreach, str) else None
-    body = {k: v for k, v in definition.items() if k != "foreach"} if over else definition
+    # `over` is only set for a mapping with a `foreach`: the isinstance is for the type checker.
+    body = (
+        {k: v for k, v in definition.items() if k != "foreach"}
+        if over and isinstance(definition, dict)
+        else definition
+    )
     for ref in sorted(_refs(body)):
         if looped and ref.split(".")[0] in ("item", "key"):
             continue  # the loop's own item: covered by the foreach list below
@@ -341,7 +353,7 @@ def _single_ref(text: str) -> str | None:
     return _normal(match.group(1)) if match else None
 
 
-def _refs(node: Any) -> set[str]:
+def _refs(node: object) -> set[str]:
     """Every ``${name}`` in the strings (keys too) of a definition, dotted (``a[0].b`` -> ``a.0.b``)."""
     found: set[str] = set()
     if isinstance(node, str):
@@ -367,7 +379,7 @@ def _overlap(ref: str, name: str) -> bool:
 # Values of files.
 
 
-def _load(path: str, data: bytes | None) -> Any:
+def _load(path: str, data: bytes | None) -> object:
     """A file's parsed content: MISSING when absent, UNREADABLE when it cannot be compared by value."""
     if data is None:
         return MISSING
@@ -397,7 +409,7 @@ def _load(path: str, data: bytes | None) -> Any:
         return UNREADABLE
 
 
-def _entries(lock: Any) -> Any:
+def _entries(lock: object) -> Mapping[str, object] | Literal[_Sentinel.UNREADABLE]:
     """A dvc.lock's ``stages`` mapping (empty when there is no lock)."""
     if lock is MISSING:
         return {}
@@ -406,7 +418,7 @@ def _entries(lock: Any) -> Any:
     return lock["stages"]
 
 
-def _get(data: Any, key: str) -> Any:
+def _get(data: object, key: str) -> object:
     """The value at a dotted params key (list items by index), or MISSING."""
     node = data
     for part in key.split("."):
