@@ -16,7 +16,6 @@ run on the new commit as usual and restore the run from the pull request's DVC c
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +120,7 @@ def commit_locks(
 
 
 MAX_DIFF_CHARS = 20_000
+SUGGESTION_HEADING = "\n### Record this run"
 
 
 def _fence(text: str) -> str:
@@ -149,7 +149,7 @@ def suggestion(diff: str, why: str) -> str:
             f"{fence}diff\n{diff}{fence}"
         )
     return (
-        "\n### Record this run\n\n"
+        f"{SUGGESTION_HEADING}\n\n"
         f"{why} The committed dvc.lock does not record the model evaluated above; until it does, "
         "the default branch trains again after the merge.\n\n"
         f"<details><summary>The reproduced dvc.lock and outputs kept in Git</summary>\n\n{body}\n\n</details>\n"
@@ -165,17 +165,26 @@ def recording_section(
     run_url: str,
     conclusion: str,
     bot: BotIdentity,
+    announced: bool = False,
 ) -> tuple[Recorded | None, str]:
-    """Record (``mode`` commit) or suggest the reproduced ``files`` for ``pr``; the comment section."""
+    """Record (``mode`` commit) or suggest the reproduced ``files`` for ``pr``; the comment section.
+    ``announced``: the comment already says, at its top, that the bot records the run (see
+    :meth:`Recording.announce`), so the section says what came of it in every case."""
     if mode == "off" or not files:
         return None, ""
     head_repo = pr.head.repo.full_name if pr.head.repo is not None else None
     if head_repo != repo.full_name:
         # A fork: its branch is not ours to write, and its run had no credentials to reproduce.
         _, diff = changed_files(repo, pr.head.sha, files)
-        return None, suggestion(
+        section = suggestion(
             diff, "This pull request comes from a fork, so mlops-gitops does not commit to it."
         )
+        if announced and not section:
+            section = _note(
+                "This pull request comes from a fork, so mlops-gitops does not commit to it; its "
+                "`dvc.lock` already records this run."
+            )
+        return None, section
     if mode == "suggest":
         _, diff = changed_files(repo, pr.head.sha, files)
         return None, suggestion(diff, "`record.pull_requests` is `suggest`.")
@@ -183,26 +192,79 @@ def recording_section(
         repo, pr.head.ref, pr.head.sha, files, run_url=run_url, conclusion=conclusion, bot=bot
     )
     if recorded.action == "committed":
-        return recorded, (
-            f"\n> [!NOTE]\n> mlops-gitops committed the reproduced dvc.lock in {recorded.sha}: it "
-            "records the run above, so the next run restores it instead of training again. Pull "
-            "before you push. The commit's status `"
-            f"{STATUS_CONTEXT}` carries this run's result.\n"
+        return recorded, _note(
+            f"Recorded by commit {recorded.sha}: mlops-gitops committed the reproduced dvc.lock there, "
+            "on top of the commit evaluated above, so the next run restores this one instead of "
+            f"training again. Pull before you push. The commit's status `{STATUS_CONTEXT}` carries "
+            "this run's result."
         )
     if recorded.action == "moved":
         return recorded, suggestion(
             recorded.diff,
             f"The branch moved while the run ran, so nothing was committed ({recorded.detail}).",
         )
+    if announced:  # unchanged: the branch already holds this run's dvc.lock
+        return recorded, _note("Nothing to record: this branch's `dvc.lock` already records this run.")
     return recorded, ""
+
+
+def _note(sentence: str) -> str:
+    return f"\n> [!NOTE]\n> {sentence}\n"
+
+
+class Recording:
+    """The ``section`` callback :func:`~mlops_gitops.reporting.comment.post_report` runs once it knows
+    the PR, which records (or suggests) the run's reproduced files there. ``said`` gets one line per
+    outcome, for the command to print."""
+
+    def __init__(self, mode: str, files: dict[str, str], run_url: str, conclusion: str, said: list[str]):
+        self.mode, self.files, self.run_url, self.conclusion, self.said = (
+            mode,
+            files,
+            run_url,
+            conclusion,
+            said,
+        )
+        self.announced = False
+
+    def announce(self, body: str) -> str:
+        """``body`` (the report) as the bot posts it while recording: with ``record.pull_requests:
+        commit`` and a reproduced ``dvc.lock`` to commit, its warning that the commit's ``dvc.lock``
+        is stale becomes the note that this comment's own run records it (the section appended
+        then names the commit, or says why none was made)."""
+        if self.mode != "commit" or not self.files:
+            return body
+        from mlops_gitops.reporters.markdown import recording_note
+
+        announced = recording_note(body)
+        self.announced = announced != body
+        return announced
+
+    def __call__(self, repo: Any, pr: Any) -> str:
+        recorded, section = recording_section(
+            repo,
+            pr,
+            self.files,
+            self.mode,
+            run_url=self.run_url,
+            conclusion=self.conclusion,
+            bot=BotIdentity.from_env(),
+            announced=self.announced,
+        )
+        if recorded is not None:
+            self.said.append(f"{recorded.action}: {recorded.detail}")
+        elif section.startswith(SUGGESTION_HEADING):
+            self.said.append(f"suggested the reproduced dvc.lock on PR #{pr.number}")
+        return section
 
 
 def record_hook(
     mode: str, lock_dir: str | None, run_url: str, conclusion: str
-) -> tuple[Callable[[Any, Any], str] | None, list[str]]:
-    """The ``section`` callback :func:`~mlops_gitops.reporting.comment.post_report` runs once it knows
-    the PR, and the list it appends one line to saying what was recorded (for the command to print).
-    The lock files are read and checked before any request is made."""
+) -> tuple[Recording | None, list[str]]:
+    """The :class:`Recording` to hand :func:`~mlops_gitops.reporting.comment.post_report` as its
+    ``section`` (None when nothing is recorded), and the list it appends one line to saying what was
+    recorded (for the command to print). The lock files are read and checked before any request is
+    made."""
     from pathlib import Path
 
     from mlops_gitops.pipeline.lockfiles import read_run_files
@@ -210,19 +272,7 @@ def record_hook(
     if mode == "off" or not lock_dir:
         return None, []
     run_files = read_run_files(Path(lock_dir))
-    files = run_files.files
     said = [
         f"not recorded: {path} (neither a dvc.lock nor an output one names)" for path in run_files.skipped
     ]
-
-    def hook(repo: Any, pr: Any) -> str:
-        recorded, section = recording_section(
-            repo, pr, files, mode, run_url=run_url, conclusion=conclusion, bot=BotIdentity.from_env()
-        )
-        if recorded is not None:
-            said.append(f"{recorded.action}: {recorded.detail}")
-        elif section:
-            said.append(f"suggested the reproduced dvc.lock on PR #{pr.number}")
-        return section
-
-    return hook, said
+    return Recording(mode, run_files.files, run_url, conclusion, said), said
