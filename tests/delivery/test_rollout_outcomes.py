@@ -265,6 +265,17 @@ def test_hostile_log_values_stay_raw_in_the_outcomes(tmp_path: Path, fmt: str) -
         assert live(markup.cell(o.segment or "")) == [] and live(markup.cell(o.metric)) == []
 
 
+def test_a_value_written_null_and_a_missing_value_are_one_segment(tmp_path: Path) -> None:
+    table = pa.table({"v": ["a", "b", "a"], "seg": ["(null)", None, "x"], "y": [1.0, 2.0, 3.0]})
+    for name in ("n.parquet", "n.jsonl"):
+        path = write(table, tmp_path / name)
+        result = outcomes_from_logs(
+            LogSource(path.name, "v"), [LogMetric("y", "mean")], "a", "b", segments=["seg"], base_dir=tmp_path
+        )
+        got = {o.segment: (o.control.n, o.candidate.n) for o in result.outcomes}
+        assert got == {None: (2, 1), "seg=(null)": (1, 1), "seg=x": (1, 0)}
+
+
 def test_hostile_column_names_in_an_error_are_one_line(tmp_path: Path) -> None:
     path = write(pa.table({"v": ["a"], "y\nclose #1": ["x"]}), tmp_path / "c.parquet")
     with pytest.raises(DataError) as info:

@@ -143,17 +143,17 @@ def outcomes_from_logs(
     files = data_files(base_dir / source.path, source.format)
     parts = [_read_part(f, source, metrics, segments, control, candidate, since, until) for f in files]
     columns = _joined(parts)
+    for seg, (_, labels) in columns.segments.items():
+        if len(labels) > MAX_SEGMENT_VALUES:
+            raise DataError(
+                f"{source.path}: segment column '{_shown(seg)}' has {len(labels)} values; a segment column "
+                f"names a few groups (at most {MAX_SEGMENT_VALUES})"
+            )
     outcomes: list[MetricOutcomes] = []
-    for metric in metrics:
-        values = columns.metrics[metric.column, metric.value]
+    for metric, values in zip(metrics, columns.metrics, strict=True):
         outcomes.append(_outcome(metric, values, columns.arm, None, source.path))
         for seg in segments:
             codes, labels = columns.segments[seg]
-            if len(labels) > MAX_SEGMENT_VALUES:
-                raise DataError(
-                    f"{source.path}: segment column '{seg}' has {len(labels)} values; a segment column "
-                    f"names a few groups (at most {MAX_SEGMENT_VALUES})"
-                )
             for k in sorted(range(len(labels)), key=lambda k: labels[k]):
                 keep = codes == k
                 label = f"{seg}={labels[k]}"
@@ -211,8 +211,8 @@ class _Columns:
     """The rows of one file (or of all files joined) that the outcomes need, as numpy arrays."""
 
     arm: np.ndarray  # 0 control, 1 candidate, -1 neither
-    metrics: dict[tuple[str, Value | None], np.ndarray]  # 1.0 / 0.0 or the number; NaN: no outcome
-    segments: dict[str, tuple[np.ndarray, list[str]]]  # codes into labels
+    metrics: list[np.ndarray]  # per metric, in order: 1.0 / 0.0 or the number; NaN: no outcome
+    segments: dict[str, tuple[np.ndarray, list[str]]]  # codes into distinct labels
     units: pa.Array | None  # the unit column as text, where there is one
 
 
@@ -246,7 +246,7 @@ def _read_part(
     arm[_mask(pc.equal(version, control))] = 0
     arm[_mask(pc.equal(version, candidate))] = 1
     where = _Where(file, source.format, rows)
-    values = {(m.column, m.value): _metric_values(table, where, m) for m in metrics}
+    values = [_metric_values(table, where, m) for m in metrics]
     codes = {seg: _codes(table.column(seg)) for seg in segments}
     units = _blank_as_null(_text(table.column(source.unit))) if source.unit else None
     return _Columns(arm, values, codes, units)
@@ -384,9 +384,15 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(_blank_as_null(_text(column)), null_encoding="encode")
-    labels = [NULL_LABEL if v is None else v for v in encoded.dictionary.to_pylist()]
-    codes: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, labels
+    # A value written "(null)" and a missing one share their label, so they are one segment.
+    distinct: dict[str, int] = {}
+    lookup = [
+        distinct.setdefault(NULL_LABEL if v is None else v, len(distinct))
+        for v in encoded.dictionary.to_pylist()
+    ]
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes: np.ndarray = np.array(lookup, np.int64)[indices] if len(indices) else indices
+    return codes, list(distinct)
 
 
 def _joined(parts: list[_Columns]) -> _Columns:
@@ -408,7 +414,7 @@ def _joined(parts: list[_Columns]) -> _Columns:
     units = [p.units for p in parts if p.units is not None]
     return _Columns(
         np.concatenate([p.arm for p in parts]),
-        {key: np.concatenate([p.metrics[key] for p in parts]) for key in parts[0].metrics},
+        [np.concatenate(arrays) for arrays in zip(*(p.metrics for p in parts), strict=True)],
         segments,
         pa.chunked_array(units, pa.string()) if units else None,
     )
