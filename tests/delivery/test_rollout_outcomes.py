@@ -361,6 +361,10 @@ def test_unreadable_files_and_impossible_requests(tmp_path: Path) -> None:
     assert message == "t.parquet: reading one step's rows needs the logs' timestamp column"
     with pytest.raises(UsageError, match="a mean has no value"):
         LogMetric("ms", "mean", 1)
+    with pytest.raises(UsageError, match="metric 'ms': tolerance must be a finite number >= 0, not -1"):
+        LogMetric("ms", "mean", tolerance=-1)
+    with pytest.raises(UsageError, match="metric 'ms': tolerance must be a finite number >= 0, not nan"):
+        QueryMetric("ms", "proportion", count="{{version}}", positives="{{version}}", tolerance=math.nan)
     with pytest.raises(DataError, match="no such file or directory"):
         outcomes_from_logs(LogSource("absent.csv", "v"), [], "a", "b", base_dir=tmp_path)
     with pytest.raises(UsageError, match="the same version 'a'"):

@@ -83,6 +83,7 @@ class LogMetric:
     def __post_init__(self) -> None:
         if self.kind == "mean" and self.value is not None:
             raise UsageError(f"metric '{self.label}': a mean has no value; only a proportion counts one")
+        _check_tolerance(self.label, self.tolerance)
 
     @property
     def label(self) -> str:
@@ -506,6 +507,7 @@ class QueryMetric:
                 raise UsageError(f"metric '{self.name}': a {self.kind} {verb} {role} query")
         for role, query in self.queries().items():
             check_template(query, f"metric '{self.name}': the {role} query")
+        _check_tolerance(self.name, self.tolerance)
 
     def queries(self) -> dict[str, str]:
         """The query templates by role, in the order of the query set."""
@@ -521,6 +523,12 @@ class QueryMetric:
     def source(self) -> str:
         """What produced the numbers, as a PR body shows it: the query templates by role."""
         return "; ".join(f"{role}: {query}" for role, query in self.queries().items())
+
+
+def _check_tolerance(name: str, tolerance: float) -> None:
+    # MetricOutcomes refuses it too, but only once the numbers are read: say it before any query.
+    if not 0 <= tolerance < math.inf:
+        raise UsageError(f"metric '{_shown(name)}': tolerance must be a finite number >= 0, not {tolerance}")
 
 
 def check_template(query: str, what: str) -> None:
