@@ -14,32 +14,45 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from mlops_gitops.adapters.jsontypes import JSONValue
 
-def _resolve(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+Schema = Mapping[str, JSONValue]  # a JSON Schema node (ours: schema.json)
+
+
+def _node(value: JSONValue) -> Schema:
+    """A schema node the schema itself points at: an object, or the schema has a bug."""
+    if not isinstance(value, dict):
+        raise TypeError(f"not a schema node: {value!r}")
+    return value
+
+
+def _resolve(node: Schema, root: Schema) -> Schema:
     ref = node.get("$ref")
     while isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
+        target = root
         for part in ref[2:].split("/"):
-            target = target[part]
+            target = _node(target[part])
         node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        ref = target.get("$ref") if isinstance(target, Mapping) else None
+        ref = target.get("$ref")
     return node
 
 
-def apply_defaults(data: Any, schema: Mapping[str, Any], at: str | None = None) -> Any:
+def apply_defaults(data: object, schema: Schema, at: str | None = None) -> Any:
     """``data`` (valid against ``schema``, or against its ``$defs`` entry ``at``) with every schema
-    default filled in; ``data`` itself is not changed."""
+    default filled in; ``data`` itself is not changed.
+
+    ``Any``: the result has the shape the schema promises, which the loader names (its TypedDicts)."""
     result = copy.deepcopy(data)
     _fill(result, {"$ref": f"#/$defs/{at}"} if at else schema, schema)
     return result
 
 
-def _fill(data: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> None:
+def _fill(data: object, node: Schema, root: Schema) -> None:
     node = _resolve(node, root)
     if isinstance(data, dict):
-        properties: Mapping[str, Any] = node.get("properties") or {}
-        for key, sub in properties.items():
-            sub = _resolve(sub, root)
+        properties = _node(node.get("properties") or {})
+        for key, value in properties.items():
+            sub = _resolve(_node(value), root)
             if key not in data and "default" in sub:
                 data[key] = copy.deepcopy(sub["default"])
             if key in data:
@@ -49,14 +62,16 @@ def _fill(data: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> None:
             for key, value in data.items():
                 if key not in properties:
                     _fill(value, extra, root)
-    elif isinstance(data, list) and isinstance(node.get("items"), Mapping):
-        for item in data:
-            _fill(item, node["items"], root)
+    elif isinstance(data, list):
+        items = node.get("items")
+        if isinstance(items, Mapping):
+            for item in data:
+                _fill(item, items, root)
 
 
-def builtin(schema: Mapping[str, Any], *path: str) -> dict[str, Any]:
+def builtin(schema: Schema, *path: str) -> dict[str, JSONValue]:
     """The ``x-builtin`` values declared at ``properties.<path>`` (runner settings per job kind)."""
-    node: Mapping[str, Any] = schema
+    node = schema
     for part in path:
-        node = node["properties"][part]
-    return dict(node.get("x-builtin") or {})
+        node = _node(_node(node["properties"])[part])
+    return dict(_node(node.get("x-builtin") or {}))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from mlops_gitops import __version__
 from mlops_gitops.adapters.files import Header, Rendered, digest, header, parse_header
@@ -19,12 +20,15 @@ from mlops_gitops.manifest.loader import parse_yaml, to_plain
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.names import DVC_FILE, GENERATED_PREFIX, VALIDATION_REPORT, VALIDATION_STAGE
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
 TOP_LEVEL_ORDER = ("vars", "params", "stages", "metrics", "plots", "artifacts", "datasets")
 
 
-def managed_stages(manifest: Manifest) -> dict[str, Any]:
+def managed_stages(manifest: Manifest) -> dict[str, Mapping[str, object]]:
     """The stages mlops-gitops writes: the manifest's, preceded by data validation when configured."""
-    stages: dict[str, Any] = {}
+    stages: dict[str, Mapping[str, object]] = {}
     checked = [c.path for c in manifest.data_checks]
     if checked:
         # The loader refuses a manifest stage of this name, with its line and column.
@@ -41,23 +45,27 @@ def managed_stages(manifest: Manifest) -> dict[str, Any]:
     return stages
 
 
-def with_validation_dep(stage: dict[str, Any], checked: list[str]) -> dict[str, Any]:
+def with_validation_dep(stage: dict[str, object], checked: list[str]) -> dict[str, object]:
     """A stage that reads checked data also depends on the validation report, so DVC runs validation
     first and never trains on data that failed it."""
     body_key = "do" if "foreach" in stage else None
     body = stage[body_key] if body_key else stage
-    deps = list(body.get("deps") or [])
+    if not isinstance(body, Mapping):  # the schema makes `do` a mapping
+        return stage
+    written = body.get("deps")
+    # `do` is not checked by the schema: its deps are taken as written, as DVC will read them.
+    deps = list(written) if written and isinstance(written, Iterable) else []
     if not any(d in checked for d in deps) or VALIDATION_REPORT in deps:
         return stage
     new_body = {**body, "deps": [*deps, VALIDATION_REPORT]}
     return {**stage, body_key: new_body} if body_key else new_body
 
 
-def managed_top(manifest: Manifest) -> dict[str, Any]:
+def managed_top(manifest: Manifest) -> dict[str, object]:
     return {k: v for k, v in manifest.dvc.items() if v not in (None, [], {})}
 
 
-def canonical(stages: dict[str, Any], top: dict[str, Any]) -> str:
+def canonical(stages: Mapping[str, object], top: Mapping[str, object]) -> str:
     return json.dumps({"stages": stages, "top": top}, sort_keys=True, default=str, ensure_ascii=False)
 
 
@@ -78,7 +86,7 @@ def decode_managed(value: str | None) -> tuple[list[str], list[str]]:
     return stages, top
 
 
-def to_node(value: Any) -> Any:
+def to_node(value: object) -> object:
     """Plain data -> ruamel commented nodes, block style; multi-line strings as literal blocks."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import LiteralScalarString
@@ -97,12 +105,12 @@ def to_node(value: Any) -> Any:
     return value
 
 
-def take_trailing_comment(node: Any) -> list[str]:
+def take_trailing_comment(node: object) -> list[str]:
     """Full-line comments after the last scalar of ``node`` (without their ``#``)."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    container: Any = None
-    key: Any = None
+    container: CommentedMap | CommentedSeq | None = None
+    key: object = None
     current = node
     while isinstance(current, (CommentedMap, CommentedSeq)) and len(current):
         container = current
@@ -124,7 +132,7 @@ def split_header(text: str) -> tuple[Header | None, str]:
     return (parsed, parsed.body) if parsed else (None, text)
 
 
-def load_existing(text: str) -> Any:
+def load_existing(text: str) -> CommentedMap:
     from ruamel.yaml.comments import CommentedMap
 
     doc, _ = parse_yaml(text, DVC_FILE)
@@ -141,8 +149,8 @@ def load_existing(text: str) -> Any:
 
 
 def current_managed(
-    doc: Any, stage_names: list[str], top_names: list[str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    doc: CommentedMap, stage_names: list[str], top_names: list[str]
+) -> tuple[dict[str, object], dict[str, object]]:
     stages_node = doc.get("stages") or {}
     stages = {n: to_plain(stages_node[n]) for n in stage_names if n in stages_node}
     top = {k: to_plain(doc[k]) for k in top_names if k in doc}
@@ -157,7 +165,7 @@ def edited(text: str, manifest: Manifest) -> bool:
     return edited_doc(parsed, load_existing(body), manifest)
 
 
-def edited_doc(parsed: Header | None, doc: Any, manifest: Manifest) -> bool:
+def edited_doc(parsed: Header | None, doc: CommentedMap, manifest: Manifest) -> bool:
     if parsed is not None:
         stage_names, top_names = decode_managed(parsed.managed)
         stages, top = current_managed(doc, stage_names, top_names)

@@ -4,9 +4,9 @@ carries a default of its own: every default is declared once, in ``schema.json``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:  # pragma: no cover
     # Imported by the loader only when a manifest has these sections: each frozen dataclass costs
@@ -31,19 +31,74 @@ class Gate:
         return "*" in self.metric
 
 
+EnvValue = str | int | float | bool
+
+
+class _Image(TypedDict):
+    image: str
+
+
+class ContainerSpec(_Image, total=False):
+    """``container:`` written as a mapping, as the schema checked it (GitHub's job ``container``)."""
+
+    options: str
+    env: dict[str, EnvValue]
+    volumes: list[str]
+
+
+class ServiceSpec(_Image, total=False):
+    """One ``services:`` entry, as the schema checked it (GitHub's service container)."""
+
+    env: dict[str, EnvValue]
+    ports: list[str | int]
+    options: str
+    volumes: list[str]
+
+
+# One of the user's extra steps, as the schema checked it (a GitHub Actions step; keys with dashes).
+Step = TypedDict(
+    "Step",
+    {
+        "name": str,
+        "id": str,
+        "if": str,
+        "uses": str,
+        "with": dict[str, EnvValue],
+        "run": str,
+        "shell": str,
+        "env": dict[str, EnvValue],
+        "working-directory": str,
+        "continue-on-error": bool,
+        "timeout-minutes": int,
+    },
+    total=False,
+)
+
+
+class DvcSections(TypedDict, total=False):
+    """``dvc:``: top-level dvc.yaml sections other than stages, in dvc.yaml's own format."""
+
+    vars: list[object]
+    params: list[str]
+    metrics: list[str]
+    plots: list[object]
+    artifacts: dict[str, object]
+    datasets: list[object]
+
+
 @dataclass(frozen=True)
 class Runner:
     """Where and how a kind of job runs: labels, timeout, and what the user adds to it."""
 
     runs_on: str | tuple[str, ...]
     timeout_minutes: int
-    env: Mapping[str, str | int | float | bool]
+    env: Mapping[str, EnvValue]
     secrets: Mapping[str, str]  # env var -> repository secret name
-    container: str | Mapping[str, Any] | None
-    services: Mapping[str, Mapping[str, Any]]
-    steps: Mapping[str, tuple[Mapping[str, Any], ...]]  # before_install / after_install / after_repro
+    container: str | ContainerSpec | None
+    services: Mapping[str, ServiceSpec]
+    steps: Mapping[str, tuple[Step, ...]]  # before_install / after_install / after_repro
 
-    def extra_steps(self, where: str) -> tuple[Mapping[str, Any], ...]:
+    def extra_steps(self, where: str) -> tuple[Step, ...]:
         return self.steps.get(where, ())
 
 
@@ -55,7 +110,7 @@ class StageRunner:
     pattern: str  # a stage name, group, item, address, or a glob of one (fnmatch: *, ?, [...])
     runs_on: str | tuple[str, ...] | None
     timeout_minutes: int | None
-    container: str | Mapping[str, Any] | None
+    container: str | ContainerSpec | None
 
     def matches(self, address: str, name: str, group: str | None) -> bool:
         """Whether the pattern names this stage: its address (``pipelines/a/dvc.yaml:train@us``), its
@@ -121,10 +176,16 @@ class Cloud:
     pull_requests: Mapping[str, str] | None = None
 
 
-def entry_paths(entries: Any) -> tuple[str, ...]:
+def _listed(value: object) -> Iterable[object]:
+    """A list the definition holds (a ``do`` body is not checked by the schema: whatever it holds is
+    iterated as written, as DVC would see it); nothing for a missing key."""
+    return value if value and isinstance(value, Iterable) else []
+
+
+def entry_paths(entries: object) -> tuple[str, ...]:
     """Paths of DVC outs/metrics/plots entries, written as ``path`` or ``{path: {options}}``."""
     out: list[str] = []
-    for entry in entries or []:
+    for entry in _listed(entries):
         if isinstance(entry, str):
             out.append(entry)
         elif isinstance(entry, dict):
@@ -138,16 +199,16 @@ class Stage:
     For a ``foreach`` stage the paths are those of its ``do`` template, ``${item}`` references and all."""
 
     name: str
-    definition: Mapping[str, Any]
+    definition: Mapping[str, object]  # YAML as the user wrote it: the schema checks the keys DVC reads
 
     @property
-    def body(self) -> Mapping[str, Any]:
+    def body(self) -> Mapping[str, object]:
         body = self.definition.get("do", self.definition)
         return body if isinstance(body, dict) else {}
 
     @property
     def deps(self) -> tuple[str, ...]:
-        return tuple(str(d) for d in self.body.get("deps") or [])
+        return tuple(str(d) for d in _listed(self.body.get("deps")))
 
     @property
     def outs(self) -> tuple[str, ...]:
@@ -164,7 +225,7 @@ class Stage:
     @property
     def params_files(self) -> tuple[str, ...]:
         """Params files named explicitly (``params: [{file.yaml: [keys]}]``)."""
-        return tuple(str(k) for p in self.body.get("params") or [] if isinstance(p, dict) for k in p)
+        return tuple(str(k) for p in _listed(self.body.get("params")) if isinstance(p, dict) for k in p)
 
 
 @dataclass(frozen=True)
@@ -191,7 +252,7 @@ class Manifest:
     install: str  # empty: no install step (a conda environment installs the project)
     requirements: tuple[str, ...]
     tool: str | None  # python.tool: how CI installs mlops-gitops, when not the running tool's source
-    dvc: Mapping[str, Any]
+    dvc: DvcSections
     metrics_files: tuple[str, ...]  # `metrics.files`; empty: every metrics file of the pipelines
     gates: tuple[Gate, ...]
     history: int
@@ -209,7 +270,8 @@ class Manifest:
     fanout: Fanout
     stage_runners: tuple[StageRunner, ...]  # `runners.stages`, in the manifest's order
     conda: str | None = None  # python.conda: the environment CI creates with the runner's conda
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The manifest as loaded (YAML, validated): what the validation memo keeps.
+    raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def runner(self, job: str) -> Runner:
         """The runner for a job kind (train, deploy, monitor), falling back to ``default``."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,7 @@ class ColumnCheck:
     unique: bool
     min: float | None
     max: float | None
-    allowed: tuple[Any, ...] | None
+    allowed: tuple[object, ...] | None  # any YAML values: the schema does not restrict them
     pattern: str | None
 
 
