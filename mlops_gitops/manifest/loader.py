@@ -449,22 +449,23 @@ def environment(e: EnvironmentData) -> Environment:
 
 def gate_of(raw: Mapping[str, object]) -> Gate:
     """A typed gate from one (valid) ``metrics.gates`` entry, its defaults applied."""
-    return gate(apply_defaults(raw, schema(), "gate"))
+    # Valid is the caller's promise; with the defaults applied, the entry has every key GateData needs.
+    return gate(cast("GateData", apply_defaults(raw, schema(), "gate")))
 
 
 def environment_of(raw: Mapping[str, object]) -> Environment:
     """A typed environment from one (valid) ``deploy.environments`` entry, its defaults applied."""
-    return environment(apply_defaults(raw, schema(), "environment"))
+    return environment(cast("EnvironmentData", apply_defaults(raw, schema(), "environment")))
 
 
 def data_check_of(raw: Mapping[str, object]) -> DataCheck:
     """A typed data check from one (valid) ``data.checks`` entry, its defaults applied."""
-    return data_check(apply_defaults(raw, schema(), "data_check"))
+    return data_check(cast("DataCheckData", apply_defaults(raw, schema(), "data_check")))
 
 
 def monitoring_of(raw: Mapping[str, object]) -> Monitoring:
     """The typed monitoring section from (valid) raw data, its defaults applied."""
-    return monitoring(apply_defaults(raw, schema(), "monitoring"))
+    return monitoring(cast("MonitoringData", apply_defaults(raw, schema(), "monitoring")))
 
 
 def data_check(c: DataCheckData) -> DataCheck:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from mlops_gitops.adapters.jsontypes import JSONScalar
+
 
 class RegressionData(TypedDict, total=False):
     absolute: float
@@ -76,7 +78,7 @@ class _ColumnOptional(TypedDict, total=False):
     type: str
     min: float
     max: float
-    allowed: list[object]
+    allowed: list[JSONScalar]
     pattern: str
 
 

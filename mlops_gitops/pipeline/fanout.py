@@ -29,7 +29,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import NamedTuple, TypedDict
 
 from mlops_gitops.pipeline.facts import RepoFacts, StageFacts
 
@@ -40,7 +40,7 @@ MAX_TIMEOUT = 4320  # minutes: GitHub's ceiling for a self-hosted job (hosted ru
 RESERVED_IDS = frozenset({"upstream", "final"})
 _ID_LENGTH = 64
 
-Container = str | Mapping[str, Any] | None
+Container = str | Mapping[str, object] | None  # runners' `container:`, an image or GitHub's mapping
 
 
 class PlanError(ValueError):
@@ -74,6 +74,39 @@ class Settings:
     min_jobs: int = 2
 
 
+class _JobJSONRequired(TypedDict):
+    id: str
+    targets: list[str]
+    runs_on: str | list[str]
+    timeout_minutes: int
+    container: object  # the container as plain JSON: an image name, or GitHub's mapping
+    runner: str | None
+
+
+class JobJSON(_JobJSONRequired, total=False):
+    """A job in the plan's outputs (a matrix entry, ``upstream``, ``final``); ``stages`` only in the
+    ``--output`` file."""
+
+    stages: list[str]
+
+
+class MatrixJSON(TypedDict):
+    include: list[JobJSON]
+
+
+class PlanJSON(TypedDict):
+    """The ``--output`` file."""
+
+    version: int
+    retrain: bool
+    pipelines: list[str]
+    changed: dict[str, str]
+    upstream: JobJSON | None
+    matrix: MatrixJSON
+    final: JobJSON | None
+    notes: list[str]
+
+
 @dataclass(frozen=True)
 class Job:
     """One job: the changed stages it runs, and what it gives ``dvc repro``."""
@@ -86,8 +119,8 @@ class Job:
     container: Container = None
     runner: str | None = None  # the runners.stages key that placed it; None: runners.train
 
-    def to_json(self, *, stages: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self, *, stages: bool = False) -> JobJSON:
+        out: JobJSON = {
             "id": self.id,
             "targets": list(self.targets),
             "runs_on": list(self.runs_on) if isinstance(self.runs_on, tuple) else self.runs_on,
@@ -119,7 +152,7 @@ class Plan:
     def jobs(self) -> tuple[Job, ...]:
         return tuple(j for j in (self.upstream, *self.fan, self.final) if j is not None)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlanJSON:
         """Everything, stage lists and reasons included (the ``--output`` file)."""
         return {
             "version": PLAN_VERSION,
@@ -181,11 +214,11 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _compact(value: Any) -> str:
+def _compact(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -205,6 +238,44 @@ class _Entry:
     dvcfiles: list[str]
 
 
+@dataclass(frozen=True)
+class _Changes:
+    """The changed stages of one plan, and what the layouts ask about them."""
+
+    by_address: Mapping[str, StageFacts]  # every stage, changed or not
+    graph: Mapping[str, Sequence[str]]  # stage -> the stages it depends on
+    placements: Mapping[str, Placement]
+    order: list[str]  # the changed stages, each after the ones it depends on
+    parents: dict[str, list[str]]  # changed stage -> the changed stages it depends on directly
+    ancestors: dict[str, set[str]]  # changed stage -> every changed stage above it
+    forced: set[str]  # changed stages only the final job can run
+    every_item: set[str]  # items of a foreach/matrix group of two or more (changed or not)
+
+    @classmethod
+    def of(
+        cls,
+        facts: RepoFacts,
+        by_address: Mapping[str, StageFacts],
+        changed: Mapping[str, str],
+        placements: Mapping[str, Placement],
+    ) -> _Changes:
+        graph = facts.graph()
+        order = _topological([a for a in by_address if a in changed], graph)
+        parents = {a: [p for p in graph.get(a, ()) if p in changed] for a in order}
+        # Stages DVC cannot restore from the run-cache run once, in the final job, and so does
+        # everything below them (a job before it would run them again when it reproduces).
+        forced: set[str] = set()
+        for address in order:
+            if not restorable(by_address[address]) or any(p in forced for p in parents[address]):
+                forced.add(address)
+        sizes = group_sizes(by_address.values())
+        every_item = {a for a, s in by_address.items() if s.group and sizes[(s.dvcfile, s.group)] >= 2}
+        ancestors: dict[str, set[str]] = {}
+        for address in order:
+            ancestors[address] = set(parents[address]).union(*(ancestors[p] for p in parents[address]))
+        return cls(by_address, graph, placements, order, parents, ancestors, forced, every_item)
+
+
 def plan(
     facts: RepoFacts,
     changed: Mapping[str, str],
@@ -221,141 +292,171 @@ def plan(
     changed = {a: r for a, r in changed.items() if a in by_address}
     if not pipelines:
         return Plan(pipelines=())
-    graph = facts.graph()
-    order = _topological([a for a in by_address if a in changed], graph)
-    parents = {a: [p for p in graph.get(a, ()) if p in changed] for a in order}
+    work = _Changes.of(facts, by_address, changed, placements)
     notes: list[str] = []
+    if settings.enabled:
+        upstream, entries, final = _tiers(work, settings.min_jobs, notes)
+    else:
+        upstream, entries, final = [], [], work.order
+    upstream, fan, final = _fan(work, settings, notes, upstream, entries, final)
+    graph = work.graph
+    up = _tier("upstream", upstream, (), settings, placements, notes, graph) if upstream else None
+    last = _tier("final", final, tuple(pipelines), settings, placements, notes, graph, always=True)
+    return Plan(tuple(pipelines), changed, up, tuple(fan), last, tuple(notes))
 
-    def finish(upstream: list[str], entries: list[_Entry], final: list[str]) -> Plan:
-        fan = _jobs(entries, settings, graph, placements)
-        if len(fan) > settings.max_jobs:
-            try:
-                fan = _grouped(fan, settings.max_jobs)
-            except PlanError as exc:
-                notes.append(f"{exc}: one job runs every changed stage")
-                upstream, fan, final = [], [], order
-        up = _tier("upstream", upstream, (), settings, placements, notes, graph) if upstream else None
-        last = _tier("final", final, tuple(pipelines), settings, placements, notes, graph, always=True)
-        return Plan(tuple(pipelines), changed, up, tuple(fan), last, tuple(notes))
 
-    if not settings.enabled:
-        return finish([], [], order)
+def _tiers(work: _Changes, min_jobs: int, notes: list[str]) -> tuple[list[str], list[_Entry], list[str]]:
+    """Upstream, the matrix entries and the final job; everything in the final job when fewer than
+    ``min_jobs`` entries would run in parallel.
 
-    # Stages DVC cannot restore from the run-cache run once, in the final job, and so does
-    # everything below them (a job before it would run them again when it reproduces).
-    forced: set[str] = set()
-    for address in order:
-        if not restorable(by_address[address]) or any(p in forced for p in parents[address]):
-            forced.add(address)
+    Two ways to pick the items that fan out: the first level of items down the graph, or the widest
+    group first (_seeds). The one with the shorter chain of stages run one after the other (upstream,
+    then the longest entry, then the final job) wins; on a tie, the first level."""
+    items = {a for a in work.order if a not in work.forced and a in work.every_item}
+    first_level = {a for a in items if not work.ancestors[a] & items}
+    candidates = [_Layout(work, first_level).tiers()]
+    widest = _seeds(work.order, items, work.by_address, work.ancestors)
+    if widest != first_level:
+        candidates.append(_Layout(work, widest).tiers())
+    upstream, live, final, own_notes = min(candidates, key=_serial_length)
+    notes.extend(own_notes)
+    if len(live) < min_jobs:
+        if live:
+            notes.append(
+                f"{len(live)} parallel job(s), fewer than fanout.min_jobs ({min_jobs}): "
+                "one job runs every changed stage"
+            )
+        return [], [], work.order
+    return upstream, live, final
 
-    sizes = group_sizes(by_address.values())
-    every_item = {
-        a for a, s in by_address.items() if s.group and sizes[(s.dvcfile, s.group)] >= 2
-    }  # changed or not
-    items = {a for a in order if a not in forced and a in every_item}
-    ancestors: dict[str, set[str]] = {}
-    for address in order:
-        ancestors[address] = set(parents[address]).union(*(ancestors[p] for p in parents[address]))
 
-    def layout(seeds: set[str]) -> tuple[list[str], list[_Entry], list[str], list[str]]:
-        """Upstream, the matrix entries and the final job when ``seeds`` start the entries."""
-        own_notes: list[str] = []
-        upstream_set: set[str] = set().union(*(ancestors[s] for s in seeds)) if seeds else set()
+def _fan(
+    work: _Changes,
+    settings: Settings,
+    notes: list[str],
+    upstream: list[str],
+    entries: list[_Entry],
+    final: list[str],
+) -> tuple[list[str], list[Job], list[str]]:
+    """The matrix's jobs, grouped into at most ``max_jobs``; when they cannot be (more runners than
+    jobs), no fan-out: the final job runs every changed stage. Returns (upstream, fan, final)."""
+    fan = _jobs(entries, settings, work.graph, work.placements)
+    if len(fan) > settings.max_jobs:
+        try:
+            fan = _grouped(fan, settings.max_jobs)
+        except PlanError as exc:
+            notes.append(f"{exc}: one job runs every changed stage")
+            return [], [], work.order
+    return upstream, fan, final
 
-        entries: list[_Entry] = []
-        merged: dict[int, int] = {}  # entry index -> the entry it was merged into
 
-        def find(i: int) -> int:
-            while i in merged:
-                i = merged[i]
-            return i
+class _Tiers(NamedTuple):
+    upstream: list[str]
+    entries: list[_Entry]
+    final: list[str]
+    notes: list[str]
 
-        entry_of: dict[str, int] = {}
-        of_pipeline: dict[str, int] = {}
-        final: list[str] = []
-        upstream: list[str] = []
-        for address in order:
-            stage, own = by_address[address], placements.get(address)
-            if address in forced:
-                final.append(address)
-                continue
-            if address in upstream_set:
-                upstream.append(address)
-                continue
-            if address in seeds:
-                entry_of[address] = len(entries)
-                entries.append(_Entry("item", [address], own, [stage.dvcfile]))
-                continue
-            ups = [p for p in parents[address] if p not in upstream_set]
-            if any(p not in entry_of for p in ups):  # below a stage of the final job
-                final.append(address)
-                continue
-            owners = sorted({find(entry_of[p]) for p in ups})
-            if not owners:
-                index = of_pipeline.get(stage.dvcfile)
-                if index is None:
-                    index = of_pipeline[stage.dvcfile] = len(entries)
-                    entries.append(_Entry("pipelines", [], None, [stage.dvcfile]))
-                owners = [find(index)]
-            if len(owners) > 1:
-                kinds = {entries[i].kind for i in owners}
-                machines = {p.machine for i in owners if (p := entries[i].placement) is not None}
-                if kinds != {"pipelines"} or len(machines) > 1:
-                    final.append(address)  # it needs several entries' work: after all of them
-                    continue
-                target = owners[0]
-                for other in owners[1:]:
-                    entries[target].stages.extend(entries[other].stages)
-                    entries[target].dvcfiles.extend(entries[other].dvcfiles)
-                    entries[target].placement = entries[target].placement or entries[other].placement
-                    entries[other].stages = []
-                    merged[other] = target
-                owners = [target]
-            entry = entries[owners[0]]
-            if entry.kind == "item" and any(
-                p in every_item and p not in entry.stages for p in graph.get(address, ())
-            ):
-                final.append(address)  # it reads other items too (changed or not): an aggregate
-                continue
-            if own and entry.placement and own.machine != entry.placement.machine:
-                own_notes.append(
-                    f"{address} runs on another runner ({own.runner}) than the job it follows "
-                    f"({entry.placement.runner}): it runs in the final job"
-                )
-                final.append(address)
-                continue
+
+class _Layout:
+    """Upstream, the matrix entries and the final job when ``seeds`` start the entries.
+
+    Each changed stage, in the graph's order: a forced one goes to the final job, one above a seed
+    upstream, a seed starts an entry; any other joins the entry of the changed stages it depends on
+    (or its pipeline's entry when it depends on none), unless that needs several entries' work, reads
+    other items (an aggregate) or another runner: then it goes to the final job."""
+
+    def __init__(self, work: _Changes, seeds: set[str]) -> None:
+        self.work = work
+        self.seeds = seeds
+        self.upstream_set: set[str] = set().union(*(work.ancestors[s] for s in seeds)) if seeds else set()
+        self.entries: list[_Entry] = []
+        self.merged: dict[int, int] = {}  # entry index -> the entry it was merged into
+        self.entry_of: dict[str, int] = {}
+        self.of_pipeline: dict[str, int] = {}
+        self.upstream: list[str] = []
+        self.final: list[str] = []
+        self.notes: list[str] = []
+        for address in work.order:
+            self._place(address)
+
+    def _find(self, i: int) -> int:
+        while i in self.merged:
+            i = self.merged[i]
+        return i
+
+    def _place(self, address: str) -> None:
+        stage, own = self.work.by_address[address], self.work.placements.get(address)
+        if address in self.work.forced:
+            self.final.append(address)
+        elif address in self.upstream_set:
+            self.upstream.append(address)
+        elif address in self.seeds:
+            self.entry_of[address] = len(self.entries)
+            self.entries.append(_Entry("item", [address], own, [stage.dvcfile]))
+        else:
+            ups = [p for p in self.work.parents[address] if p not in self.upstream_set]
+            if any(p not in self.entry_of for p in ups):  # below a stage of the final job
+                self.final.append(address)
+                return
+            index = self._owner(stage, ups)
+            if index is None or not self._fits(address, own, self.entries[index]):
+                self.final.append(address)
+                return
+            entry = self.entries[index]
             entry.placement = entry.placement or own
             entry.stages.append(address)
-            entry_of[address] = owners[0]
+            self.entry_of[address] = index
 
-        position = {a: i for i, a in enumerate(order)}
-        live = [e for i, e in enumerate(entries) if i not in merged and e.stages]
+    def _owner(self, stage: StageFacts, ups: list[str]) -> int | None:
+        """The entry a stage follows: its parents' (merged into one when they are pipeline entries on
+        one runner), or its pipeline's when it has none; None: it needs several entries' work."""
+        owners = sorted({self._find(self.entry_of[p]) for p in ups})
+        if not owners:
+            index = self.of_pipeline.get(stage.dvcfile)
+            if index is None:
+                index = self.of_pipeline[stage.dvcfile] = len(self.entries)
+                self.entries.append(_Entry("pipelines", [], None, [stage.dvcfile]))
+            return self._find(index)
+        if len(owners) == 1:
+            return owners[0]
+        entries = self.entries
+        kinds = {entries[i].kind for i in owners}
+        machines = {p.machine for i in owners if (p := entries[i].placement) is not None}
+        if kinds != {"pipelines"} or len(machines) > 1:
+            return None  # it needs several entries' work: after all of them
+        target = owners[0]
+        for other in owners[1:]:
+            entries[target].stages.extend(entries[other].stages)
+            entries[target].dvcfiles.extend(entries[other].dvcfiles)
+            entries[target].placement = entries[target].placement or entries[other].placement
+            entries[other].stages = []
+            self.merged[other] = target
+        return target
+
+    def _fits(self, address: str, own: Placement | None, entry: _Entry) -> bool:
+        """Whether ``address`` can run in ``entry``: not an aggregate of items, and on its runner."""
+        if entry.kind == "item" and any(
+            p in self.work.every_item and p not in entry.stages for p in self.work.graph.get(address, ())
+        ):
+            return False  # it reads other items too (changed or not): an aggregate
+        if own and entry.placement and own.machine != entry.placement.machine:
+            self.notes.append(
+                f"{address} runs on another runner ({own.runner}) than the job it follows "
+                f"({entry.placement.runner}): it runs in the final job"
+            )
+            return False
+        return True
+
+    def tiers(self) -> _Tiers:
+        position = {a: i for i, a in enumerate(self.work.order)}
+        live = [e for i, e in enumerate(self.entries) if i not in self.merged and e.stages]
         for e in live:  # stages joined out of order by merges: back into the graph's order
             e.stages.sort(key=position.__getitem__)
         live.sort(key=lambda e: position[e.stages[0]])
-        return upstream, live, final, own_notes
-
-    # Two ways to pick the items that fan out: the first level of items down the graph, or the
-    # widest group first (_seeds). The one with the shorter chain of stages run one after the other
-    # (upstream, then the longest entry, then the final job) wins; on a tie, the first level.
-    first_level = {a for a in items if not ancestors[a] & items}
-    candidates = [layout(first_level)]
-    widest = _seeds(order, items, by_address, ancestors)
-    if widest != first_level:
-        candidates.append(layout(widest))
-    upstream, live, final, own_notes = min(candidates, key=_serial_length)
-    notes.extend(own_notes)
-    if len(live) < settings.min_jobs:
-        if live:
-            notes.append(
-                f"{len(live)} parallel job(s), fewer than fanout.min_jobs ({settings.min_jobs}): "
-                "one job runs every changed stage"
-            )
-        return finish([], [], order)
-    return finish(upstream, live, final)
+        return _Tiers(self.upstream, live, self.final, self.notes)
 
 
-def _serial_length(layout: tuple[list[str], list[_Entry], list[str], list[str]]) -> int:
+def _serial_length(layout: _Tiers) -> int:
     """Stages run one after the other in a layout: upstream, the longest entry, the final job."""
     upstream, live, final, _ = layout
     return len(upstream) + max((len(e.stages) for e in live), default=0) + len(final)
