@@ -38,6 +38,7 @@ from mlops_gitops.pipeline.project import Project
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.data.results import ValidationReport
     from mlops_gitops.manifest.model import Gate
+    from mlops_gitops.metrics.plots import Plots
     from mlops_gitops.pipeline.facts import PipelineFacts
 
 
@@ -61,58 +62,25 @@ def evaluate(
     is imported only then and only when some pipeline declares plots."""
     manifest = project.manifest
     reader = collect.Reader(project.root)
-    base_rev = collect.resolve_revision(base, reader.top)
-    head_rev = collect.resolve_revision(head, reader.top)
-    if base_rev.sha is None:
-        raise UsageError("--base must name a commit, not the work tree")
+    base_rev, head_rev = _revisions(reader, base, head)
     files = project.metrics_files()
-    locks = [project.lock_of(p) for p in project.pipelines]
-    layout = collect.Layout(
-        locks={
-            project.lock_of(p): (posixpath.dirname(p.dvcfile), {s.name: s.wdir for s in p.stages})
-            for p in project.pipelines
-        },
-        pointers=tuple(t.dvcfile for t in project.facts.tracked),
-        uncached=frozenset(u for s in project.facts.stages() for u in s.uncached),
-    )
-    before = collect.snapshot(reader, base_rev, files, project.params_files(), layout)
-    after = collect.snapshot(reader, head_rev, files, project.params_files(), layout)
-
-    review: GateReview | None = None
-    deciding = manifest.gates
-    if gates_from == BASE:
-        review, base_gates = gates_at_base(project, reader, base_rev, manifest_file)
-        deciding = manifest.gates if base_gates is None else base_gates
+    before, after = (_snapshot(project, reader, rev, files) for rev in (base_rev, head_rev))
+    review, deciding = _deciding_gates(project, reader, base_rev, gates_from, manifest_file)
     rows, outcomes, sections = _judge(project, deciding, before, after, files)
     if review is not None:
         # The head's gates on the same metrics: what they would say (the verdict when they decide).
         changed = bool(review.changes)
         review.head_gates = _judge(project, manifest.gates, before, after, files)[1] if changed else outcomes
-
-    wanted = history.charted(deciding, files)
-    hist = history.collect_history(reader, base_rev.sha, manifest.history, files, wanted, deciding)
-    lin = lineage.Lineage(
-        base_commit=base_rev.sha,
-        head_commit=head_rev.sha,
-        base_subject=base_rev.subject,
-        head_subject=head_rev.subject,
-        data=lineage.data_hashes(_hashes(project, before), _hashes(project, after)),
-        python=lineage.python_version(),
-        packages=lineage.package_versions(lineage.requirement_names(project.root, manifest.requirements)),
-    )
-    validation = None
-    if manifest.data_checks:
-        validation = read_validation(reader.read_many(head_rev, [VALIDATION_REPORT])[VALIDATION_REPORT])
-    drawn = None
-    if plots and any(p.all_plots() for p in project.pipelines):
-        from mlops_gitops.metrics import plots as P
-
-        drawn = P.collect(project.root, base_rev, head_rev)
+    # In this order, so the first thing that cannot be read is the one reported.
+    hist = _history(project, reader, base_rev, files, deciding)
+    lin = _lineage(project, base_rev, head_rev, before, after)
+    validation = _validation(project, reader, head_rev)
+    drawn = _plots(project, base_rev, head_rev) if plots else None
     unavailable = {
         side: snap.unavailable for side, snap in (("base", before), ("head", after)) if snap.unavailable
     }
     return Comparison(
-        stale_lock=head_rev.sha is None and lock_differs_from_head(reader, locks),
+        stale_lock=head_rev.sha is None and lock_differs_from_head(reader, locks_of(project)),
         data_validation=validation,
         project=manifest.name,
         base=base_rev,
@@ -130,6 +98,98 @@ def evaluate(
         gate_review=review,
         plots=drawn,
     )
+
+
+def _revisions(reader: collect.Reader, base: str, head: str) -> tuple[collect.Revision, collect.Revision]:
+    """Both revisions resolved; the base must be a commit (the head may be the work tree)."""
+    base_rev = collect.resolve_revision(base, reader.top)
+    head_rev = collect.resolve_revision(head, reader.top)
+    if base_rev.sha is None:
+        raise UsageError("--base must name a commit, not the work tree")
+    return base_rev, head_rev
+
+
+def locks_of(project: Project) -> list[str]:
+    return [project.lock_of(p) for p in project.pipelines]
+
+
+def _snapshot(
+    project: Project, reader: collect.Reader, rev: collect.Revision, files: list[str]
+) -> collect.Snapshot:
+    """The metrics and params at ``rev``, read where each pipeline's dvc.lock says they are."""
+    layout = collect.Layout(
+        locks={
+            project.lock_of(p): (posixpath.dirname(p.dvcfile), {s.name: s.wdir for s in p.stages})
+            for p in project.pipelines
+        },
+        pointers=tuple(t.dvcfile for t in project.facts.tracked),
+        uncached=frozenset(u for s in project.facts.stages() for u in s.uncached),
+    )
+    return collect.snapshot(reader, rev, files, project.params_files(), layout)
+
+
+def _deciding_gates(
+    project: Project,
+    reader: collect.Reader,
+    base: collect.Revision,
+    gates_from: Literal["base", "manifest"],
+    manifest_file: str,
+) -> tuple[GateReview | None, tuple[Gate, ...]]:
+    """The gates that decide, and (judged by those at ``base``) the review of what the head changes."""
+    if gates_from != BASE:
+        return None, project.manifest.gates
+    review, base_gates = gates_at_base(project, reader, base, manifest_file)
+    return review, project.manifest.gates if base_gates is None else base_gates
+
+
+def _history(
+    project: Project,
+    reader: collect.Reader,
+    base: collect.Revision,
+    files: list[str],
+    deciding: tuple[Gate, ...],
+) -> history.History:
+    """The deciding gates' metrics at the last first-parent commits up to ``base``."""
+    assert base.sha is not None  # _revisions refused a base that is the work tree
+    wanted = history.charted(deciding, files)
+    return history.collect_history(reader, base.sha, project.manifest.history, files, wanted, deciding)
+
+
+def _lineage(
+    project: Project,
+    base: collect.Revision,
+    head: collect.Revision,
+    before: collect.Snapshot,
+    after: collect.Snapshot,
+) -> lineage.Lineage:
+    """Both commits, the data hashes of both dvc.lock files, and this Python's packages."""
+    return lineage.Lineage(
+        base_commit=base.sha,
+        head_commit=head.sha,
+        base_subject=base.subject,
+        head_subject=head.subject,
+        data=lineage.data_hashes(_hashes(project, before), _hashes(project, after)),
+        python=lineage.python_version(),
+        packages=lineage.package_versions(
+            lineage.requirement_names(project.root, project.manifest.requirements)
+        ),
+    )
+
+
+def _validation(project: Project, reader: collect.Reader, head: collect.Revision) -> ValidationReport | None:
+    """What `validate-data` wrote at ``head``, when the manifest has data checks."""
+    if not project.manifest.data_checks:
+        return None
+    return read_validation(reader.read_many(head, [VALIDATION_REPORT])[VALIDATION_REPORT])
+
+
+def _plots(project: Project, base: collect.Revision, head: collect.Revision) -> Plots | None:
+    """Every DVC plot at both revisions, through DVC (imported only when some pipeline has plots)."""
+    if not any(p.all_plots() for p in project.pipelines):
+        return None
+    from mlops_gitops.metrics import plots as P
+
+    return P.collect(project.root, base, head)
 
 
 def gates_at_base(
