@@ -38,6 +38,7 @@ from mlops_gitops.names import MANIFEST_FILE
 if TYPE_CHECKING:  # pragma: no cover
     from jsonschema.exceptions import ValidationError
 
+    from mlops_gitops.manifest.rollout import Rollout
     from mlops_gitops.manifest.sections import DataCheck, Monitoring
     from mlops_gitops.manifest.shapes import (
         DataCheckData,
@@ -211,7 +212,9 @@ def quick_parse(text: str, filename: str) -> Any:
 def find_problems(data: Any, source: SourceMap, filename: str) -> list[Problem]:
     problems = schema_problems(data, source, filename)
     if not problems:
-        problems = semantic_problems(data, source, filename)
+        from mlops_gitops.manifest.rollout import rollout_problems
+
+        problems = semantic_problems(data, source, filename) + rollout_problems(data, source, filename)
         problems.sort(key=lambda p: (p.line or 0, p.col or 0, p.path))
     return problems
 
@@ -444,7 +447,17 @@ def environment(e: EnvironmentData) -> Environment:
         github_environment=e.get("github_environment"),
         # Not a schema default: it depends on `after` (the first environments go automatically).
         auto=e.get("auto", not e["after"]),
+        rollout=rollout(e),
     )
+
+
+def rollout(e: EnvironmentData) -> Rollout | None:
+    """An environment's rollout (manifest/rollout.py, imported only for a manifest that has one)."""
+    if "rollout" not in e:
+        return None
+    from mlops_gitops.manifest.rollout import rollout_of
+
+    return rollout_of(e)
 
 
 def gate_of(raw: Mapping[str, object]) -> Gate:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypedDict
 if TYPE_CHECKING:  # pragma: no cover
     # Imported by the loader only when a manifest has these sections: each frozen dataclass costs
     # about half a millisecond to create, and every command pays for what it imports.
+    from mlops_gitops.manifest.rollout import Rollout
     from mlops_gitops.manifest.sections import DataCheck, Monitoring
 
 
@@ -145,6 +146,7 @@ class Environment:
     after: tuple[str, ...]
     github_environment: str | None
     auto: bool
+    rollout: Rollout | None = None  # traffic in steps, decided by outcomes (manifest/rollout.py)
 
 
 @dataclass(frozen=True)
