@@ -4,26 +4,36 @@ environments before this one already run it, and the deployment file edit to pub
 :mod:`mlops_gitops.delivery.promotion` holds the pure pieces (identity, branch, body); this module drives them
 over a source of deployment files (the local work tree for ``--dry-run``, or GitHub through
 :class:`GitHubTarget`) and returns a typed :class:`Outcome` that the ``promote`` command prints.
+
+:func:`promote` is that command's flow. Checks run before any API call, so a refused promotion costs
+nothing: the model must pass its gates (unless ``--force --reason``), and an environment with
+``after:`` only takes a model its predecessors already run. Exit codes: 0 PR opened / updated /
+already current (also when a human owns the branch: then the PR gets a comment and a warning is
+printed), 1 refused (gate, order) or GitHub said no, 2 bad input.
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mlops_gitops.adapters import actions_runtime as gha
 from mlops_gitops.adapters import git
 from mlops_gitops.delivery import promotion, yamledit
 from mlops_gitops.delivery.promotion import ModelIdentity
 from mlops_gitops.errors import CheckFailed, UsageError
 from mlops_gitops.manifest.model import Environment, Manifest
-from mlops_gitops.pipeline.project import Project
+from mlops_gitops.pipeline.project import Project, load_project
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.adapters.github.client import GitHubContext, Step
     from mlops_gitops.adapters.github.pulls import Published
+
+# The deployment repositories may be other repositories: a token that can write there comes first.
+TOKEN_VARS = ("MLOPS_GITOPS_TOKEN", "GITHUB_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -36,16 +46,63 @@ class Evaluated:
 @dataclass(frozen=True)
 class Outcome:
     """What ``promote`` did: ``action`` is dry-run, current (the environment already runs the model),
-    or the publication's own (created, updated, unchanged, blocked, skipped)."""
+    or the publication's own (created, updated, unchanged, blocked, skipped). ``in_actions``: inside
+    GitHub Actions, where a blocked push is an annotation and the PR is also in the step outputs."""
 
     action: str
-    env: str
+    env: Environment
     model: ModelIdentity
     value: str
     title: str
     body: str
     diff: str = ""
     published: Published | None = None
+    in_actions: bool = False
+    exit_code: int = 0
+
+    @property
+    def stdout(self) -> str:
+        env, published = self.env, self.published
+        if self.action == "dry-run":
+            no_change = f"# {env.file}: {env.field} is already {self.value!r}: no change"
+            lines = [self.diff or no_change, f"# PR: {self.title}", self.body.removesuffix("\n")]
+        elif published is None:
+            model = self.model
+            lines = [
+                f"{env.name} already runs {model.name} {model.short_hash} ({env.file} {env.field}): nothing to do"
+            ]
+        elif published.action == "blocked":
+            lines = (
+                [gha.command("warning", self.blocked, title="mlops-gitops promote")]
+                if self.in_actions
+                else []
+            )
+        elif published.action == "skipped":
+            lines = [f"{env.name}: {published.detail}: {published.url}"]
+        else:
+            lines = [f"{published.action} promotion PR #{published.number} for {env.name}: {published.url}"]
+        return "".join(f"{line}\n" for line in lines)
+
+    @property
+    def blocked(self) -> str:
+        detail = self.published.detail if self.published else ""
+        return f"promotion to {self.env.name} not pushed: {detail}"
+
+    @property
+    def stderr(self) -> tuple[str, ...]:
+        blocked = self.published is not None and self.published.action == "blocked"
+        return (f"warning: {self.blocked}",) if blocked and not self.in_actions else ()
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        published = self.published
+        if published is None or not self.in_actions:
+            return {}
+        return {
+            "action": published.action,
+            "pr-number": str(published.number or ""),
+            "pr-url": published.url or "",
+        }
 
 
 def model_at(project: Project, ref: str) -> ModelIdentity:
@@ -177,7 +234,7 @@ class GitHubTarget:
         return publish(self.repo_of(self.env), plan)
 
 
-def promote(
+def apply_promotion(
     manifest: Manifest,
     env: Environment,
     model: ModelIdentity,
@@ -213,10 +270,85 @@ def promote(
     )
     title = promotion.title(env.name, model)
     if publish is None:
-        return Outcome(
-            "dry-run", env.name, model, title, body, promotion.file_diff(old_text, new_text, env.file)
-        )
+        return Outcome("dry-run", env, model, title, body, promotion.file_diff(old_text, new_text, env.file))
     if new_text == old_text:
-        return Outcome("current", env.name, model, value, title, body)
+        return Outcome("current", env, model, value, title, body)
     published = publish(new_text, title, body)
-    return Outcome(published.action, env.name, model, value, title, body, published=published)
+    return Outcome(published.action, env, model, value, title, body, published=published)
+
+
+def promote(
+    manifest_path: str,
+    env_name: str,
+    model_ref: str = "HEAD",
+    base_rev: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    reason: str | None = None,
+    target_dir: str | None = None,
+) -> Outcome:
+    """Open or update the deployment PR that sets ``env_name``'s model to the one of ``model_ref``,
+    once it passes its gates against ``base_rev`` (default: its first parent) or ``force`` with a
+    ``reason``. ``dry_run``: the edit and the PR against the checkout ``target_dir``, no API call."""
+    if force and not (reason and reason.strip()):
+        raise UsageError("--force needs --reason TEXT (it is written into the PR)")
+    if reason and not force:
+        raise UsageError("--reason only applies with --force")
+    manifest, env = environment_of(manifest_path, env_name)
+    root = Path(manifest_path).resolve().parent
+    project = load_project(root, manifest)
+    model = model_at(project, model_ref)
+    result = evaluate(project, base_rev or default_base(root, model.commit), model.commit)
+    if result.verdict != "pass" and not force:
+        raise CheckFailed(
+            f"model {model.short_hash} at {model.short_commit} fails its gates: "
+            + "; ".join(result.failed or ["see the report"])
+            + " (promote anyway with --force --reason TEXT)"
+        )
+    if dry_run:
+        top = Path(target_dir) if target_dir else (git.toplevel(root) or root)
+        # The PR body names where it would land: this repository by its GitHub name (else its folder).
+        repository = git.github_repository(root) or top.resolve().name
+        local = LocalTarget(top, repository, manifest.default_branch)
+        return apply_promotion(manifest, env, model, result, reason, local, None)
+    return replace(on_github(manifest, env, model, result, reason), in_actions=gha.in_actions())
+
+
+def environment_of(manifest_path: str, env_name: str) -> tuple[Manifest, Environment]:
+    """The manifest and its deploy environment ``env_name``, or one line saying what is missing."""
+    from mlops_gitops.manifest.loader import load_manifest
+
+    path = Path(manifest_path)
+    if not path.is_file():
+        raise UsageError(f"{manifest_path}: no such manifest (pass --manifest PATH)")
+    manifest = load_manifest(path)
+    if manifest.deploy is None:
+        raise UsageError(f"{manifest_path}: no deploy section: nothing to promote")
+    env = manifest.deploy.environment(env_name)
+    if env is None:
+        names = ", ".join(e.name for e in manifest.deploy.environments)
+        raise UsageError(f"--env {env_name}: not a deploy environment in {manifest_path} (have: {names})")
+    return manifest, env
+
+
+def on_github(
+    manifest: Manifest, env: Environment, model: ModelIdentity, result: Evaluated, reason: str | None
+) -> Outcome:
+    """The promotion over the deployment repositories on GitHub, as the bot."""
+    from mlops_gitops.adapters.github import client
+
+    ctx = client.GitHubContext.from_env(token_vars=TOKEN_VARS)
+    gh = client.connect(ctx, token_hint="MLOPS_GITOPS_TOKEN or GITHUB_TOKEN")
+    with client.translated_errors(
+        ctx, "reading the deployment repository", "contents: write and pull-requests: write"
+    ) as step:
+        target = GitHubTarget(ctx, gh, step, env)
+        return apply_promotion(
+            manifest,
+            env,
+            model,
+            result,
+            reason,
+            target,
+            lambda text, title, body: target.publish(manifest, model, text, title, body),
+        )
