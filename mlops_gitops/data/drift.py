@@ -282,6 +282,7 @@ def _group(
     base_rows: int,
     win_rows: int,
 ) -> GroupDrift:
+    """Drift of one group of rows (``None`` masks: every row; a segment: the rows the masks keep)."""
     group = GroupDrift(segment, win_rows, base_rows)
     if segment is not None and (base_rows < MIN_ROWS or win_rows < MIN_ROWS):
         group.skipped = f"fewer than {MIN_ROWS} rows (baseline {base_rows}, window {win_rows})"
@@ -289,76 +290,92 @@ def _group(
     if base_rows == 0 or win_rows == 0:
         group.skipped = "no rows"
         return group
-    for f in numerics:
-        b = f.base_sorted if base_mask is None else f.base_sorted[base_mask[f.base_order]]
-        w = f.win_sorted if win_mask is None else f.win_sorted[win_mask[f.win_order]]
-        if len(b) == 0 or len(w) == 0:
-            group.features.append(FeatureDrift(f.name, "numeric", len(b), len(w), False, ["no values"]))
-            continue
-        edges = quantile_edges(b)
-        value = psi_from_counts(bin_counts(b, edges), bin_counts(w, edges))
-        d, p = ks_test(b, w)
-        reasons = []
-        if value > th.psi:
-            reasons.append(f"PSI {value:.3f} > {th.psi:g}")
-        if p < th.ks_pvalue:
-            reasons.append(f"KS p-value {_p(p)} < {th.ks_pvalue:g}")
-        group.features.append(
-            FeatureDrift(
-                f.name,
-                "numeric",
-                len(b),
-                len(w),
-                bool(reasons),
-                reasons,
-                psi=value,
-                ks_statistic=d,
-                ks_pvalue=p,
-            )
-        )
-    for c in categoricals:
-        if segment is not None and c.name == segment.column:
-            continue  # constant within its own segment
-        b_codes = c.base_codes if base_mask is None else c.base_codes[base_mask]
-        w_codes = c.win_codes if win_mask is None else c.win_codes[win_mask]
-        b_counts = np.bincount(b_codes, minlength=len(c.labels))
-        w_counts = np.bincount(w_codes, minlength=len(c.labels))
-        stat, p, dof = chi2_test(b_counts, w_counts)
-        reasons = [f"chi-square p-value {_p(p)} < {th.chi2_pvalue:g}"] if p < th.chi2_pvalue else []
-        group.features.append(
-            FeatureDrift(
-                c.name,
-                "categorical",
-                int(b_counts.sum()),
-                int(w_counts.sum()),
-                bool(reasons),
-                reasons,
-                chi2=stat,
-                chi2_pvalue=p,
-                dof=dof,
-            )
-        )
+    group.features.extend(_numeric_drift(f, base_mask, win_mask, th) for f in numerics)
+    group.features.extend(
+        _categorical_drift(c, base_mask, win_mask, th)
+        for c in categoricals
+        if segment is None or c.name != segment.column  # a segment's column is constant within it
+    )
     if pred is not None:
-        b_codes = pred.base_codes if base_mask is None else pred.base_codes[base_mask]
-        w_codes = pred.win_codes if win_mask is None else pred.win_codes[win_mask]
-        b_share = np.bincount(b_codes, minlength=len(pred.labels)) / max(len(b_codes), 1)
-        w_share = np.bincount(w_codes, minlength=len(pred.labels)) / max(len(w_codes), 1)
-        classes = []
-        for k in np.argsort(-b_share, kind="stable"):
-            if b_share[k] == 0 and w_share[k] == 0:
-                continue
-            diff = float(w_share[k] - b_share[k])
-            classes.append(
-                ClassShare(
-                    pred.labels[k],
-                    float(b_share[k]),
-                    float(w_share[k]),
-                    diff,
-                    abs(diff) > th.prediction_share,
-                )
-            )
-        group.predictions = PredictionShares(pred.name, classes)
+        group.predictions = _prediction_shares(pred, base_mask, win_mask, th)
     return group
+
+
+def _numeric_drift(
+    f: _Numeric, base_mask: np.ndarray | None, win_mask: np.ndarray | None, th: Thresholds
+) -> FeatureDrift:
+    """PSI and KS of one numeric feature; the masks pick the group's values, still sorted."""
+    b = f.base_sorted if base_mask is None else f.base_sorted[base_mask[f.base_order]]
+    w = f.win_sorted if win_mask is None else f.win_sorted[win_mask[f.win_order]]
+    if len(b) == 0 or len(w) == 0:
+        return FeatureDrift(f.name, "numeric", len(b), len(w), False, ["no values"])
+    edges = quantile_edges(b)
+    value = psi_from_counts(bin_counts(b, edges), bin_counts(w, edges))
+    d, p = ks_test(b, w)
+    reasons = []
+    if value > th.psi:
+        reasons.append(f"PSI {value:.3f} > {th.psi:g}")
+    if p < th.ks_pvalue:
+        reasons.append(f"KS p-value {_p(p)} < {th.ks_pvalue:g}")
+    return FeatureDrift(
+        f.name,
+        "numeric",
+        len(b),
+        len(w),
+        bool(reasons),
+        reasons,
+        psi=value,
+        ks_statistic=d,
+        ks_pvalue=p,
+    )
+
+
+def _categorical_drift(
+    c: _Categorical, base_mask: np.ndarray | None, win_mask: np.ndarray | None, th: Thresholds
+) -> FeatureDrift:
+    """The chi-square test of one categorical feature over the group's rows."""
+    b_codes = c.base_codes if base_mask is None else c.base_codes[base_mask]
+    w_codes = c.win_codes if win_mask is None else c.win_codes[win_mask]
+    b_counts = np.bincount(b_codes, minlength=len(c.labels))
+    w_counts = np.bincount(w_codes, minlength=len(c.labels))
+    stat, p, dof = chi2_test(b_counts, w_counts)
+    reasons = [f"chi-square p-value {_p(p)} < {th.chi2_pvalue:g}"] if p < th.chi2_pvalue else []
+    return FeatureDrift(
+        c.name,
+        "categorical",
+        int(b_counts.sum()),
+        int(w_counts.sum()),
+        bool(reasons),
+        reasons,
+        chi2=stat,
+        chi2_pvalue=p,
+        dof=dof,
+    )
+
+
+def _prediction_shares(
+    pred: _Categorical, base_mask: np.ndarray | None, win_mask: np.ndarray | None, th: Thresholds
+) -> PredictionShares:
+    """Each predicted class's share of the group's rows on both sides, the baseline's largest first."""
+    b_codes = pred.base_codes if base_mask is None else pred.base_codes[base_mask]
+    w_codes = pred.win_codes if win_mask is None else pred.win_codes[win_mask]
+    b_share = np.bincount(b_codes, minlength=len(pred.labels)) / max(len(b_codes), 1)
+    w_share = np.bincount(w_codes, minlength=len(pred.labels)) / max(len(w_codes), 1)
+    classes = []
+    for k in np.argsort(-b_share, kind="stable"):
+        if b_share[k] == 0 and w_share[k] == 0:
+            continue
+        diff = float(w_share[k] - b_share[k])
+        classes.append(
+            ClassShare(
+                pred.labels[k],
+                float(b_share[k]),
+                float(w_share[k]),
+                diff,
+                abs(diff) > th.prediction_share,
+            )
+        )
+    return PredictionShares(pred.name, classes)
 
 
 def _p(p: float) -> str:
