@@ -58,6 +58,9 @@ _PIPE = re.compile(r"(\\*)\|")
 _BLOCK_START = re.compile(r"^[ \t]*(?:(#{1,6}|[=+-])(?=[ \t=+-]|$)|(\d{1,9})([.)])(?=[ \t]|$))")
 _MARKUP = re.compile(r"[\\`*_~\[|]")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
+# Where GitHub starts a link of its own in plain text (an address with a scheme, or www.): a joiner
+# before the character that completes the start keeps it text.
+_AUTOLINK = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z][A-Za-z0-9+.-]{0,30}:/|www\.)", re.IGNORECASE)
 
 
 def _escape_pipe(match: re.Match[str]) -> str:
@@ -76,14 +79,23 @@ def defang(value: str) -> str:
 
 def text(value: str) -> str:
     """Prose on one line: :func:`defang`, no HTML (``<``, ``>`` and ``&``, so no entity spells an
-    ``@`` either), no link or image (``[`` escaped), no code span (backticks escaped), no emphasis or
-    strikethrough (``*``, ``_``, ``~`` escaped), no line or table break, and nothing that would make
-    the line a heading, a list item or an underline when it starts one. It reads as it was written:
-    every escape is a backslash GitHub removes, or an entity it shows as the character."""
-    value = _LINE_BREAKS.sub(" ", defang(value))
+    ``@`` either), no link or image (``[`` escaped, and a bare ``https://`` or ``www.`` address is not
+    made a link: GitHub would read it raw, backslashes and all), no code span (backticks escaped), no
+    emphasis or strikethrough (``*``, ``_``, ``~`` escaped), no line or table break, and nothing that
+    would make the line a heading, a list item or an underline when it starts one. Spaces at either
+    end are dropped (they show as nothing, and would keep ``*...*`` around it from being emphasis).
+    It reads as it was written: every escape is a backslash GitHub removes, an entity it shows as
+    the character, or an invisible :data:`JOINER`."""
+    return _escape(value, start=True).strip(" \t")
+
+
+def _escape(value: str, *, start: bool) -> str:
+    value = _AUTOLINK.sub(
+        lambda m: m.group(0)[:-1] + JOINER + m.group(0)[-1], _LINE_BREAKS.sub(" ", defang(value))
+    )
     value = _MARKUP.sub(lambda m: "\\" + m.group(0), value)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BLOCK_START.sub(_escape_block_start, value, count=1)
+    return _BLOCK_START.sub(_escape_block_start, value, count=1) if start else value
 
 
 def _escape_block_start(match: re.Match[str]) -> str:
@@ -98,23 +110,15 @@ def message(value: str, *, table: bool = True) -> str:
     (``neither the cache nor the remote holds it; `dvc fetch` it``) and the rest may quote the
     repository (a path, a parser's error): each backtick pair becomes a :func:`code` span, the rest
     :func:`text`. Without this, :func:`text` would escape the backticks and they would show."""
-    value = _LINE_BREAKS.sub(" ", value)
+    value = _LINE_BREAKS.sub(" ", value).strip(" \t")
     out: list[str] = []
     last = 0
     for m in _CODE_SPAN.finditer(value):
-        if m.start() > last:
-            out.append(text(value[last : m.start()]) if not out else _inline(value[last : m.start()]))
+        out.append(_escape(value[last : m.start()], start=not out))
         out.append(code(m.group(1), table=table))
         last = m.end()
-    if last < len(value):
-        out.append(text(value[last:]) if not out else _inline(value[last:]))
+    out.append(_escape(value[last:], start=not out))
     return "".join(out)
-
-
-def _inline(value: str) -> str:
-    """:func:`text` for a piece that does not start the line (so nothing at its start is escaped)."""
-    escaped = text("x" + value)
-    return escaped[1:]
 
 
 def html(value: str) -> str:

@@ -38,9 +38,10 @@ def squeeze(value: str) -> str:
 
 
 def test_the_hostile_subject_reads_the_same_and_does_nothing() -> None:
+    # No link either: "[" escaped, and the bare address kept from GitHub's own autolinking.
     assert text(SUBJECT) == (
         f"Tune @{J}acme/ml-team c{J}loses #{J}12 &lt;img src=x onerror=alert(1)&gt; "
-        "\\[x](https://evil.example)"
+        f"\\[x](https:{J}//evil.example)"
     )
     assert (
         code(SUBJECT)
