@@ -121,21 +121,9 @@ def refuse_below_git_root(root: Path, tree: WorkTree | None = None) -> None:
         raise UsageError(below_git_root(root.resolve(), top.resolve()))
 
 
-@dataclass(frozen=True)
-class Built:
-    """Every file rendered and compared with the tree, and what it was made from."""
-
-    plan: Plan
-    project: Project
-
-    @property
-    def inputs(self) -> list[str]:
-        return facts_inputs(self.project)
-
-
 def build_plan(
     root: Path, *, force: bool = False, writing: bool = True, tree: WorkTree | None = None
-) -> Built:
+) -> tuple[Plan, Project]:
     """Load and validate the manifest, resolve the pipelines, render every file in memory and compare
     with the tree. When the manifest owns dvc.yaml it is rendered first, and DVC resolves that text
     before anything is written. Before ``writing``, each templated file must parse: a template bug
@@ -164,7 +152,7 @@ def build_plan(
         for item in rendered:
             if item.path.startswith(".github/"):
                 check_yaml(item.path, item.text)
-    return Built(plan(root, rendered, force=force), project)
+    return plan(root, rendered, force=force), project
 
 
 def _text(tree: WorkTree, path: str) -> str | None:
@@ -199,17 +187,16 @@ def generate(
     tree = tree if tree is not None else WorkTree(root)
     if check and not force and checkcache.still_current(root, tree):
         return Generated(check=True, remembered=True)
-    built = build_plan(root, force=force, writing=not check, tree=tree)
-    the_plan = built.plan
+    the_plan, project = build_plan(root, force=force, writing=not check, tree=tree)
     result = Generated(check=check, actions=the_plan.actions)
     if not check and the_plan.writes:
         from mlops_gitops.render.toolsource import running_source
 
-        warning = running_source(built.project.manifest.tool).warning
+        warning = running_source(project.manifest.tool).warning
         result.warnings += [f"warning: {warning}"] if warning else []
     if check:
         if not result.stale:
-            checkcache.remember(root, the_plan, built.inputs, tree=tree)
+            checkcache.remember(root, the_plan, facts_inputs(project), tree=tree)
         return result
     if the_plan.conflicts:
         return result
@@ -220,5 +207,5 @@ def generate(
             f"{exc.filename or root}: cannot write: {exc.strerror or type(exc).__name__}; nothing was written"
         ) from None
     # Listed from now on: the dvc.yaml generate wrote, if it wrote one (the project lists it already).
-    checkcache.remember(root, the_plan, built.inputs, tree=tree, listed=built.project.listed)
+    checkcache.remember(root, the_plan, facts_inputs(project), tree=tree, listed=project.listed)
     return result

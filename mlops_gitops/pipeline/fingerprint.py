@@ -31,8 +31,6 @@ import posixpath
 import re
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from mlops_gitops.errors import UsageError, YamlBombError
@@ -81,7 +79,6 @@ def _skipped(path: str) -> bool:
     return any(part in _SKIP_DIRS for part in path.split("/")[:-1])
 
 
-@dataclass(frozen=True, eq=False)
 class WorkTree:
     """The repository at ``root`` as one command sees it: its :func:`listing`, the bytes of each file
     it reads and the Git work tree's root, each taken on first use and never again. Created at the
@@ -89,25 +86,39 @@ class WorkTree:
     one reading (and a file edited halfway through a command is seen as it was first read: the memo
     then records what the answer was computed from, and the next command looks again).
 
-    ``listed``: the listing when the caller already has it. A flow that writes files the tree has
-    read (``init``'s ``dvc init`` and ``dvc add``) hands the next step a new WorkTree with only the
-    listing (:meth:`relisted`): what is listed does not change, what was read may have."""
+    ``listed``: the listing when the caller already has it. A flow that writes files between two
+    steps (``init``'s ``dvc init`` and ``dvc add``) hands the next step a new WorkTree made from the
+    listing alone: what is listed does not change, what was read may have.
 
-    root: Path
-    listed: tuple[str, ...] | None = None
-    _reads: dict[str, bytes | None] = field(default_factory=dict, repr=False)
+    A plain class with slots, not a dataclass: it is built on every ``generate --check``, the
+    pre-commit hook, where each module's import time counts."""
 
-    @cached_property
+    __slots__ = ("_listed", "_reads", "_toplevel", "root")
+
+    def __init__(self, root: Path, listed: Iterable[str] | None = None) -> None:
+        self.root = root
+        self._listed = tuple(listed) if listed is not None else None
+        self._toplevel: tuple[Path | None] | None = None
+        self._reads: dict[str, bytes | None] = {}
+
+    def __repr__(self) -> str:
+        return f"WorkTree({self.root!r})"
+
+    @property
     def listing(self) -> tuple[str, ...]:
         """Every dvc.yaml and ``.dvc`` file Git would see (:func:`listing`), repo-relative, sorted."""
-        return self.listed if self.listed is not None else tuple(listing(self.root))
+        if self._listed is None:
+            self._listed = tuple(listing(self.root))
+        return self._listed
 
-    @cached_property
+    @property
     def toplevel(self) -> Path | None:
         """The Git work tree's root (``git rev-parse --show-toplevel``), None outside a repository."""
-        from mlops_gitops.adapters import git
+        if self._toplevel is None:
+            from mlops_gitops.adapters import git
 
-        return git.toplevel(self.root)
+            self._toplevel = (git.toplevel(self.root),)
+        return self._toplevel[0]
 
     def read(self, path: str) -> bytes | None:
         """The bytes of a repo-relative file, None when it is not a readable file."""
@@ -121,10 +132,6 @@ class WorkTree:
     def sha(self, path: str) -> str:
         """sha256 of a file's bytes (of nothing when it is missing), as the memos key on them."""
         return hashlib.sha256(self.read(path) or b"").hexdigest()
-
-    def relisted(self) -> WorkTree:
-        """The same listing, nothing read yet: for the next step after files were written."""
-        return WorkTree(self.root, self.listing)
 
 
 def structure(data: object) -> object:
