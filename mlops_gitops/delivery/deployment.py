@@ -270,7 +270,9 @@ def apply_promotion(
     )
     title = promotion.title(env.name, model)
     if publish is None:
-        return Outcome("dry-run", env, model, title, body, promotion.file_diff(old_text, new_text, env.file))
+        return Outcome(
+            "dry-run", env, model, value, title, body, promotion.file_diff(old_text, new_text, env.file)
+        )
     if new_text == old_text:
         return Outcome("current", env, model, value, title, body)
     published = publish(new_text, title, body)
