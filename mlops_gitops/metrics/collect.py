@@ -13,7 +13,6 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlops_gitops.adapters import git
 from mlops_gitops.adapters.datafiles import parse_file
@@ -49,7 +48,7 @@ class Snapshot:
     revision: Revision
     metrics: dict[str, dict[str, Scalar]] = field(default_factory=dict)
     params: dict[str, dict[str, Scalar]] = field(default_factory=dict)
-    locks: dict[str, dict[str, Any]] = field(default_factory=dict)  # dvc.lock path -> parsed
+    locks: dict[str, dict[str, object]] = field(default_factory=dict)  # dvc.lock path -> parsed
     from_dvc: list[str] = field(default_factory=list)
     # Files that exist at this revision but could not be read or parsed: path -> why, in one line.
     unavailable: dict[str, str] = field(default_factory=dict)

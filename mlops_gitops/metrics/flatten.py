@@ -15,12 +15,13 @@ Only numbers (``bool`` included, as in DVC) get a ``diff``; gates treat booleans
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
 
 Scalar = int | float | str | bool | None
 
 
-def flatten_metrics(data: Any) -> dict[str, Scalar]:
+# Parsed files come from outside, unvalidated: everything is an ``object`` narrowed by isinstance.
+def flatten_metrics(data: object) -> dict[str, Scalar]:
     if isinstance(data, (int, float, str)):
         return {"": data}
     out: dict[str, Scalar] = {}
@@ -29,7 +30,7 @@ def flatten_metrics(data: Any) -> dict[str, Scalar]:
     return out
 
 
-def _walk_metrics(node: dict[Any, Any], prefix: str, out: dict[str, Scalar]) -> None:
+def _walk_metrics(node: Mapping[object, object], prefix: str, out: dict[str, Scalar]) -> None:
     for key, value in node.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -38,7 +39,7 @@ def _walk_metrics(node: dict[Any, Any], prefix: str, out: dict[str, Scalar]) -> 
             out[name] = value
 
 
-def flatten_params(data: Any) -> dict[str, Scalar]:
+def flatten_params(data: object) -> dict[str, Scalar]:
     if isinstance(data, list) and _holds_mapping(data):
         data = dict(enumerate(data))
     if not isinstance(data, dict):
@@ -48,7 +49,7 @@ def flatten_params(data: Any) -> dict[str, Scalar]:
     return out
 
 
-def _walk_params(node: dict[Any, Any], prefix: str, out: dict[str, Scalar]) -> None:
+def _walk_params(node: Mapping[object, object], prefix: str, out: dict[str, Scalar]) -> None:
     for key, value in node.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -60,11 +61,11 @@ def _walk_params(node: dict[Any, Any], prefix: str, out: dict[str, Scalar]) -> N
             out[name] = _param_scalar(value)
 
 
-def _holds_mapping(value: list[Any]) -> bool:
+def _holds_mapping(value: list[object]) -> bool:
     return any(isinstance(v, dict) or (isinstance(v, list) and _holds_mapping(v)) for v in value)
 
 
-def _param_scalar(value: Any) -> Scalar:
+def _param_scalar(value: object) -> Scalar:
     if isinstance(value, list):
         return str(value)
     if value is None or isinstance(value, (int, float, str, bool)):

@@ -8,7 +8,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 # Always shown: the tools that produce and judge the metrics, besides the project's own requirements.
 _ALWAYS = ("dvc", "mlops-gitops")
@@ -38,7 +37,7 @@ class Lineage:
 
 
 def lock_hashes(
-    lock: dict[str, Any] | None, wdirs: Mapping[str, str] | None = None, base: str = ""
+    lock: Mapping[str, object] | None, wdirs: Mapping[str, str] | None = None, base: str = ""
 ) -> dict[str, str]:
     """``{path: md5}`` for every dep and out in a dvc.lock (schema 2.0; ``md5`` or ``hash: md5``).
 

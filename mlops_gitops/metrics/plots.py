@@ -28,14 +28,58 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from mlops_gitops.errors import UsageError, YamlBombError
 
 if TYPE_CHECKING:  # pragma: no cover
+    # DVC ships no type information: the name says what DVC hands over, and checks nothing inside it.
+    from dvc.render.match import RendererWithErrors
+
     from mlops_gitops.metrics.collect import Revision
 
 Datum = str | int | float | bool | None
+
+
+# The JSON the report writes (`report --format json`, its `plots` key).
+class SeriesJSON(TypedDict):
+    file: str
+    field: str
+    x: list[Datum]
+    y: list[Datum]
+
+
+class ImageSideJSON(TypedDict):
+    sha256: str
+
+
+class SeriesSideJSON(TypedDict):
+    series: list[SeriesJSON]
+
+
+SideJSON = ImageSideJSON | SeriesSideJSON
+
+
+class PlotJSON(TypedDict):
+    id: str
+    kind: str
+    template: str | None
+    title: str
+    x: str
+    y: str
+    x_label: str
+    y_label: str
+    status: str
+    base: SideJSON | None
+    head: SideJSON | None
+    errors: dict[str, str]
+
+
+class PlotsJSON(TypedDict):
+    plots: list[PlotJSON]
+    errors: dict[str, str]
+    error: str | None
+
 
 BASE, HEAD = "base", "head"
 SIDES = (BASE, HEAD)
@@ -70,7 +114,7 @@ class Series:
     x: tuple[Datum, ...]
     y: tuple[Datum, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SeriesJSON:
         return {"file": self.file, "field": self.field, "x": list(self.x), "y": list(self.y)}
 
 
@@ -82,7 +126,7 @@ class Side:
     digest: str | None = None  # images: sha256 of the file
     data: bytes | None = field(default=None, repr=False, compare=False)  # images only
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> SideJSON:
         if self.digest is not None:
             return {"sha256": self.digest}
         return {"series": [s.to_json() for s in self.series]}
@@ -125,7 +169,7 @@ class Plot:
             return "removed" if HEAD not in self.errors else "partial"
         return "unavailable"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlotJSON:
         return {
             "id": self.id,
             "kind": self.kind,
@@ -150,7 +194,7 @@ class Plots:
     errors: Mapping[str, str] = field(default_factory=dict)  # side -> why its plots were not read
     error: str | None = None  # why no plot was read at all (DVC missing, the repository unreadable)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlotsJSON:
         return {
             "plots": [p.to_json() for p in self.plots],
             "errors": dict(self.errors),
@@ -181,7 +225,7 @@ def collect(root: Path, base: Revision, head: Revision) -> Plots:
 
     revs = {BASE: base.sha or "workspace", HEAD: head.sha or "workspace"}
     shown = {BASE: base, HEAD: head}
-    data: dict[str, Any] = {}
+    data: dict[str, object] = {}  # DVC's plots, by revision, as `Repo.plots.show` gives them
     # ImportError: the remote's plugin (dvc-gdrive...) is not installed here.
     failures = (DvcException, OSError, ValueError, KeyError, TypeError, AttributeError, ImportError)
     try:
@@ -213,7 +257,7 @@ def collect(root: Path, base: Revision, head: Revision) -> Plots:
     return Plots(plots, errors)
 
 
-def _onerror(result: dict[str, Any], exception: BaseException, *args: Any, **kwargs: Any) -> None:
+def _onerror(result: dict[str, object], exception: BaseException, *args: object, **kwargs: object) -> None:
     """DVC's ``onerror_collect``, except that a refused YAML bomb is raised, not recorded."""
     if isinstance(exception, YamlBombError):
         raise exception
@@ -234,11 +278,11 @@ def _quiet_dvc() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _get(data: Mapping[str, Any], *keys: str) -> Any:
+def _get(data: object, *keys: str) -> object:
     for key in keys:
         if not isinstance(data, Mapping):
             return None
-        data = data.get(key)  # type: ignore[assignment]
+        data = data.get(key)
     return data
 
 
@@ -269,10 +313,10 @@ def _one_line(text: str, root: Path) -> str:
     return line if len(line) <= _REASON_CHARS else line[: _REASON_CHARS - 3] + "..."
 
 
-def _plots_of(with_errors: Any, revs: Mapping[str, str], root: Path) -> list[Plot]:
+def _plots_of(with_errors: RendererWithErrors, revs: Mapping[str, str], root: Path) -> list[Plot]:
     """The typed plots of one DVC renderer (a vega plot, or an image with one datapoint per revision)."""
     renderer = with_errors.renderer
-    props: dict[str, Any] = dict(renderer.properties)
+    props: dict[str, object] = dict(renderer.properties)
     errors: dict[str, str] = {}
     for side in SIDES:
         rev = revs[side]
@@ -300,8 +344,8 @@ def _plots_of(with_errors: Any, revs: Mapping[str, str], root: Path) -> list[Plo
                 errors=errors,
             )
         ]
-    template = props.get("template")
-    template = str(template) if template is not None else None
+    written = props.get("template")
+    template = str(written) if written is not None else None
     x, y = str(props.get("x") or INDEX_FIELD), str(props.get("y") or "")
     series: dict[str, dict[tuple[str, str], tuple[list[Datum], list[Datum]]]] = {s: {} for s in SIDES}
     for point in renderer.datapoints:
@@ -335,13 +379,13 @@ def _plots_of(with_errors: Any, revs: Mapping[str, str], root: Path) -> list[Plo
     ]
 
 
-def _datum(value: Any) -> Datum:
+def _datum(value: object) -> Datum:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
 
 
-def _image_bytes(src: Any) -> bytes | None:
+def _image_bytes(src: object) -> bytes | None:
     """The bytes DVC inlined as ``data:image;base64,...`` (``out=None``: nothing written to disk)."""
     if not isinstance(src, str) or "," not in src:
         return None
