@@ -4,11 +4,19 @@ stage assignment for each merged promotion PR (DVC's model registry in Git, GTO'
 What the tags are called and say is planned in :mod:`mlops_gitops.delivery.registry` (pure); the tags
 are read and created through :mod:`mlops_gitops.adapters.github.tags`, which never moves one: a name
 another run took meanwhile makes the flow plan again from the tags as they now are.
+
+:func:`register` is the command's flow: ``--version`` tags the model of the checked-out default-branch
+commit ``MODEL@vX.Y.Z`` (nothing when that model, or that commit, has a version already); ``--stages``
+tags ``MODEL#ENV#N`` for each merged promotion PR not recorded yet. Without ``record.registry: true``
+in mlops.yaml it says so and does nothing. Exit codes: 0 done (or nothing to do), 1 GitHub said no,
+2 bad input.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_gitops.adapters.github import tags
@@ -16,12 +24,14 @@ from mlops_gitops.adapters.github.client import BotIdentity, GitHubContext, conn
 from mlops_gitops.adapters.github.comments import written_by
 from mlops_gitops.delivery import registry
 from mlops_gitops.delivery.registry import NewTag, Promoted, TagInfo
-from mlops_gitops.errors import GitHubError
+from mlops_gitops.errors import GitHubError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.pipeline.project import Project
 
 PERMISSION = "contents: write"
+# Promotion PRs in another repository are read with the token that opened them.
+TOKEN_VARS = ("MLOPS_GITOPS_TOKEN", "GITHUB_TOKEN")
 # A concurrent run that takes the name we planned: plan again this many times before giving up.
 ATTEMPTS = 3
 
@@ -166,3 +176,52 @@ def record_stages(
     raise GitHubError(
         f"creating stage tags of {artifact}: other runs took {ATTEMPTS} names in a row; run again"
     )
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What ``register`` prints: a line per thing left as it was, then per tag created (whose names
+    are also the ``tags`` step output inside GitHub Actions)."""
+
+    lines: tuple[str, ...]
+    outputs: dict[str, str] = field(default_factory=dict)
+    stderr: tuple[str, ...] = ()
+    exit_code: int = 0
+
+    @property
+    def stdout(self) -> str:
+        return "".join(f"{line}\n" for line in self.lines)
+
+
+def register(mode: str | None, model_ref: str = "HEAD", manifest_path: str = "mlops.yaml") -> Registered:
+    """``mode`` "version": tag the model of ``model_ref`` with the next version; "stages": tag a stage
+    assignment for each merged promotion PR not recorded yet."""
+    from mlops_gitops.adapters import actions_runtime as gha
+    from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.pipeline.project import load_project
+
+    if mode is None:
+        raise UsageError("register: give --version or --stages")
+    path = Path(manifest_path)
+    if not path.is_file():
+        raise UsageError(f"{manifest_path}: no such manifest (pass --manifest PATH)")
+    manifest = load_manifest(path)
+    if not manifest.record.registry or manifest.deploy is None:
+        return Registered((f"record.registry is not enabled in {manifest_path}: no model registry tags",))
+    ref = os.environ.get("GITHUB_REF") or ""
+    if mode == "version" and ref and ref != f"refs/heads/{manifest.default_branch}":
+        raise UsageError(
+            f"register --version records models of {manifest.default_branch} only (this run is for {ref})"
+        )
+    project = load_project(path.resolve().parent, manifest)
+    ctx = GitHubContext.from_env()
+    if mode == "version":
+        recorded = record_version(project, model_ref, ctx)
+    else:
+        recorded = record_stages(project, ctx, GitHubContext.from_env(token_vars=TOKEN_VARS))
+    lines = [f"{recorded.artifact}: {note}" for note in recorded.notes]
+    for new in recorded.created:
+        what = f"stage {new.stage} of {new.version} (PR {new.promotion})" if new.stage else new.version
+        lines.append(f"created tag {new.name}: {what} at commit {new.commit[:7]}")
+    outputs = {"tags": " ".join(new.name for new in recorded.created)} if gha.in_actions() else {}
+    return Registered(tuple(lines), outputs)
