@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlops_gitops.adapters import actions_runtime as gha
 from mlops_gitops.adapters.github import events
@@ -25,10 +25,20 @@ from mlops_gitops.reporters.markup import defang, text
 
 # ``section(repo, pr)``: what recording the run adds to the comment, once the pull request is known.
 Section = Callable[[Any, Any], str]
+
+
+class Recording(Protocol):
+    """A section that records the run: ``announce`` first rewrites the report for it (the stale
+    dvc.lock warning becomes the note that this run records it), then it is called as a section."""
+
+    def announce(self, body: str) -> str: ...
+    def __call__(self, repo: Any, pr: Any) -> str: ...
+
+
 # How the run is recorded (``delivery.record.record_hook``, handed down by the command: recording
 # belongs to delivery, a layer above this one): (mode, lock folder, run URL, conclusion) -> the
-# section, or None, and the list of lines it appends to saying what it recorded.
-Recorder = Callable[[str, str | None, str, str], tuple[Section | None, list[str]]]
+# recording, or None, and the list of lines it appends to saying what it recorded.
+Recorder = Callable[[str, str | None, str, str], tuple[Recording | None, list[str]]]
 
 MARKER = re.compile(r"^<!-- mlops-gitops:[a-z-]+( [^>]*)? -->$")
 
@@ -190,6 +200,8 @@ def comment(
     are read and checked before any request is made)."""
     body, marker = read_report(report_path)
     hook, recorded = recorder(record_mode, lock_dir, run_url, run_conclusion) if recorder else (None, [])
+    if hook is not None:
+        body = hook.announce(body)
     # `report` escaped the repository's text; in CI this file comes from the pull request's run (a
     # fork's code may have written it), so no mention, reference or closing keyword in it is live.
     posted = post_report(GitHubContext.from_env(), defang(body), marker, pr_number, head_sha, hook)
