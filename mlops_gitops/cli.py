@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "register": ("register", "Record deploy.model in DVC's model registry format (GTO tags)."),
     "validate-data": ("validate_data", "Check input data files against the manifest's data checks."),
     "monitor": ("monitor", "Compare production logs with the training baseline; alert on drift."),
+    "rollout": ("rollout", "Move each rollout in progress one step by PR: advance, promote or roll back."),
 }
 
 

@@ -257,6 +257,13 @@ def apply_promotion(
     problems = promotion.order_problems(env, environments, current, model)
     if problems:
         raise CheckFailed("; ".join(problems))
+    if env.rollout is not None:  # the first step of a rollout instead (delivery/rollout/start.py)
+        from mlops_gitops.delivery.rollout.start import first_step
+
+        s = first_step(
+            manifest, env, model, result.verdict, result.report, reason, target, publish is not None
+        )
+        return Outcome(s.action, env, model, s.value, s.title, s.body, s.diff, s.published)
 
     old_text = target.read(env)
     if old_text is None:
