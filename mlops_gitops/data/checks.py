@@ -15,13 +15,13 @@ import decimal
 import json
 import math
 import re
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_gitops.data.results import CheckResult, FileResult
+from mlops_gitops.adapters.jsontypes import JSONValue
+from mlops_gitops.data.results import CheckResult, Example, FileResult
 from mlops_gitops.manifest.sections import ColumnCheck, DataCheck
 
 EXAMPLES = 5
@@ -37,7 +37,7 @@ _BOOL_WORDS = [*_TRUE_WORDS, "false", "0", "no", "f", "n"]
 # --- value helpers -------------------------------------------------------------------------------
 
 
-def json_value(value: Any) -> Any:
+def json_value(value: object) -> JSONValue:
     """A JSON-safe rendering of one cell (NaN and infinities as strings, dates as ISO text)."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -209,7 +209,7 @@ def _result(
     check: str, column: str | None, bad: np.ndarray, original: pa.Array | None, message: str
 ) -> CheckResult:
     count = int(bad.sum())
-    examples: list[dict[str, Any]] = []
+    examples: list[Example] = []
     if count:
         rows = np.flatnonzero(bad)[:EXAMPLES]
         values = original.take(pa.array(rows)).to_pylist() if original is not None else [None] * len(rows)
@@ -217,7 +217,7 @@ def _result(
     return CheckResult(check, column, count == 0, count, message if count else "", examples)
 
 
-def _allowed_mask(arr: pa.Array, allowed: list[Any]) -> np.ndarray:
+def _allowed_mask(arr: pa.Array, allowed: list[object]) -> np.ndarray:
     arr = _plain(arr)
     t = arr.type
     valid = pc.is_valid(arr)

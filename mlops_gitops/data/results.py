@@ -8,8 +8,52 @@ never an exception.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict, TypeVar, cast
+
+from mlops_gitops.adapters.jsontypes import JSONValue
+
+T = TypeVar("T")
+
+
+class _ExampleRow(TypedDict):
+    row: int  # 1-based data row
+    value: JSONValue
+
+
+class Example(_ExampleRow, total=False):
+    """A failing value: its row, the value, and for CSV the 1-based file line."""
+
+    line: int
+
+
+# The JSON `validate-data` writes and `report` reads back.
+class CheckResultJSON(TypedDict):
+    check: str
+    column: str | None
+    passed: bool
+    bad_rows: int
+    message: str
+    examples: list[Example]
+
+
+class FileResultJSON(TypedDict):
+    path: str
+    format: str
+    rows: int
+    passed: bool
+    checks: list[CheckResultJSON]
+    segments: dict[str, dict[str, int]]
+
+
+class _ValidationReportFiles(TypedDict):
+    passed: bool
+    files: list[FileResultJSON]
+
+
+class ValidationReportJSON(_ValidationReportFiles, total=False):
+    error: str
 
 
 @dataclass
@@ -21,12 +65,11 @@ class CheckResult:
     passed: bool
     bad_rows: int = 0
     message: str = ""
-    # {"row": 1-based data row, "value": JSON value, "line": 1-based file line (CSV only)}
-    examples: list[dict[str, Any]] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
 
     @property
     def first_line(self) -> int | None:
-        return next((e["line"] for e in self.examples if isinstance(e.get("line"), int)), None)
+        return next((line for e in self.examples if isinstance(line := e.get("line"), int)), None)
 
     def describe(self, path: str) -> str:
         """``data/iris.csv: range on sepal_length: 3 bad rows (values outside [0, 10])``."""
@@ -36,7 +79,7 @@ class CheckResult:
             detail += f" ({self.message})"
         return f"{path}: {self.check}{column}: {detail}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CheckResultJSON:
         return {
             "check": self.check,
             "column": self.column,
@@ -63,7 +106,7 @@ class FileResult:
     def failures(self) -> list[CheckResult]:
         return [c for c in self.checks if not c.passed]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> FileResultJSON:
         return {
             "path": self.path,
             "format": self.format,
@@ -95,14 +138,14 @@ class ValidationReport:
             out.append("data validation failed")
         return out
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"passed": self.passed, "files": [f.to_json() for f in self.files]}
+    def to_json(self) -> ValidationReportJSON:
+        data: ValidationReportJSON = {"passed": self.passed, "files": [f.to_json() for f in self.files]}
         if self.error:
             data["error"] = self.error
         return data
 
     @classmethod
-    def from_json(cls, data: Any, source: str) -> ValidationReport:
+    def from_json(cls, data: object, source: str) -> ValidationReport:
         """Read what ``validate-data`` wrote; anything malformed fails the report, naming ``source``."""
         try:
             return cls(files=[_file(f) for f in _list(data, "files")])
@@ -114,22 +157,24 @@ class _Malformed(ValueError):
     pass
 
 
-def _list(data: Any, key: str) -> list[Any]:
+def _list(data: object, key: str) -> list[object]:
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         raise _Malformed(f"'{key}' is not a list")
     return list(data[key])
 
 
-def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
+def _typed(data: Mapping[str, object], key: str, kind: type[T]) -> T:
     value = data.get(key)
-    if value is None and optional:
-        return None
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise _Malformed(f"'{key}' has the wrong type")
     return value
 
 
-def _file(data: Any) -> FileResult:
+def _optional(data: Mapping[str, object], key: str, kind: type[T]) -> T | None:
+    return None if data.get(key) is None else _typed(data, key, kind)
+
+
+def _file(data: object) -> FileResult:
     if not isinstance(data, dict):
         raise _Malformed("a file entry is not a mapping")
     segments = data.get("segments") or {}
@@ -139,14 +184,14 @@ def _file(data: Any) -> FileResult:
         raise _Malformed("'segments' has the wrong shape")
     return FileResult(
         path=_typed(data, "path", str),
-        format=_typed(data, "format", str, optional=True) or "",
+        format=_optional(data, "format", str) or "",
         rows=_typed(data, "rows", int),
         checks=[_check(c) for c in _list(data, "checks")],
         segments={str(k): {str(n): c for n, c in v.items()} for k, v in segments.items()},
     )
 
 
-def _check(data: Any) -> CheckResult:
+def _check(data: object) -> CheckResult:
     if not isinstance(data, dict):
         raise _Malformed("a check entry is not a mapping")
     examples = data.get("examples") or []
@@ -154,9 +199,11 @@ def _check(data: Any) -> CheckResult:
         raise _Malformed("'examples' is not a list of mappings")
     return CheckResult(
         check=_typed(data, "check", str),
-        column=_typed(data, "column", str, optional=True),
+        column=_optional(data, "column", str),
         passed=_typed(data, "passed", bool),
         bad_rows=_typed(data, "bad_rows", int),
-        message=_typed(data, "message", str, optional=True) or "",
-        examples=[dict(e) for e in examples],
+        message=_optional(data, "message", str) or "",
+        # Examples are only ever shown (as JSON, or in a sentence), never computed with: one of
+        # another shape is shown as written rather than refused, so only "a mapping" is checked.
+        examples=[cast(Example, dict(e)) for e in examples],
     )
