@@ -1,8 +1,14 @@
-"""Run the manifest's data checks over data files: the core of ``validate-data``."""
+"""Run the manifest's data checks over data files: ``validate-data``.
+
+:func:`validate_data` is the command's flow. Exit codes: 0 every check passed, 1 a check failed (so
+``dvc repro`` stops before training), 2 unreadable input (missing file, wrong format, empty file, bad
+manifest)."""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_gitops.data.results import FileResult, ValidationReport
@@ -57,3 +63,41 @@ def validate(checks: list[DataCheck], base: Path) -> ValidationReport:
                             example["line"] = lines[example["row"]]
             results.append(result)
     return ValidationReport(results)
+
+
+@dataclass(frozen=True)
+class DataValidated:
+    """What ``validate-data`` prints: the report as asked for, or (when it went to a file) the short
+    text summary; a failed check is exit code 1."""
+
+    report: ValidationReport
+    stdout: str
+    stderr: tuple[str, ...] = ()
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.report.passed else 1
+
+
+def validate_data(
+    manifest_path: str, fmt: str = "text", output: str | None = None, paths: tuple[str, ...] = ()
+) -> DataValidated:
+    """Check ``paths`` (default: every ``data.checks`` entry) and report as ``fmt`` (text or json),
+    on stdout or to ``output``."""
+    from mlops_gitops.adapters.atomic import write_atomic
+    from mlops_gitops.manifest.loader import load_manifest
+    from mlops_gitops.reporters.data_validation import render_text
+
+    manifest = load_manifest(manifest_path)
+    base = Path(manifest_path).parent
+    report = validate(select_checks(manifest.data_checks, base, paths, manifest_path), base)
+    text = render_text(report)
+    chosen = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n" if fmt == "json" else text
+    if output:
+        write_atomic(output, chosen, "report")
+        return DataValidated(report, text)
+    return DataValidated(report, chosen)
