@@ -157,7 +157,7 @@ class ValidationMemo:
         data = self._entries().get(self.key(text))
         return data if isinstance(data, dict) else None
 
-    def remember(self, text: str, data: Mapping[str, Any]) -> None:
+    def remember(self, text: str, data: Mapping[str, object]) -> None:
         try:
             if json.loads(json.dumps(data)) != data:
                 return  # a value JSON cannot carry (a YAML timestamp): validate every time instead

@@ -146,7 +146,7 @@ def image_problem(image: object, path: Path_, add: Add) -> None:
         )
 
 
-def step_problems(step: Mapping[str, Any], path: Path_, add: Add) -> None:
+def step_problems(step: Mapping[str, object], path: Path_, add: Add) -> None:
     """A user's extra step: actions pinned by SHA; expressions only to pass secrets or variables."""
     uses = step.get("uses")
     if isinstance(uses, str) and not _PINNED_USES.match(uses):
