@@ -39,6 +39,7 @@ VERSION_FIELDS = (*VALUE_FIELDS, "value")
 QUERY_ROLES = {"proportion": ("positives", "count"), "mean": ("count", "sum", "sum_squares")}
 QUERY_PLACEHOLDERS = ("version", "window")
 _QUERY_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")  # as rules.schedules checks the other crons
 
 Scalar = str | int | float | bool
 
@@ -104,6 +105,7 @@ class Rollout:
     min_minutes: float
     min_outcomes: int
     alpha: float
+    schedule: str  # cron of mlops-rollout's looks
     version: str  # template: how the serving layer names a model version
     segments: tuple[str, ...]
     metrics: tuple[RolloutMetric, ...]
@@ -169,6 +171,7 @@ def rollout_of(env: Mapping[str, Any]) -> Rollout | None:
         min_minutes=float(r["min_minutes"]),
         min_outcomes=int(r["min_outcomes"]),
         alpha=float(r["alpha"]),
+        schedule=r["schedule"],
         version=r["version"],
         segments=tuple(r["segments"]),
         metrics=tuple(
@@ -226,6 +229,9 @@ def rollout_problems(data: Mapping[str, Any], source: SourceMap, filename: str) 
             where = ("deploy", "environments", i, "rollout")
             _traffic(env, where, found)
             _steps(env["rollout"], where, found)
+            cron = env["rollout"].get("schedule")
+            if cron and not all(_CRON_FIELD.match(f) for f in cron.split()):
+                found.add((*where, "schedule"), f"'{cron}' is not a valid cron expression")
             _version(env, where, found)
             _metrics(env["rollout"], where, found)
     return found.problems

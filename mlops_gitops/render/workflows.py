@@ -68,6 +68,8 @@ def render_workflows(project: Project) -> dict[str, str]:
         names.append("mlops-monitor")
     if manifest.record.registry:
         names.append("mlops-registry")
+    if manifest.deploy and any(e.rollout for e in manifest.deploy.environments):
+        names.append("mlops-rollout")
     out: dict[str, str] = {}
     for name in names:
         text = env.get_template(f"{name}.yml.j2").render(context)
