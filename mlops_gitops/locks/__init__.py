@@ -26,8 +26,29 @@ plus the plugin blocks the base does not pin. Every scheme of ``REMOTE_PLUGINS``
 (``LOCKED_REMOTES``): all nine plugins resolve against DVC 3.67's pins. One that stopped resolving
 would be left out of ``LOCKED_REMOTES``, named here, and refused by ``install --remote``.
 
-Standard library only: this runs right after ``pip install --no-deps mlops-gitops``, before any
-dependency exists.
+With ``MLOPS_GITOPS_CACHE`` set to a folder (what the generated jobs without a write token restore with
+actions/cache, keyed by the tool's pin, this job's extras and plugins, and the Python: the pin fixes
+the locks, which ship inside the tool), ``install`` runs no pip once the folder is warm:
+
+1. uv runs from the uv wheel kept in ``<folder>/wheels``, its sha256 checked here against the lock
+   every run before its binary is extracted (``pip download --require-hashes --only-binary :all:``
+   fetches it when absent);
+2. run from the tool's wheel kept in ``<folder>/tool`` (the step puts it on ``PYTHONPATH``), uv
+   installs that wheel and pip's PEP 610 record of the first install is put back (``generate`` reads
+   where the running tool came from); run from a tool pip just installed, the tool is kept there as a
+   wheel at the end;
+3. ``uv pip install --require-hashes --no-deps`` of the build tools, then of the whole lock (uv
+   itself left out: it runs from the folder), with uv's cache in ``<folder>/uv``, or wherever
+   ``UV_CACHE_DIR`` already points (a runner that keeps its own uv cache keeps using it).
+
+What uv checks from its cache: uv keeps no archives, only each package unpacked with the hashes it
+computed while downloading it (checked then against the lock). With ``--require-hashes`` it uses an
+entry only when one of those recorded hashes is one the lock lists, and downloads the package again
+otherwise; it does not hash the unpacked files again. So a restored folder is trusted as far as the
+jobs that can write it: docs/workflows.md, "Caching the tool's packages", says which those are.
+
+Standard library only: this runs right after ``pip install --no-deps mlops-gitops`` (or from the kept
+wheel), before any dependency exists.
 
     python -m mlops_gitops.locks install [EXTRA ...] [--remote SCHEME ...]     # the generated step
     python -m mlops_gitops.locks path [EXTRA ...] [--remote SCHEME ...]        # the lock files used
@@ -39,10 +60,15 @@ The tests find uv's cache with ``uv cache dir``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -141,14 +167,14 @@ def lock_text(extras: Iterable[str], remotes: Iterable[str] = ()) -> str:
     keys = list(dict.fromkeys(remote_key(r) for r in remotes))
     if keys and "dvc" not in chosen:
         raise ValueError("--remote needs the dvc extra (a remote plugin is a DVC plugin)")
-    path = lock_path(chosen)
-    if not path.is_file():
+    name = lock_name(chosen)
+    if name not in {lock_name(e) for e in LOCKED}:
         locked = ", ".join(lock_name(e) for e in LOCKED)
-        raise ValueError(f"no lock for the extras {lock_name(chosen)}: the locked sets are {locked}")
-    text = path.read_text(encoding="utf-8")
+        raise ValueError(f"no lock for the extras {name}: the locked sets are {locked}")
+    text = _read(f"{name}.txt")
     if not keys:
         return text
-    return merge(text, [plugin_lock_path(k).read_text(encoding="utf-8") for k in keys])
+    return merge(text, [_read("plugins", f"{k}.txt") for k in keys])
 
 
 def constraints(text: str) -> str:
@@ -192,6 +218,195 @@ def install_commands(lock: Path, scratch: Path, python: str | None = None) -> li
     else:
         commands.append([*pip, "--no-build-isolation", "-r", str(lock)])
     return commands
+
+
+# The folder a job restores before `install` (actions/cache), when it has one: see the docstring.
+CACHE_ENV = "MLOPS_GITOPS_CACHE"
+_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+# In a dist-info folder, what the installer writes rather than the wheel holds.
+_INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")
+
+
+def _read(*parts: str) -> str:
+    """A file of this package, also when it runs from the tool's wheel (``PYTHONPATH=<wheel>``)."""
+    from importlib import resources
+
+    return resources.files(__name__).joinpath(*parts).read_text(encoding="utf-8")
+
+
+def own_wheel() -> Path | None:
+    """The wheel this module runs from (``PYTHONPATH=<wheel>``: the cached tool), or None."""
+    archive = getattr(__spec__.loader if __spec__ else None, "archive", None)
+    return Path(archive) if isinstance(archive, str) and archive.endswith(".whl") else None
+
+
+def file_sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def record_hash(data: bytes) -> str:
+    """A file's hash as a wheel's RECORD writes it."""
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+class HashMismatch(Exception):
+    """A kept file whose sha256 is none the lock lists."""
+
+
+def _pip_download(python: str) -> list[str]:
+    """pip's download command for ``python``: downloading installs nothing, so the pip of the
+    interpreter a pip-less virtual environment was made from serves as is (same tags, no --python)."""
+    import importlib.util
+
+    if python == sys.executable and importlib.util.find_spec("pip") is None:
+        python = getattr(sys, "_base_executable", "") or sys.executable
+    return [python, "-m", "pip", "download", "--disable-pip-version-check"]
+
+
+def uv_binary(block: str, cache: Path, scratch: Path, python: str) -> Path:
+    """uv's binary, in ``scratch``, from the wheel of the lock's uv ``block``; nothing installed by pip.
+
+    The wheel is ``cache/wheels/uv-<version>-*.whl``, downloaded there by pip (hash-checked) when none
+    is kept. Its sha256 must be one the block lists, checked here every time before anything of it runs.
+    Raises ``HashMismatch`` for a kept wheel the lock does not list."""
+    hashes = set(_HASH.findall(block))
+    version = block.split("==", 1)[1].split()[0]
+    wheels = cache / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    kept = sorted(wheels.glob(f"uv-{version}-*.whl"))
+    if not kept:
+        requirement = scratch / "uv.txt"
+        requirement.write_text(block + "\n", encoding="utf-8")
+        only = ["--require-hashes", "--no-deps", "--only-binary", ":all:"]
+        command = [*_pip_download(python), *only, "-d", str(wheels), "-r", str(requirement)]
+        print("+ " + " ".join(command[1:]), flush=True)
+        subprocess.run(command, check=True)
+        kept = sorted(wheels.glob(f"uv-{version}-*.whl"))
+    for wheel in kept:
+        found = file_sha256(wheel)
+        if found not in hashes:
+            raise HashMismatch(f"{wheel.name}: sha256 {found} is not one the lock lists for uv=={version}")
+    print(f"uv {version}: {kept[0].name}, sha256 checked against the lock", flush=True)
+    binary = scratch / "uv"
+    member = f"uv-{version}.data/scripts/uv"
+    with zipfile.ZipFile(kept[0]) as archive, archive.open(member) as source, binary.open("wb") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    binary.chmod(0o755)
+    return binary
+
+
+def _dist_info(site: Path) -> Path:
+    (found,) = site.glob("mlops_gitops-*.dist-info")
+    return found
+
+
+def keep_tool(cache: Path, site: Path) -> Path:
+    """The mlops-gitops that pip installed in ``site`` as a wheel in ``cache/tool`` (its files as
+    installed, without bytecode or what the installer wrote), with pip's PEP 610 record beside it: the
+    next run with this cache installs it with uv, no pip, and puts the record back."""
+    info = _dist_info(site)
+    tool = cache / "tool"
+    shutil.rmtree(tool, ignore_errors=True)
+    tool.mkdir(parents=True)
+    if (info / "direct_url.json").is_file():
+        shutil.copyfile(info / "direct_url.json", tool / "direct_url.json")
+    tag = next(line.split(":", 1)[1].strip() for line in _lines(info / "WHEEL") if line.startswith("Tag:"))
+    wheel = tool / f"{info.name.removesuffix('.dist-info')}-{tag}.whl"
+    rows = []
+    with zipfile.ZipFile(wheel.with_suffix(".partial"), "w", zipfile.ZIP_DEFLATED) as archive:
+        for row in _lines(info / "RECORD"):
+            name = row.rsplit(",", 2)[0]
+            skip = name.startswith("..") or "__pycache__" in name.split("/")
+            if skip or name in {f"{info.name}/{f}" for f in _INSTALLER_FILES}:
+                continue
+            data = (site / name).read_bytes()
+            archive.writestr(name, data)
+            rows.append(f"{name},{record_hash(data)},{len(data)}")
+        archive.writestr(f"{info.name}/RECORD", "\n".join([*rows, f"{info.name}/RECORD,,"]) + "\n")
+    wheel.with_suffix(".partial").replace(wheel)
+    return wheel
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def restore_record(site: Path, kept: Path) -> None:
+    """After uv installed the kept wheel: pip's PEP 610 record of the first install (where the tool
+    came from: ``generate`` reads it), or none when pip wrote none (an index install)."""
+    info = _dist_info(site)
+    saved = kept.parent / "direct_url.json"
+    target = info / "direct_url.json"
+    if saved.is_file():
+        shutil.copyfile(saved, target)
+    else:
+        target.unlink(missing_ok=True)
+    name = f"{info.name}/direct_url.json"
+    rows = [row for row in _lines(info / "RECORD") if not row.startswith(name + ",")]
+    if saved.is_file():
+        data = target.read_bytes()
+        rows.append(f"{name},{record_hash(data)},{len(data)}")
+    (info / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def cached_install(text: str, cache: Path, scratch: Path) -> int:
+    """``install`` with a cache folder (``MLOPS_GITOPS_CACHE``), into this Python's environment.
+
+    Run from the kept wheel of the tool (``PYTHONPATH``, the cache restored), uv installs that wheel
+    first, with pip's record of the first install put back; run from an installed tool (a cold cache),
+    the tool is kept as a wheel at the end. In between, uv (``uv_binary``) installs the lock's build
+    tools, then the whole lock, ``--require-hashes``, uv's cache in the folder (or in ``UV_CACHE_DIR``
+    when the runner sets one). uv itself is not installed into the environment: it runs from the
+    folder."""
+    import sysconfig
+
+    python = sys.executable
+    site = Path(sysconfig.get_paths()["purelib"])
+    lock = scratch / "lock.txt"
+    lock.write_text(text, encoding="utf-8")
+    found = blocks(text)
+    if "uv" not in found:
+        return run_all(install_commands(lock, scratch, python))
+    try:
+        uv = uv_binary(found["uv"], cache, scratch, python)
+    except HashMismatch as exc:
+        print(f"mlops_gitops.locks: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode or 1
+    env = {**os.environ, "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(cache / "uv")}
+    env.pop("PYTHONPATH", None)
+    install = [str(uv), "pip", "install", "--python", python, "--no-deps"]
+    kept = own_wheel()
+    if kept is not None:
+        # The tool has no hash in any lock: it is pinned by what the workflow names, as pip installs it.
+        code = run_all([[*install, str(kept)]], env)
+        if code:
+            return code
+        restore_record(site, kept)
+    build, rest = scratch / "build-tools.txt", scratch / "deps.txt"
+    build.write_text("\n".join(found[n] for n in BUILD_TOOLS if n in found and n != "uv") + "\n", "utf-8")
+    rest.write_text("\n".join(block for n, block in found.items() if n != "uv") + "\n", "utf-8")
+    hashed = [*install, "--require-hashes"]
+    code = run_all([[*hashed, "-r", str(build)], [*hashed, "--no-build-isolation", "-r", str(rest)]], env)
+    if code == 0 and kept is None:
+        print(f"kept for the next run: {keep_tool(cache, site).name}", flush=True)
+    return code
+
+
+def run_all(commands: list[list[str]], env: dict[str, str] | None = None) -> int:
+    """Each command printed, then run; the first failure's exit code."""
+    for command in commands:
+        shown = command[1:] if command[1:2] == ["-m"] else [Path(command[0]).name, *command[1:]]
+        print("+ " + " ".join(shown), flush=True)
+        code = subprocess.call(command) if env is None else subprocess.call(command, env=env)
+        if code:
+            return code
+    return 0
 
 
 USAGE = (
@@ -241,13 +456,11 @@ def main(argv: list[str]) -> int:
     if argv[0] == "lock":
         sys.stdout.write(text)
         return 0
+    cache = os.environ.get(CACHE_ENV, "")
     with tempfile.TemporaryDirectory() as tmp:
+        if cache:
+            return cached_install(text, Path(cache), Path(tmp))
         if remotes:
             lock = Path(tmp) / f"{lock.stem}+{'+'.join(sorted({remote_key(r) for r in remotes}))}.txt"
             lock.write_text(text, encoding="utf-8")
-        for command in install_commands(lock, Path(tmp)):
-            print("+ " + " ".join(command[1:]), flush=True)
-            code = subprocess.call(command)
-            if code:
-                return code
-    return 0
+        return run_all(install_commands(lock, Path(tmp)))

@@ -107,6 +107,35 @@ def test_jobs_with_a_write_token_install_only_hash_locked_code(
     assert seen, "no job holding a token installs anything?"
 
 
+def test_no_job_with_a_write_token_or_after_another_run_restores_or_saves_a_cache(
+    rendered: tuple[Manifest, dict[str, Any]],
+) -> None:
+    """A cache is read back by later runs of the same ref and of every pull request when the default
+    branch wrote it. So the jobs that hold a write token never read one (a cache is as trusted as the
+    least trusted job that can write it), and workflow_run workflows, which run on the default branch
+    after a pull request's run, never write one. The tool's packages are cached only in read-only jobs
+    of pull_request, push, schedule and dispatch runs, saved before any repository code runs."""
+    _, files = rendered
+    cached = 0
+    for path, wf in files.items():
+        after_a_run = "workflow_run" in wf["on"]
+        for job_id, job in wf["jobs"].items():
+            caches = [s for s in steps(job) if str(s.get("uses", "")).startswith("actions/cache")]
+            if writes(job) or after_a_run:
+                assert not caches, f"{path}:{job_id}"
+                continue
+            tool = [s for s in caches if s["with"]["path"] == "${{ runner.temp }}/mlops-gitops-cache"]
+            if any("mlops_gitops.locks install" in s.get("run", "") for s in steps(job)):
+                assert len(tool) == 2, f"{path}:{job_id}: the tool's packages are restored and saved"
+                cached += 1
+                names = [s.get("name") for s in steps(job)]
+                save = names.index("Save the packages")
+                # Nothing of the repository has run after the checkout but what it installs for itself.
+                ran = [s.get("run", "") for s in steps(job)[:save] if "run" in s]
+                assert not any("dvc " in r or r.startswith("mlops-gitops ") for r in ran), f"{path}:{job_id}"
+    assert cached, "no job caches the tool's packages?"
+
+
 def test_the_comment_and_alert_jobs_install_no_dvc_pyarrow_or_scipy(
     rendered: tuple[Manifest, dict[str, Any]],
 ) -> None:

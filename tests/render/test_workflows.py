@@ -148,7 +148,10 @@ def test_security_properties_hold_in_every_workflow(rendered: tuple[Manifest, di
             for step in steps(job):
                 if "uses" in step:
                     assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), where
-                    assert step["uses"] in pinned, where
+                    # An action of the table, or one of its repository's sub-actions at the same commit
+                    # (actions/cache/restore and /save, pinned with actions/cache).
+                    owner, name, *_ = step["uses"].split("@")[0].split("/")
+                    assert f"{owner}/{name}@{step['uses'].split('@')[1]}" in pinned, where
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, where
                 # Expressions may feed env: and with:, never the shell script itself.
@@ -181,6 +184,28 @@ def commands(run: str) -> list[str]:
     return [line for line in run.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+def assert_tool_cache(job_steps: list[dict[str, Any]], install: dict[str, Any], locked: str) -> None:
+    """The key step, the restore before the install and the save right after it, one folder, one key:
+    the tool's pin, the job's extras and plugins, the Python; saved only when the key missed."""
+    order = [s.get("id") or s.get("name", "") for s in job_steps]
+    at = order.index(install["name"])
+    key, restore, save = job_steps[at - 2], job_steps[at - 1], job_steps[at + 1]
+    assert (key["id"], restore["id"]) == ("mlops-tool", "mlops-tool-cache")
+    assert key["env"] == {k: install["env"][k] for k in ("MLOPS_GITOPS", "TOOL_PYTHON")}
+    assert f'printf \'%s\\n\' "$MLOPS_GITOPS" "{locked}"' in key["run"]
+    assert key["run"].rstrip().endswith('| sha256sum | cut -c1-64 | sed \'s/^/key=/\' >> "$GITHUB_OUTPUT"')
+    cache = ACTIONS["cache"]
+    assert restore["uses"] == f"{cache.repo}/restore@{cache.sha}"
+    assert save["uses"] == f"{cache.repo}/save@{cache.sha}"
+    assert save["if"] == "steps.mlops-tool-cache.outputs.cache-hit != 'true'"
+    for step in (restore, save):
+        assert step["with"] == {
+            "path": "${{ runner.temp }}/mlops-gitops-cache",
+            "key": "mlops-gitops-${{ runner.os }}-${{ runner.arch }}-${{ steps.mlops-tool.outputs.key }}",
+        }
+    assert "restore-keys" not in restore["with"], "only the exact key: a cache is never another lock's"
+
+
 def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     rendered: tuple[Manifest, dict[str, str]],
 ) -> None:
@@ -197,20 +222,29 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     # The check job needs the core only: no DVC, no PyGithub, no pyarrow; in an environment of its own
     # made from the tool's Python, with only `mlops-gitops` linked onto PATH.
     tool = '"$RUNNER_TEMP/mlops-gitops/bin/python"'
+    # The packages restored before (no write token here): pip only when nothing was kept for this pin.
     assert commands(install["run"]) == [
         '"$TOOL_PYTHON" -m venv --without-pip "$RUNNER_TEMP/mlops-gitops"',
-        '"$TOOL_PYTHON" -m pip --python "$RUNNER_TEMP/mlops-gitops/bin/python" install --no-deps "$MLOPS_GITOPS"',
+        'export MLOPS_GITOPS_CACHE="$RUNNER_TEMP/mlops-gitops-cache"',
+        'kept="$(find "$MLOPS_GITOPS_CACHE/tool" -name \'mlops_gitops-*.whl\' 2> /dev/null || true)"',
+        'if [ -n "$kept" ]; then',
+        '  export PYTHONPATH="$kept"',
+        "else",
+        '  "$TOOL_PYTHON" -m pip --python "$RUNNER_TEMP/mlops-gitops/bin/python" install --no-deps "$MLOPS_GITOPS"',
+        "fi",
         f"{tool} -m mlops_gitops.locks install",
         'mkdir -p "$RUNNER_TEMP/mlops-gitops-bin"',
         'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/mlops-gitops" "$RUNNER_TEMP/mlops-gitops-bin/"',
         'echo "$RUNNER_TEMP/mlops-gitops-bin" >> "$GITHUB_PATH"',
     ]
+    assert_tool_cache(steps(check), install, "")
     assert install["env"]["MLOPS_GITOPS"] == f"mlops-gitops=={__version__}"
     assert install["env"]["TOOL_PYTHON"] == "${{ steps.mlops-python.outputs.python-path }}"
     tool_python = next(s for s in steps(check) if s.get("id") == "mlops-python")
     assert tool_python["with"]["python-version"] == TOOL_PYTHON
     trainer = next(s for s in steps(train) if s.get("name", "").startswith("Install mlops-gitops"))
     assert f"{tool} -m mlops_gitops.locks install data dvc" in commands(trainer["run"])
+    assert_tool_cache(steps(train), trainer, "data dvc")
     assert 'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/dvc" "$RUNNER_TEMP/mlops-gitops-bin/"' in commands(
         trainer["run"]
     )
