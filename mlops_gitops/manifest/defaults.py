@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import TypeVar
 
 from mlops_gitops.adapters.jsontypes import JSONValue
 
 Schema = Mapping[str, JSONValue]  # a JSON Schema node (ours: schema.json)
+T = TypeVar("T")
 
 
 def _node(value: JSONValue) -> Schema:
@@ -37,11 +38,10 @@ def _resolve(node: Schema, root: Schema) -> Schema:
     return node
 
 
-def apply_defaults(data: object, schema: Schema, at: str | None = None) -> Any:
+def apply_defaults(data: T, schema: Schema, at: str | None = None) -> T:
     """``data`` (valid against ``schema``, or against its ``$defs`` entry ``at``) with every schema
-    default filled in; ``data`` itself is not changed.
-
-    ``Any``: the result has the shape the schema promises, which the loader names (its TypedDicts)."""
+    default filled in; ``data`` itself is not changed. The copy has the type of ``data``: the shape
+    with the defaults in is the loader's to name (its section TypedDicts)."""
     result = copy.deepcopy(data)
     _fill(result, {"$ref": f"#/$defs/{at}"} if at else schema, schema)
     return result
