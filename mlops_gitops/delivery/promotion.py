@@ -9,12 +9,15 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.model import Environment
 from mlops_gitops.names import GITHUB_BODY_LIMIT
 from mlops_gitops.reporters.markup import code, defang, plain, text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.metrics.flatten import Scalar
 
 MARKER_PREFIX = "<!-- mlops-gitops:promotion"
 # What a hash in dvc.lock can be: hex md5, S3 and Azure etags (Azure's in double quotes), base64
@@ -33,7 +36,7 @@ class ModelIdentity:
     stage: str | None = None
     out: str | None = None  # the dvc.lock out entry that holds the model (may be a parent directory)
     deps: dict[str, str] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Scalar] = field(default_factory=dict)  # `file:dotted.key` -> value, as DVC shows it
 
     @property
     def short_hash(self) -> str:
@@ -48,7 +51,7 @@ def _norm(path: str) -> str:
     return posixpath.normpath(path.strip()).rstrip("/")
 
 
-def _entry_hash(entry: Mapping[str, Any]) -> str | None:
+def _entry_hash(entry: Mapping[str, object]) -> str | None:
     for key in ("md5", "etag", "checksum"):
         value = entry.get(key)
         if value:
@@ -57,7 +60,7 @@ def _entry_hash(entry: Mapping[str, Any]) -> str | None:
 
 
 def model_identity(
-    lock: Any,
+    lock: object,
     model_path: str,
     commit: str,
     name: str,
@@ -68,12 +71,12 @@ def model_identity(
     """The identity of ``model_path`` (repo-relative) from a parsed dvc.lock: the out that equals or
     contains it. dvc.lock paths are relative to each stage's wdir, which it does not record: ``wdirs``
     maps stage names to repo-relative wdirs (from the pipeline facts), ``base`` is the dvc.yaml's
-    folder for a stage not in it."""
+    folder for a stage not in it. ``lock`` is parsed YAML, unvalidated: narrowed where read."""
     stages = lock.get("stages") if isinstance(lock, dict) else None
     if not isinstance(stages, dict):
         raise UsageError(f"{where}: no stages: run the pipeline (dvc repro) and commit dvc.lock")
     wanted = _norm(model_path)
-    best: tuple[int, str, str, Mapping[str, Any]] | None = None
+    best: tuple[int, str, str, Mapping[str, object]] | None = None
     for stage_name, stage in stages.items():
         if not isinstance(stage, dict):
             continue
@@ -103,7 +106,7 @@ def model_identity(
     }
     from mlops_gitops.metrics.flatten import flatten_params
 
-    params: dict[str, Any] = {}
+    params: dict[str, Scalar] = {}
     for file, values in (stage.get("params") or {}).items():
         if isinstance(values, dict):
             # As DVC shows them: `train.C`, never a mapping's repr.

@@ -31,14 +31,18 @@ import hashlib
 import json
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from mlops_gitops.errors import UsageError
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.names import DVC_FILE, DVC_LOCK, GITHUB_BODY_LIMIT
 from mlops_gitops.reporters.markup import JOINER, cell, code, defang, plain, text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.adapters.github.pulls import BotPullRequest
 
 REASONS = ("schedule", "dispatch", "drift", "push")
 ENTRIES = ("files", "report.json", "report.md", "run.json")
@@ -187,7 +191,8 @@ def _read(path: Path, limit: int) -> str:
     return data
 
 
-def _json(path: Path, limit: int) -> dict[str, Any]:
+def _json(path: Path, limit: int) -> dict[str, object]:
+    """A JSON object from the artifact: untrusted, every field narrowed where it is read."""
     try:
         data = json.loads(_read(path, limit))
     except (ValueError, RecursionError) as exc:
@@ -217,11 +222,23 @@ def _run(path: Path, repository: str | None) -> TrainingRun:
     return TrainingRun(sha, str(reason), str(url))
 
 
-def _str(value: Any) -> str:
+def _str(value: object) -> str:
     return value if isinstance(value, str) else "" if value is None else json.dumps(value)
 
 
-def _report_json(path: Path, project: str, sha: str) -> dict[str, Any]:
+class _ReportFields(TypedDict):
+    """The fields of :class:`Retrain` that ``report --format json`` gives."""
+
+    verdict: str
+    failed: tuple[str, ...]
+    gates: tuple[GateLine, ...]
+    subject: str
+    data: tuple[DataLine, ...]
+    python: str
+    packages: tuple[tuple[str, str], ...]
+
+
+def _report_json(path: Path, project: str, sha: str) -> _ReportFields:
     """The fields of :class:`Retrain` that ``report --format json`` gives."""
     data = _json(path, MAX_REPORT_JSON_BYTES)
     if data.get("project") != project:
@@ -253,7 +270,8 @@ def _report_json(path: Path, project: str, sha: str) -> dict[str, Any]:
         raise UsageError(f"{path}: lineage must be an object")
     lineage = lineage or {}
     data_hashes = [d for d in lineage.get("data") or [] if isinstance(d, dict)]
-    packages: dict[Any, Any] = lineage["packages"] if isinstance(lineage.get("packages"), dict) else {}
+    found = lineage.get("packages")
+    packages: Mapping[object, object] = found if isinstance(found, dict) else {}
     return {
         "verdict": verdict,
         "failed": tuple(failed),
@@ -424,7 +442,7 @@ def body(retrain: Retrain, base: str, limit: int = GITHUB_BODY_LIMIT) -> str:
     return head + tail
 
 
-def pull_request(retrain: Retrain, manifest: Manifest) -> Any:
+def pull_request(retrain: Retrain, manifest: Manifest) -> BotPullRequest:
     """The :class:`~mlops_gitops.adapters.github.pulls.BotPullRequest` for a retrain whose gates pass: its
     files as one bot commit on the trained commit, on ``record.retrain_branch``, into the default
     branch."""

@@ -15,9 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.errors import YamlEditError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ruamel.yaml import YAML
+    from ruamel.yaml.events import Event
 
 __all__ = ["YamlEditError", "get_scalar", "set_scalar"]
 
@@ -69,14 +73,14 @@ def _fail(source: str, line: int | None, col: int | None, path: str, message: st
     return YamlEditError(prefix + message)
 
 
-def _yaml() -> Any:
+def _yaml() -> YAML:
     from ruamel.yaml import YAML
 
     # The pure-Python parser: its marks are character offsets into the string we splice.
     return YAML(typ="safe", pure=True)
 
 
-def _events(text: str, source: str) -> list[Any]:
+def _events(text: str, source: str) -> list[Event]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.reader import ReaderError
 
@@ -103,12 +107,12 @@ def _events(text: str, source: str) -> list[Any]:
         raise _fail(source, None, None, "", f"invalid YAML: {first}") from None
 
 
-def _tag(ev: Any) -> str | None:
+def _tag(ev: Event) -> str | None:
     tag = getattr(ev, "tag", None)
     return None if tag is None else str(tag)
 
 
-def _build(events: list[Any], text: str, source: str) -> list[_Doc]:
+def _build(events: list[Event], text: str, source: str) -> list[_Doc]:
     """Turn the event stream into documents of light nodes that keep aliases visible."""
     from ruamel.yaml import events as ev_mod
 
@@ -118,7 +122,7 @@ def _build(events: list[Any], text: str, source: str) -> list[_Doc]:
     root: list[_Node] = []
     version: tuple[int, int] | None = None
 
-    def node_for(i: int, ev: Any, kind: str) -> _Node:
+    def node_for(i: int, ev: Event, kind: str) -> _Node:
         start = ev.start_mark.index
         return _Node(
             kind=kind,
@@ -673,24 +677,28 @@ def _folded_lines(body: str) -> list[str]:
 # -- verification -----------------------------------------------------------------------------------
 
 
-def _event_key(ev: Any) -> tuple[Any, ...]:
+def _event_key(ev: Event) -> tuple[object, ...]:
+    from ruamel.yaml import events as e
+
+    # By exact class, as the names were compared before: a subclass is another kind of event.
     name = type(ev).__name__
-    if name == "ScalarEvent":
+    if type(ev) is e.ScalarEvent:
         return (name, ev.anchor, _tag(ev), tuple(ev.implicit), ev.value, ev.style or None)
-    if name in ("MappingStartEvent", "SequenceStartEvent"):
+    if type(ev) is e.MappingStartEvent or type(ev) is e.SequenceStartEvent:
         return (name, ev.anchor, _tag(ev), ev.implicit, bool(ev.flow_style))
-    if name == "AliasEvent":
+    if type(ev) is e.AliasEvent:
         return (name, ev.anchor)
-    if name == "DocumentStartEvent":
+    if type(ev) is e.DocumentStartEvent:
         return (name, ev.explicit, ev.version, ev.tags)
-    if name == "DocumentEndEvent":
+    if type(ev) is e.DocumentEndEvent:
         return (name, ev.explicit)
     return (name,)
 
 
-def _verify(old: list[Any], new_text: str, target: int, value: str) -> bool:
+def _verify(old: list[Event], new_text: str, target: int, value: str) -> bool:
     """True when ``new_text`` parses to the same events as before except the target's value."""
     from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import NodeEvent, ScalarEvent
 
     try:
         new = list(_yaml().parse(new_text))
@@ -704,8 +712,9 @@ def _verify(old: list[Any], new_text: str, target: int, value: str) -> bool:
                 return False
             continue
         if (
-            type(b).__name__ != "ScalarEvent"
+            type(b) is not ScalarEvent
             or b.value != value
+            or not isinstance(a, NodeEvent)  # the target is the scalar the edit found: always one
             or b.anchor != a.anchor
             or _tag(b) != _tag(a)
         ):
