@@ -1,6 +1,7 @@
 """Adoption: turn what :mod:`mlops_gitops.adoption.detect` found (and the user's answers) into mlops.yaml,
 validate it, write it and generate. Either all of that happens or the directory is left as it was.
-The ``init`` command asks the questions and prints; this module does the work.
+The ``init`` command only puts the questions (:mod:`mlops_gitops.adoption.answers`) to the terminal;
+this module does the work.
 
 A repository that already has dvc.yaml files keeps them: the manifest names them under
 ``pipelines:`` (hand-owned) and nothing ever writes a byte of them. Only a project without any
@@ -11,74 +12,25 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_gitops import __version__
 from mlops_gitops.adapters.atomic import write_atomic
-from mlops_gitops.adoption.detect import Detection, branch_exists, detect, remote_problem, remote_warning
+from mlops_gitops.adoption.answers import Answers, Echo, Terminal, check_answers, defaults, interview
+from mlops_gitops.adoption.detect import Detection, detect, remote_warning
 from mlops_gitops.errors import EXIT_BAD_INPUT, ManifestError, UsageError
 from mlops_gitops.generation import generate as generator
 from mlops_gitops.manifest.loader import INSTALL_PLACEHOLDER
 from mlops_gitops.names import MANIFEST_FILE
 
-Echo = Callable[[str], None]
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.adoption.codeowners import Advice
+
 SCHEMA_URL = f"https://raw.githubusercontent.com/mlops-gitops/mlops-gitops/v{__version__}/mlops_gitops/manifest/schema.json"
 _TRAIN_SCRIPTS = ("train.py", "src/train.py", "scripts/train.py")
-
-
-@dataclass
-class Answers:
-    """What goes into the manifest's project, python and data sections."""
-
-    name: str
-    default_branch: str
-    python_version: str
-    install: str | None  # None: unknown (--yes writes the placeholder validate flags), or conda alone
-    remote: str | None
-    requirements: list[str] | None = None  # None: what detection found
-    conda: str | None = None  # python.conda: the environment file CI creates
-
-
-@dataclass(frozen=True)
-class Questions:
-    """How ``init`` asks the user: each returns the answer, or raises click's Abort."""
-
-    answers: Callable[[Answers, Detection], Answers]
-    git_init: Callable[[Path], bool]
-
-
-def defaults(found: Detection, template: Any) -> Answers:
-    """Detected values; a template (an example's curated manifest) supplies the project name."""
-    name = found.name
-    if template is not None:
-        name = str((template.get("project") or {}).get("name") or name)
-    return Answers(
-        name,
-        found.default_branch,
-        found.python_version,
-        found.install,
-        found.remote,
-        list(found.requirements),
-        found.conda,
-    )
-
-
-def check_answers(answers: Answers, found: Detection) -> dict[str, str]:
-    """Why the answers cannot be written, by answer: a branch or a remote that does not exist."""
-    problems: dict[str, str] = {}
-    if found.is_git and not branch_exists(found.root, answers.default_branch):
-        problems["branch"] = (
-            f"default branch '{answers.default_branch}' does not exist in this repository (locally or on "
-            "origin); name the branch your pull requests merge into"
-        )
-    if answers.remote:
-        problem = remote_problem(answers.remote, found.remotes)
-        if problem:
-            problems["remote"] = problem
-    return problems
 
 
 def placeholder_stage(found: Detection) -> dict[str, Any]:
@@ -314,134 +266,200 @@ def run_generate(root: Path, force: bool, echo: Echo, warn: Echo) -> int:
 
 def init(
     root: Path,
+    terminal: Terminal,
     *,
-    questions: Questions | None = None,
+    yes: bool = False,
     force: bool = False,
     example: str | None = None,
     branch: str | None = None,
     remote: str | None = None,
     codeowners: Sequence[str] = (),
-    echo: Echo = print,
-    warn: Echo = print,
 ) -> int:
-    """Adopt ``root`` (or scaffold ``example`` into it); ``questions`` confirm the detected answers
-    (None: take them as they are, ``--yes``). Returns the exit code; on any failure the directory is
-    restored. Exit 2 whenever nothing was written. ``codeowners``: owners to write into a new
-    ``.github/CODEOWNERS`` for the manifest, ``.mlops/`` and ``.github/`` (:mod:`mlops_gitops.adoption.codeowners`;
-    without them the entry is printed to complete)."""
-    from mlops_gitops.adapters import git
+    """Adopt ``root`` (or scaffold ``example`` into it), saying what happens on ``terminal``, which
+    also asks the user to confirm the detected answers (unless ``yes``: take them as they are).
+    Returns the exit code; on any failure the directory is restored. Exit 2 whenever nothing was
+    written. ``codeowners``: owners to write into a new ``.github/CODEOWNERS`` for the manifest,
+    ``.mlops/`` and ``.github/`` (:mod:`mlops_gitops.adoption.codeowners`; without them the entry is
+    printed to complete)."""
     from mlops_gitops.adoption import codeowners as owners_
-    from mlops_gitops.adoption import scaffold
 
     if bad_owners := owners_.owner_problems(codeowners):
         raise UsageError("; ".join(bad_owners))
-
     root = root.resolve()
     manifest = root / MANIFEST_FILE
-    template: str | None = None
+    template = _checked_first(root, terminal, yes, force, example)
+    made_root = not root.exists()
+    before = set() if made_root else set(root.iterdir())
+    previous = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
+    try:
+        if example is not None:
+            template = _scaffold(root, example, terminal.echo)
+        found = _detected(root, example, terminal)
+        answers = _answers(found, template, terminal, yes, branch, remote)
+        text, placeholders = _manifest(root, found, answers, template)
+        _write(root, found, text, terminal.echo)
+        if placeholders:
+            for line in [*placeholders, PLACEHOLDER_WRITTEN]:
+                terminal.warn(line)
+            return EXIT_BAD_INPUT
+        code = run_generate(root, force, terminal.echo, terminal.warn)
+        if code != 0:
+            raise _GenerateRefused(code)
+        # Last, so a failure above leaves no CODEOWNERS behind; an existing one is never changed.
+        advice = _codeowners(root, codeowners, answers.default_branch)
+    except _GenerateRefused:
+        _undo(root, made_root, before, manifest, previous)
+        terminal.echo(
+            f"nothing was written: generate did not complete (see above); {MANIFEST_FILE} was not kept"
+        )
+        return EXIT_BAD_INPUT
+    except BaseException:  # our errors, an aborted prompt, Ctrl-C: leave nothing half-done
+        _undo(root, made_root, before, manifest, previous)
+        raise
+    for line in advice.lines:
+        terminal.echo(line)
+    if advice.warning:
+        terminal.warn(advice.warning)
+    _closing(root, found, template, terminal.echo)
+    return 0
+
+
+PLACEHOLDER_WRITTEN = (
+    f"{MANIFEST_FILE} was written with a placeholder: set python.install to the command that "
+    "installs this project's requirements, then run `mlops-gitops generate`"
+)
+
+
+def _checked_first(root: Path, terminal: Terminal, yes: bool, force: bool, example: str | None) -> str | None:
+    """What is refused before anything is touched (an unknown example or a non-empty target, no
+    directory, below the Git root, an existing manifest without ``force``), ``git init`` where the
+    user agrees, and the template a re-run keeps (the manifest there, or an example's)."""
+    from mlops_gitops.adapters import git
+    from mlops_gitops.adoption import scaffold
+
     if example is not None:
         scaffold.example_dir(example)  # unknown name: fail before touching anything
         if not scaffold.is_empty(root) and not force:
             raise UsageError(
                 f"{root} is not empty; scaffold the example into an empty directory, or use --force"
             )
-    else:
-        if not root.is_dir():
-            raise UsageError(f"{root}: no such directory")
-        generator.refuse_below_git_root(root)
-        if git.toplevel(root) is None:
-            if questions is None or not questions.git_init(root):
-                raise UsageError(
-                    f"{root} is not a Git repository: run `git init` there first (mlops-gitops adopts a "
-                    "Git repository, and DVC needs one)"
-                )
-            scaffold.git_init(root)
-            echo("initialised a Git repository (git init)")
-        if manifest.exists() and not force:
-            raise UsageError(f"{MANIFEST_FILE} already exists; use --force to overwrite it")
-        if manifest.is_file() and _is_mapping(manifest.read_text(encoding="utf-8")):
-            # Re-running init refreshes what it detects and keeps what a person wrote (gates, deploy...).
-            template = manifest.read_text(encoding="utf-8")
-        elif (root / scaffold.EXAMPLE_MANIFEST).is_file():
-            template = (root / scaffold.EXAMPLE_MANIFEST).read_text(encoding="utf-8")
-    made_root = not root.exists()
-    before = set() if made_root else set(root.iterdir())
-    previous = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
-
-    try:
-        if example is not None:
-            root.mkdir(parents=True, exist_ok=True)
-            template = scaffold.copy_example(example, root)
-            echo(f"copied the {example} example into {root}")
-            if git.toplevel(root) is None:
-                scaffold.git_init(root)
-                echo("initialised a Git repository (git init)")
-        found = detect(root)
-        if found.subprojects and example is None:
-            if not found.dvcfiles:
-                raise UsageError(subprojects_refusal(found.subprojects))
-            warn(f"warning: {subprojects_warning(found.subprojects)}")
-        answers = defaults(found, _load_template(template))
-        answers.default_branch = branch or answers.default_branch
-        answers.remote = remote or answers.remote
-        for line in describe(found):
-            echo(line)
-        for ci in found.existing_ci:
-            warn(
-                f"warning: {ci.path} {' and '.join(ci.does)}: with mlops-gitops every pull request would "
-                "train twice and get two reports; remove it, or keep it for other events only "
-                "(docs/adopting.md)"
+        return None
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    generator.refuse_below_git_root(root)
+    if git.toplevel(root) is None:
+        consent = f"{root} is not a Git repository. Initialise one here (git init)?"
+        if yes or not terminal.confirm(consent):
+            raise UsageError(
+                f"{root} is not a Git repository: run `git init` there first (mlops-gitops adopts a "
+                "Git repository, and DVC needs one)"
             )
-        if questions is not None:
-            answers = questions.answers(answers, found)
-        problems = check_answers(answers, found)
-        if problems:
-            raise UsageError("; ".join(problems.values()))
-        if answers.remote and (warning := remote_warning(answers.remote, found.remotes)):
-            warn(f"warning: {warning}")
-        offer = Offer()
-        if found.dvcfiles and "stages:" not in (template or ""):
-            offer = offer_from(root, list(found.dvcfiles))
-        text = manifest_text(found, answers, template, offer)
-        placeholders = validate(text)
+        scaffold.git_init(root)
+        terminal.echo("initialised a Git repository (git init)")
+    manifest = root / MANIFEST_FILE
+    if manifest.exists() and not force:
+        raise UsageError(f"{MANIFEST_FILE} already exists; use --force to overwrite it")
+    if manifest.is_file() and _is_mapping(manifest.read_text(encoding="utf-8")):
+        # Re-running init refreshes what it detects and keeps what a person wrote (gates, deploy...).
+        return manifest.read_text(encoding="utf-8")
+    if (root / scaffold.EXAMPLE_MANIFEST).is_file():
+        return (root / scaffold.EXAMPLE_MANIFEST).read_text(encoding="utf-8")
+    return None
 
-        if (found.has_dvc_yaml or found.pointers) and not found.is_dvc:
-            scaffold.dvc_init(root)
-            echo("initialised DVC (dvc init)")
-            # A fresh DVC cache is empty: add the data the pointers describe, so `dvc push` has it.
-            scaffold.track_data(root, found.pointers, echo)
-        write_atomic(manifest, text, MANIFEST_FILE)
-        echo(f"wrote {MANIFEST_FILE}")
-        if placeholders:
-            for line in placeholders:
-                warn(line)
-            warn(
-                f"{MANIFEST_FILE} was written with a placeholder: set python.install to the command that "
-                "installs this project's requirements, then run `mlops-gitops generate`"
-            )
-            return EXIT_BAD_INPUT
-        code = run_generate(root, force, echo, warn)
-        if code != 0:
-            raise _GenerateRefused(code)
-        # Last, so a failure above leaves no CODEOWNERS behind; an existing one is never changed.
-        top = (git.toplevel(root) or root).resolve()
-        prefix = root.relative_to(top).as_posix() if root.is_relative_to(top) else ""
-        advice = owners_.advise(
-            owners_.find(top), codeowners, answers.default_branch, "" if prefix == "." else prefix
+
+def _scaffold(root: Path, example: str, echo: Echo) -> str:
+    """Copy the bundled ``example`` into ``root`` (a Git repository, made if needed); its manifest."""
+    from mlops_gitops.adapters import git
+    from mlops_gitops.adoption import scaffold
+
+    root.mkdir(parents=True, exist_ok=True)
+    template = scaffold.copy_example(example, root)
+    echo(f"copied the {example} example into {root}")
+    if git.toplevel(root) is None:
+        scaffold.git_init(root)
+        echo("initialised a Git repository (git init)")
+    return template
+
+
+def _detected(root: Path, example: str | None, terminal: Terminal) -> Detection:
+    """What :func:`~mlops_gitops.adoption.detect.detect` finds, refused when it is only ``dvc init
+    --subdir`` projects, and told: each finding, and the warnings about sub-projects and CI."""
+    found = detect(root)
+    if found.subprojects and example is None:
+        if not found.dvcfiles:
+            raise UsageError(subprojects_refusal(found.subprojects))
+        terminal.warn(f"warning: {subprojects_warning(found.subprojects)}")
+    return found
+
+
+def _answers(
+    found: Detection,
+    template: str | None,
+    terminal: Terminal,
+    yes: bool,
+    branch: str | None,
+    remote: str | None,
+) -> Answers:
+    """The detected answers with the options given, confirmed by the user (unless ``yes``), checked."""
+    answers = defaults(found, _load_template(template))
+    answers.default_branch = branch or answers.default_branch
+    answers.remote = remote or answers.remote
+    for line in describe(found):
+        terminal.echo(line)
+    for ci in found.existing_ci:
+        terminal.warn(
+            f"warning: {ci.path} {' and '.join(ci.does)}: with mlops-gitops every pull request would "
+            "train twice and get two reports; remove it, or keep it for other events only "
+            "(docs/adopting.md)"
         )
-        if advice.write:
-            write_atomic(top / advice.write[0], advice.write[1], advice.write[0])
-    except _GenerateRefused:
-        _undo(root, made_root, before, manifest, previous)
-        echo(f"nothing was written: generate did not complete (see above); {MANIFEST_FILE} was not kept")
-        return EXIT_BAD_INPUT
-    except BaseException:  # our errors, an aborted prompt, Ctrl-C: leave nothing half-done
-        _undo(root, made_root, before, manifest, previous)
-        raise
-    for line in advice.lines:
-        echo(line)
-    if advice.warning:
-        warn(advice.warning)
+    if not yes:
+        answers = interview(answers, found, terminal)
+    problems = check_answers(answers, found)
+    if problems:
+        raise UsageError("; ".join(problems.values()))
+    if answers.remote and (warning := remote_warning(answers.remote, found.remotes)):
+        terminal.warn(f"warning: {warning}")
+    return answers
+
+
+def _manifest(root: Path, found: Detection, answers: Answers, template: str | None) -> tuple[str, list[str]]:
+    """The manifest's text, validated, and its placeholder problems (see :func:`validate`)."""
+    offer = Offer()
+    if found.dvcfiles and "stages:" not in (template or ""):
+        offer = offer_from(root, list(found.dvcfiles))
+    text = manifest_text(found, answers, template, offer)
+    return text, validate(text)
+
+
+def _write(root: Path, found: Detection, text: str, echo: Echo) -> None:
+    """``dvc init`` where pipelines or pointers need it (their data added to the new cache), then
+    the manifest."""
+    from mlops_gitops.adoption import scaffold
+
+    if (found.has_dvc_yaml or found.pointers) and not found.is_dvc:
+        scaffold.dvc_init(root)
+        echo("initialised DVC (dvc init)")
+        # A fresh DVC cache is empty: add the data the pointers describe, so `dvc push` has it.
+        scaffold.track_data(root, found.pointers, echo)
+    write_atomic(root / MANIFEST_FILE, text, MANIFEST_FILE)
+    echo(f"wrote {MANIFEST_FILE}")
+
+
+def _codeowners(root: Path, owners: Sequence[str], default_branch: str) -> Advice:
+    """The CODEOWNERS advice for the repository holding ``root``; a new file written when asked."""
+    from mlops_gitops.adapters import git
+    from mlops_gitops.adoption import codeowners as owners_
+
+    top = (git.toplevel(root) or root).resolve()
+    prefix = root.relative_to(top).as_posix() if root.is_relative_to(top) else ""
+    advice = owners_.advise(owners_.find(top), owners, default_branch, "" if prefix == "." else prefix)
+    if advice.write:
+        write_atomic(top / advice.write[0], advice.write[1], advice.write[0])
+    return advice
+
+
+def _closing(root: Path, found: Detection, template: str | None, echo: Echo) -> None:
+    """What stays the user's, the inputs CI does not watch, and what to do next."""
     if found.dvcfiles and "stages:" not in (template or ""):
         echo(f"your pipelines stay yours: {', '.join(found.dvcfiles)} (never written by mlops-gitops)")
     for line in external_input_lines(root):
@@ -450,7 +468,6 @@ def init(
         "next: `dvc repro`, then commit mlops.yaml, .mlops/pipelines.yaml, .github/ and what dvc repro "
         "wrote (dvc.lock, the .dvc pointers)"
     )
-    return 0
 
 
 def _is_mapping(text: str) -> bool:
