@@ -56,7 +56,9 @@ _PIPE = re.compile(r"(\\*)\|")
 # What makes a line a block of its own when text starts it: an ATX heading (#), a list item (-, +,
 # "1." or "1)"), a setext underline or thematic break (=, -). "*" and ">" are escaped everywhere.
 _BLOCK_START = re.compile(r"^[ \t]*(?:(#{1,6}|[=+-])(?=[ \t=+-]|$)|(\d{1,9})([.)])(?=[ \t]|$))")
-_MARKUP = re.compile(r"[\\`*_~\[|]")
+# Markdown's marks, escaped wherever they are; "_" only where it can open or close emphasis (an "_"
+# between two letters or digits never does, so names such as per_class.csv stay as they are).
+_MARKUP = re.compile(r"[\\`*~\[|]|_(?![A-Za-z0-9])|(?<![A-Za-z0-9])_")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 # Where GitHub starts a link of its own in plain text (an address with a scheme, or www.): a joiner
 # before the character that completes the start keeps it text.

@@ -69,8 +69,9 @@ def xychart(
     """A fenced chart: one ``line`` (or, with ``kind="bar"``, one ``bar``) per series, each as long as
     ``x_labels``; or, with ``x_axis`` (label, first, last) instead of labels, over a numeric x-axis on
     which Mermaid spaces the values evenly from first to last. ``colors`` (``#rrggbb``, one per
-    series) set the lines' colours. ``y_range`` fixes the y-axis (bars grow from its low end: a value
-    equal to it draws no bar); by default it is padded around the values."""
+    series) set the lines' colours. ``y_range`` fixes the y-axis (bars grow from its low end); a bar
+    below it is not drawn at all (Mermaid gives it a negative height, which SVG does not draw, where
+    a value at the low end still shows a sliver); by default the axis is padded around the values."""
     if kind not in ("line", "bar"):
         raise ValueError(f"a chart draws lines or bars, not {kind!r}")
     count = len(series[0]) if series else 0
@@ -83,8 +84,8 @@ def xychart(
     if y_range is None:
         low, high = axis_range([v for s in series for v in s])
     else:
-        if not y_range[0] < y_range[1] or any(not y_range[0] <= v <= y_range[1] for s in series for v in s):
-            raise ValueError(f"y_range {y_range} must hold every value, low end first")
+        if not y_range[0] < y_range[1] or any(v > y_range[1] for s in series for v in s):
+            raise ValueError(f"y_range {y_range} must reach every value, low end first")
         low, high = number(y_range[0]), number(y_range[1])
     if x_axis is None:
         x_line = "    x-axis [" + ", ".join(f'"{text(x)}"' for x in x_labels) + "]"

@@ -368,8 +368,8 @@ def _chart(
 def _bars(title: str, categories: list[str], drawn: list[str], rows: list[list[float]], y_label: str) -> str:
     """Bars per category, base beside head. Mermaid draws every bar series over the same slots, so
     with two sides each category has two slots (``setosa: base``, ``setosa: head``) and each series
-    holds the axis' low end, which draws no bar, in the other side's slots. Bars grow from the axis'
-    low end: zero, unless a value is negative."""
+    holds a value below the axis, which draws no bar, in the other side's slots. Bars grow from the
+    axis' low end: zero, unless a value is negative."""
     values = [v for row in rows for v in row]
     bottom, top = min(values), max(values)
     low = 0.0 if bottom >= 0 else bottom - (top - bottom) * 0.1 - abs(bottom) * 0.05
@@ -378,8 +378,9 @@ def _bars(title: str, categories: list[str], drawn: list[str], rows: list[list[f
         labels, series = categories, rows
     else:
         labels = [f"{c}: {side}" for c in categories for side in drawn]
+        none = low - (high - low) * 0.25  # below the axis: no bar, not even a sliver
         series = [
-            [row[i] if j == k else low for i in range(len(categories)) for j in range(len(drawn))]
+            [row[i] if j == k else none for i in range(len(categories)) for j in range(len(drawn))]
             for k, row in enumerate(rows)
         ]
     colors = [COLORS[s] for s in drawn]

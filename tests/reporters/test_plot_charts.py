@@ -186,12 +186,13 @@ def test_categorical_x_is_bars_base_beside_head_per_category_both_sides_have() -
         '"virginica: base", "virginica: head"]' in block
     )
     assert chart_lines(block) == []
-    # Each side's bars in its own slots; the axis' low end (zero) in the other side's draws nothing.
-    assert chart_lines(block, "bar") == [
-        ["1", "0", "0.9375", "0", "0.93", "0"],
-        ["0", "1", "0", "0.83", "0", "0.84"],
-    ]
+    # Each side's bars in its own slots; below the axis (from zero) in the other side's: no bar at all.
     assert 'y-axis "f1" 0 --> 1.05' in block
+    none = "-0.2625"
+    assert chart_lines(block, "bar") == [
+        ["1", none, "0.9375", none, "0.93", none],
+        [none, "1", none, "0.83", none, "0.84"],
+    ]
     assert "only at head, not drawn: `new`" in body
 
 
@@ -199,9 +200,12 @@ def test_bars_of_negative_values_grow_from_below_the_lowest() -> None:
     base = Series("delta.csv", "d", ("a", "b"), (-0.5, 0.25))
     head = Series("delta.csv", "d", ("a", "b"), (-0.25, 0.5))
     (block,) = mermaid_blocks(rendered(line_plot(side(base), side(head), x="k", x_label="k", y="d")))
-    low = block.split('y-axis "tpr" ')[1].split(" -->")[0]
-    assert float(low) < -0.5
-    assert chart_lines(block, "bar") == [["-0.5", low, "0.25", low], [low, "-0.25", low, "0.5"]]
+    low = float(block.split('y-axis "tpr" ')[1].split(" -->")[0])
+    assert low < -0.5
+    (base_bars, head_bars) = chart_lines(block, "bar")
+    none = base_bars[1]
+    assert float(none) < low
+    assert base_bars == ["-0.5", none, "0.25", none] and head_bars == [none, "-0.25", none, "0.5"]
 
 
 def test_fewer_than_three_numeric_x_values_are_bars_not_a_line() -> None:
