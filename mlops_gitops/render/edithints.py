@@ -3,8 +3,6 @@ made the edit, so the user moves it into mlops.yaml instead of losing it to ``--
 
 from __future__ import annotations
 
-from typing import Any
-
 # (workflow, job id) -> the runners.<kind> entry that configures it; deploy jobs are promote-<env>.
 _KINDS = {("mlops-pr", "check"): "default", ("mlops-pr", "train"): "train", ("mlops-train", "train"): "train"}
 _JOB_KEYS = {
@@ -59,7 +57,7 @@ def hints(path: str, old_text: str, new_text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _get(node: Any, *keys: str) -> Any:
+def _get(node: object, *keys: str) -> object:
     for key in keys:
         node = node.get(key) if isinstance(node, dict) else None
     return node

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops import __version__
 from mlops_gitops.manifest.model import Manifest
 from mlops_gitops.names import WORKFLOWS_DIR
 from mlops_gitops.pipeline.project import Project
 from mlops_gitops.render.actions import ACTIONS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jinja2 import BytecodeCache
 
 # Every grant is written with the reason it is needed (zizmor's undocumented-permissions audit).
 PERMISSION_REASONS = {
@@ -53,7 +56,7 @@ def render_workflows(project: Project) -> dict[str, str]:
         block_end_string="%]",
         comment_start_string="[#",
         comment_end_string="#]",
-        bytecode_cache=_bytecode_cache(jinja2),
+        bytecode_cache=_bytecode_cache(),
     )
     manifest = project.manifest
     job_ids = _job_ids(manifest)
@@ -77,12 +80,14 @@ def render_workflows(project: Project) -> dict[str, str]:
     return out
 
 
-def _bytecode_cache(jinja2: Any) -> Any:
+def _bytecode_cache() -> BytecodeCache | None:
     """Compiled templates kept per user: compiling them is most of a render, and `generate --check`
     runs on every commit as a pre-commit hook. Jinja checks each template's source before reusing it;
     without a writable cache directory templates are simply compiled each time."""
     import os
     from pathlib import Path
+
+    from jinja2 import FileSystemBytecodeCache
 
     from mlops_gitops import __version__
 
@@ -92,10 +97,10 @@ def _bytecode_cache(jinja2: Any) -> Any:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
+    return FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
 
 
-def quote(value: Any) -> str:
+def quote(value: object) -> str:
     """A YAML flow scalar (or flow sequence) that reads back as exactly ``value``."""
     if isinstance(value, tuple):
         value = list(value)
@@ -145,7 +150,7 @@ def retrain_pr_permissions(m: Manifest) -> dict[str, str]:
     return grants
 
 
-def _context(project: Project, job_ids: dict[str, str]) -> dict[str, Any]:
+def _context(project: Project, job_ids: dict[str, str]) -> dict[str, object]:
     manifest = project.manifest
     cloud = manifest.cloud.provider != "none"
     retrain = manifest.monitoring is not None and manifest.monitoring.on_drift.retrain
