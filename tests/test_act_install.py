@@ -10,6 +10,11 @@ step must install it, and the job must pass with the tool it installed.
 
 The DVC-cache figures (bytes a re-run pulls from the remote, with and without the cache restored)
 are printed for docs/workflows.md.
+
+The tool's own packages are cached between runs (``mlops-gitops-cache``): a cold run installs them
+from a local copy of the package index (``tests/lockwheels.py``) and saves them, a warm run restores
+them and installs with no pip and no index, every archive still checked against the lock, and a
+tampered cached uv wheel stops the job.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from tests.actrunner import (
     pull_request_event,
     run,
 )
+from tests.lockwheels import lock_wheelhouse
 
 pytestmark = pytest.mark.slow
 
@@ -302,3 +308,101 @@ def test_tool_from_a_committed_wheel_and_the_dvc_cache_between_runs(
     )
     assert pulled["without cache"] > 50_000  # the prepared data and the model, from the run-cache
     assert pulled["with cache"] == 0
+
+
+def run_check_only(
+    origin: Path, base: str, head: str, where: Path, runner_bin: Path, env: dict[str, str]
+) -> ActRun:
+    """mlops-pr for a change that retrains nothing: the check job alone."""
+    where.mkdir(parents=True)
+    work = checkout(origin, head, where / "checkout", REPO)
+    return act(
+        "pull_request",
+        "mlops-pr",
+        work,
+        pull_request_event(REPO, 4, base, head, "docs"),
+        where / "act",
+        where / "artifacts",
+        env={"MLOPS_ACT_PYTHON_BIN": str(runner_bin), "PIP_NO_INDEX": "1", **env},
+    )
+
+
+def test_the_tools_packages_are_cached_between_runs_and_still_hash_checked(
+    tool_repository: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Cold: pip installs the tool (from a Git URL, built), uv the lock from the "index"; everything is
+    saved under the key of the tool's pin. Warm: restored under that key, no pip runs and no index is
+    reachable, uv's wheel is sha256-checked and every package installed with --require-hashes, and
+    `generate --check` passes: the tool's record of where it came from (a Git commit) was kept. A
+    cached uv wheel that is not the locked one stops the job before anything of it runs."""
+    tool, sha = tool_repository
+    url = f"git+file://localhost{tool.as_posix()}"
+    dev_bin = isolated_env(tmp_path / "dev-env")
+    run(
+        [str(dev_bin / "python"), "-m", "pip", "install", "-q", f"mlops-gitops @ {url}@{sha}"],
+        tmp_path,
+        env=offline_env(),
+    )
+    dev, origin = adopt(tmp_path, dev_bin)
+    jobs = workflow(dev, "mlops-pr.yml")["jobs"]
+    names = [s.get("name", "") for s in jobs["check"]["steps"]]
+    assert names.index("Restore the packages") < names.index(install_step(jobs["check"])["name"])
+    base = git(dev, "rev-parse", "HEAD")
+    git(dev, "checkout", "-qb", "docs")
+    (dev / "NOTES.md").write_text("How the points are fitted.\n")
+    git(dev, "add", "-A")
+    head = repos.commit(dev, "Notes")
+    git(dev, "push", "-q", "origin", "HEAD:refs/heads/docs")
+
+    store = tmp_path / "actions-cache"
+    store.mkdir()
+    cache = {"MLOPS_ACT_CACHE_DIR": str(store), "MLOPS_ACT_CACHE_SAVE": "1", "UV_CACHE_DIR": ""}
+    index = {"UV_OFFLINE": "false", "UV_NO_INDEX": "1", "UV_FIND_LINKS": str(lock_wheelhouse(()))}
+    # Warm: no package index at all, for pip (an empty find-links folder) or for uv (offline).
+    nothing = tmp_path / "no-index"
+    nothing.mkdir()
+    no_index = {"UV_OFFLINE": "1", "PIP_FIND_LINKS": str(nothing)}
+    runs = tmp_path / "runs"
+
+    cold = run_check_only(
+        origin, base, head, runs / "cold", isolated_env(tmp_path / "r1"), {**cache, **index}
+    )
+    assert cold.returncode == 0, cold.log[-8000:]
+    assert cold.job_result("reproduce and report") is None, "nothing retrains: the check job alone"
+    assert re.search(r"cache miss: mlops-gitops-Linux-\w+-[0-9a-f]{64}", cold.log)
+    (saved,) = [p for p in store.iterdir() if p.name.startswith("mlops-gitops-")]
+    assert f"cache save: {saved.name}" in cold.log
+    assert "Successfully installed mlops-gitops-" in cold.log, "cold: pip installs the tool"
+    assert "kept for the next run: mlops_gitops-" in cold.log
+    assert sorted(p.name for p in saved.iterdir()) == ["tool", "uv", "wheels"]
+
+    warm = run_check_only(
+        origin, base, head, runs / "warm", isolated_env(tmp_path / "r2"), {**cache, **no_index}
+    )
+    assert warm.returncode == 0, warm.log[-8000:]
+    assert f"cache hit: {saved.name} (for {saved.name})" in warm.log
+    assert "cache save" not in warm.log and "cache entry exists" not in warm.log, "a hit is not saved"
+    log = warm.job_log("validate and detect changes")
+    assert "Successfully installed" not in log and " -m pip " not in log, "warm: no pip"
+    assert "sha256 checked against the lock" in log
+    assert re.search(
+        r"\+ uv pip install --python \S+ --no-deps \S+/mlops_gitops-0\.1\.0-py3-none-any\.whl", log
+    )
+    assert re.search(
+        r"\+ uv pip install --python \S+ --no-deps --require-hashes --no-build-isolation -r ", log
+    )
+    assert "Generated files are current" in log, "generate --check ran with the tool from the cache"
+
+    # A cached uv wheel that is not the one the lock lists: the job stops before running any of it.
+    (wheel,) = (saved / "wheels").glob("uv-*.whl")
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    tampered = run_check_only(
+        origin, base, head, runs / "tampered", isolated_env(tmp_path / "r3"), {**cache, **no_index}
+    )
+    assert tampered.returncode != 0
+    assert re.search(
+        r"mlops_gitops\.locks: uv-\S+\.whl: sha256 [0-9a-f]{64} is not one the lock lists", tampered.log
+    )
+    assert tampered.job_result("validate and detect changes") == "failed"
