@@ -18,10 +18,14 @@ import http.client
 import json
 import os
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlops_gitops.errors import PrometheusError, PromQLError, UsageError, one_line
+
+if TYPE_CHECKING:  # pragma: no cover
+    import urllib.error
 
 DEFAULT_TIMEOUT = 10.0  # seconds: a rollout check runs on a schedule and may simply run again
 MAX_RESPONSE = 8 << 20  # one number's answer is a few hundred bytes; a runaway vector is refused
@@ -65,7 +69,8 @@ class Prometheus:
         )
         return _single_number(data, self.server, query)
 
-    def _get(self, path: str, params: dict[str, str], query: str) -> Any:
+    def _get(self, path: str, params: dict[str, str], query: str) -> object:
+        """The answer's ``data``: JSON from the server, narrowed where it is read."""
         import urllib.error
         import urllib.request
 
@@ -140,7 +145,7 @@ def _reason(reason: object) -> str:
     return one_line(" ".join(str(text).split()))[:300]
 
 
-def _json(body: bytes, where: str) -> dict[str, Any]:
+def _json(body: bytes, where: str) -> dict[str, object]:
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -151,13 +156,13 @@ def _json(body: bytes, where: str) -> dict[str, Any]:
     return payload
 
 
-def _api_error(payload: dict[str, Any]) -> str:
+def _api_error(payload: Mapping[str, object]) -> str:
     kind, error = payload.get("errorType"), payload.get("error")
     text = f"{kind}: {error}" if kind else str(error or "status is not success")
     return one_line(" ".join(text.split()))[:500]
 
 
-def _http_error(exc: Any, where: str) -> PrometheusError:
+def _http_error(exc: urllib.error.HTTPError, where: str) -> PrometheusError:
     """An HTTP error status: Prometheus's own JSON error (400 bad_data, 422 execution, 503 timeout or
     unavailable) if the body is one, else the status (a proxy's 401, 403, 404 or 502)."""
     try:
@@ -180,7 +185,7 @@ def _http_error(exc: Any, where: str) -> PrometheusError:
     return PrometheusError(f"{where}: HTTP {exc.code} {one_line(str(exc.reason))}{hint}")
 
 
-def _single_number(data: Any, server: str, query: str) -> float | None:
+def _single_number(data: object, server: str, query: str) -> float | None:
     where = f"prometheus {server}: query {_shown(query)}"
     if not isinstance(data, dict):
         raise PrometheusError(f"{where}: not a Prometheus API answer (no data)")
@@ -204,7 +209,7 @@ def _single_number(data: Any, server: str, query: str) -> float | None:
     raise PromQLError(f"{where}: gives a {one_line(str(kind))}, not a number")
 
 
-def _sample_value(sample: Any, where: str) -> float:
+def _sample_value(sample: object, where: str) -> float:
     """``[<unix time>, "<value>"]``: Prometheus writes the value as text (NaN and +Inf too)."""
     if not (isinstance(sample, list) and len(sample) == 2 and isinstance(sample[1], str)):
         raise PrometheusError(f"{where}: not a Prometheus API answer (a sample is not [time, value])")
@@ -215,7 +220,7 @@ def _sample_value(sample: Any, where: str) -> float:
     return value
 
 
-def _labels(series: Any) -> str:
+def _labels(series: object) -> str:
     metric = series.get("metric") if isinstance(series, dict) else None
     if not isinstance(metric, dict):
         return "{}"
