@@ -23,6 +23,7 @@ import pytest
 from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.metrics.collect import resolve_revision
 from mlops_gitops.metrics.plots import BASE, HEAD, IMAGE, Plots, Series, collect
+from mlops_gitops.reporters.markup import text
 from tests.mermaidcheck import mermaid_blocks, parse_errors
 
 pytestmark = pytest.mark.slow
@@ -271,7 +272,7 @@ def test_comment_shows_every_plot_base_beside_head(
         "logs/loss.tsv",
         "Losses",
     ):
-        assert f"<details><summary>🔄 {title} · changed</summary>" in body
+        assert f"#### 🔄 {text(title)} · changed\n" in body  # changed: drawn in the open
     assert f"in [the workflow run's artifact]({url})" in body
     assert "- `eval/plots/images/importance.png`: changed" in body
     assert (images / "base/eval/plots/images/importance.png").read_bytes().startswith(b"\x89PNG")
@@ -280,14 +281,15 @@ def test_comment_shows_every_plot_base_beside_head(
     blocks = mermaid_blocks(body)
     assert len(blocks) == 2 + 2 + 1 + 1 + 2  # ROC and PR: train and test; bars; loss; two loss columns
     for block in blocks:
-        lines = [line for line in block.splitlines() if line.strip().startswith("line [")]
-        assert len(lines) == 2, block
-        assert all(len(line.split(",")) <= 100 for line in lines)
+        series = [line for line in block.splitlines() if line.strip().startswith(("line [", "bar ["))]
+        assert len(series) == 2, block  # base and head
+        assert all(len(line.split(",")) <= 100 for line in series)
     assert parse_errors(blocks) == [None] * len(blocks)
     roc = blocks[0]
     assert 'x-axis "fpr" 0 --> 1' in roc and 'title "ROC · tpr (train.json)"' in roc
     bars = next(b for b in blocks if "per_class" in b)
-    assert 'x-axis ["cat", "dog", "bird"]' in bars
+    assert 'x-axis ["cat: base", "cat: head", "dog: base", "dog: head", "bird: base", "bird: head"]' in bars
+    assert "    bar [" in bars and "    line [" not in bars
     # The confusion matrix: counts at head, the change from base in brackets, actual in rows.
     assert "rows (actual): `actual` · columns (predicted): `predicted`" in body
     assert "| actual ↓ · predicted → | bird | cat | dog |" in body
@@ -308,8 +310,8 @@ def test_a_plot_added_by_the_pull_request_shows_head_and_says_so(
     proc = report(root, "--base", base)
     assert proc.returncode == 0, proc.stderr
     body = proc.stdout
-    assert "<details><summary>🆕 extra.csv · only at head (new)</summary>" in body
-    block = body.split("only at head (new)</summary>")[1].split("</details>")[0]
+    assert "#### 🆕 extra.csv · only at head (new)\n" in body
+    block = body.split("only at head (new)\n")[1].split("\n####")[0]
     assert "*only at head; orange: head `workspace`*" in block
     (chart,) = mermaid_blocks(block)
     (line,) = [x for x in chart.splitlines() if "line [" in x]
@@ -360,15 +362,16 @@ def test_bundled_example_shows_its_confusion_matrix_and_per_class_plot(tmp_path:
     proc = report(root, "--base", base, "--head", head)
     assert proc.returncode == 1, proc.stderr  # C: 0.05 fails the accuracy gate
     body = proc.stdout
-    assert "<details><summary>🔄 plots/confusion.csv · changed</summary>" in body
+    assert "#### 🔄 plots/confusion.csv · changed\n" in body
     assert "| actual ↓ · predicted → | setosa | versicolor | virginica |" in body
     assert "| **setosa** | **15** | 0 | 0 |" in body  # 15 test flowers per species, setosa always right
     matrix = body.split("| actual ↓ · predicted →")[1].split("*Correct")[0]
     assert "(+" in matrix and "(-" in matrix  # the change from base, per cell
-    assert "<details><summary>🔄 plots/per_class.csv · changed</summary>" in body
+    assert "#### 🔄 plots/per_class.csv · changed\n" in body
     (chart,) = mermaid_blocks(body.split("plots/per_class.csv · changed")[1])
-    assert 'x-axis ["setosa", "versicolor", "virginica"]' in chart
-    assert sum(1 for line in chart.splitlines() if "line [" in line) == 2  # base and head
+    # Classes have no order: bars, each class's base beside its head, not a line through them.
+    assert 'x-axis ["setosa: base", "setosa: head", "versicolor: base", "versicolor: head"' in chart
+    assert sum(1 for line in chart.splitlines() if "bar [" in line) == 2  # base and head
     assert "grey: base" in body and "orange: head" in body
     blocks = mermaid_blocks(body)
     assert parse_errors(blocks) == [None] * len(blocks)
@@ -428,4 +431,4 @@ def test_hostile_plot_text_from_a_real_repository_is_inert(tmp_path: Path) -> No
     blocks = mermaid_blocks(body)
     assert len(blocks) == 1 and parse_errors(blocks) == [None]
     assert "| actual ↓ · predicted → |" in body and "(+1)" in body  # the matrix, escaped cell by cell
-    assert body.count("<details><summary>🔄 Title @\u2060acme/ml-team c\u2060loses #\u206012 &lt;img") == 2
+    assert body.count("#### 🔄 Title @\u2060acme/ml-team c\u2060loses #\u206012 &lt;img") == 2
