@@ -57,7 +57,8 @@ def test_the_bot_commits_the_reproduced_lock_on_top_of_the_run_head(
     (status,) = fake_github.repo(REPO).statuses[head.sha]
     assert (status["context"], status["state"], status["target_url"]) == (STATUS_CONTEXT, "success", RUN_URL)
     (body,) = bot_comments(fake_github, number)
-    assert f"committed the reproduced dvc.lock in {head.sha}" in body
+    # The comment names the commit that recorded the run (issue 24: the note follows what happened).
+    assert f"Recorded by commit {head.sha[:10]}" in body and "stale" not in body
 
     # The same run again (a re-run of the comment job): the branch moved, by our own commit.
     code, out = record(fake_github, tmp_path, locks(tmp_path, {"dvc.lock": NEW_LOCK}), (REPO, "tune-c", sha))
