@@ -85,6 +85,7 @@ def test_defaults_come_from_the_schema() -> None:
         "{short_hash}",
         (),
     )
+    assert r.schedule == "17 * * * *"
     assert r.traffic.shape == "kserve" and r.traffic.in_place
     assert (
         r.traffic.share == "spec.predictor.canaryTrafficPercent" and r.traffic.scale == default_scale() == 100
@@ -220,6 +221,12 @@ def test_version_placeholders_read_back_from_the_value() -> None:
             [
                 "mlops.yaml:13:18: deploy.environments[0].rollout.version: unknown placeholder {sha}; use one "
                 "of {model_hash}, {short_hash}, {commit}, {short_commit}, {model}, {env}, {value}"
+            ],
+        ),
+        (
+            "        schedule: '0 * * * mon!'\n" + LOGS,
+            [
+                "mlops.yaml:13:19: deploy.environments[0].rollout.schedule: '0 * * * mon!' is not a valid cron expression"
             ],
         ),
         (
