@@ -37,9 +37,10 @@ the locks, which ship inside the tool), ``install`` runs no pip once the folder 
    installs that wheel and pip's PEP 610 record of the first install is put back (``generate`` reads
    where the running tool came from); run from a tool pip just installed, the tool is kept there as a
    wheel at the end;
-3. ``uv pip install --require-hashes --no-deps`` of the build tools, then of the whole lock (uv
-   itself left out: it runs from the folder), with uv's cache in ``<folder>/uv``, or wherever
-   ``UV_CACHE_DIR`` already points (a runner that keeps its own uv cache keeps using it).
+3. ``uv pip install --require-hashes --no-deps`` of the build tools (the first time: a restored folder
+   holds what they built), then of the whole lock (uv itself left out: it runs from the folder), with
+   uv's cache in ``<folder>/uv``, or wherever ``UV_CACHE_DIR`` already points (a runner that keeps its
+   own uv cache keeps using it).
 
 What uv checks from its cache: uv keeps no archives, only each package unpacked with the hashes it
 computed while downloading it (checked then against the lock). With ``--require-hashes`` it uses an
@@ -359,9 +360,9 @@ def cached_install(text: str, cache: Path, scratch: Path) -> int:
     Run from the kept wheel of the tool (``PYTHONPATH``, the cache restored), uv installs that wheel
     first, with pip's record of the first install put back; run from an installed tool (a cold cache),
     the tool is kept as a wheel at the end. In between, uv (``uv_binary``) installs the lock's build
-    tools, then the whole lock, ``--require-hashes``, uv's cache in the folder (or in ``UV_CACHE_DIR``
-    when the runner sets one). uv itself is not installed into the environment: it runs from the
-    folder."""
+    tools (unless the folder was restored), then the whole lock, ``--require-hashes``, uv's cache in
+    the folder (or in ``UV_CACHE_DIR`` when the runner sets one). uv itself is not installed into the
+    environment: it runs from the folder."""
     import sysconfig
 
     python = sys.executable
@@ -378,7 +379,8 @@ def cached_install(text: str, cache: Path, scratch: Path) -> int:
         return 1
     except subprocess.CalledProcessError as exc:
         return exc.returncode or 1
-    env = {**os.environ, "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(cache / "uv")}
+    own_cache = not os.environ.get("UV_CACHE_DIR")
+    env = {**os.environ, "UV_CACHE_DIR": str(cache / "uv") if own_cache else os.environ["UV_CACHE_DIR"]}
     env.pop("PYTHONPATH", None)
     install = [str(uv), "pip", "install", "--python", python, "--no-deps"]
     kept = own_wheel()
@@ -392,7 +394,10 @@ def cached_install(text: str, cache: Path, scratch: Path) -> int:
     build.write_text("\n".join(found[n] for n in BUILD_TOOLS if n in found and n != "uv") + "\n", "utf-8")
     rest.write_text("\n".join(block for n, block in found.items() if n != "uv") + "\n", "utf-8")
     hashed = [*install, "--require-hashes"]
-    code = run_all([[*hashed, "-r", str(build)], [*hashed, "--no-build-isolation", "-r", str(rest)]], env)
+    # The build tools go first only for a cold cache: a restored one holds what they built (its key
+    # fixes this lock), and the whole lock, build tools included, is then one uv call.
+    first = [] if kept is not None and own_cache else [[*hashed, "-r", str(build)]]
+    code = run_all([*first, [*hashed, "--no-build-isolation", "-r", str(rest)]], env)
     if code == 0 and kept is None:
         print(f"kept for the next run: {keep_tool(cache, site).name}", flush=True)
     return code
