@@ -279,3 +279,23 @@ def test_promote_opens_the_first_step(fake: FakeGitHub, tmp_path: Path) -> None:
     # Once the first step is on main, promoting the same model again changes nothing.
     fake.add_file(REPO, "main", DEPLOY, inference(NEW_HASH, 5))
     assert deployment.on_github(manifest, env, model, result, None).action == "current"
+
+
+def test_a_dry_run_prints_what_would_be_posted_and_calls_nothing(fake: FakeGitHub, tmp_path: Path) -> None:
+    root = world(tmp_path)
+    add_logs(root, START, NOW - dt.timedelta(minutes=1), Traffic(80, 0.05, SAME, WORSE_IN_EU), seed=1)
+    lines = look(root, dry_run=True)
+    assert lines[0].startswith("production: rollback (worse)")
+    assert (
+        "-    canaryTrafficPercent: 5" in lines[1]
+        and lines[2] == "# PR: Roll back iris-classifier ab12cd34 in production"
+    )
+    assert lines[3].startswith(marker("iris", "production")) and "(rule `worse`)" in lines[3]
+    assert fake.requests == []
+    # A hold prints the status comment it would update.
+    small = world(tmp_path / "small")
+    add_logs(small, START, NOW - dt.timedelta(minutes=1), Traffic(3, 0.05, SAME, SAME), seed=5)
+    held = look(small, dry_run=True)
+    assert held[1] == "# status comment:" and held[2].startswith(
+        "<!-- mlops-gitops:rollout-status project=iris"
+    )

@@ -115,9 +115,11 @@ def rollout(
     if output is not None:
         write_looks(Path(output), [lk for _, lk in looks])
     _summary([lk for _, lk in looks])
-    if measure_only or dry_run:
-        if dry_run:
-            run.lines += [lk.evidence for _, lk in looks if lk.evidence]
+    if dry_run:
+        for env, looked in looks:
+            run.lines += dry(manifest, env, looked, root)
+        return run
+    if measure_only:
         return run
     for env, looked in looks:
         act(manifest, env, looked, root, run, trusted=True)
@@ -226,6 +228,34 @@ def _summary(looks: Sequence[Looked]) -> None:
 
     parts = [f"## Rollout of {lk.env}: {lk.action}\n\n{lk.evidence or lk.reason}\n" for lk in looks]
     gha.append_summary("\n".join(parts))
+
+
+def dry(manifest: Manifest, env: Environment, looked: Looked, root: Path) -> list[str]:
+    """What acting on ``looked`` would post, from the checkout's file: the PR's title, file diff and
+    body, or the hold's status comment; nothing for an environment with no rollout in progress."""
+    from mlops_gitops.delivery.promotion import file_diff
+
+    if looked.action == "idle":
+        return []
+    assert manifest.deploy is not None and env.rollout is not None and looked.share is not None
+    here = local(root, env)
+    where = _where(manifest, env, env.repo or git.github_repository(root) or "this repository")
+    if looked.action == "hold":
+        return ["# status comment:", body.status_body(where, looked.share, _now(), looked.evidence)]
+    control = here.state.control or looked.control or ""
+    change = _change(looked.action, here.text, here.places, here.state, control, env)
+    candidate = arm(looked.candidate or "", env, env.rollout, manifest.deploy.model.name)
+    title = plan.title(
+        change.move,
+        manifest.deploy.model.name,
+        env.name,
+        candidate.version,
+        change,
+        env.rollout.traffic.scale,
+    )
+    content = plan.content_hash(change.move, change.share_after, looked.candidate or "")
+    diff = file_diff(here.text, change.text, env.file)
+    return [diff.rstrip("\n"), f"# PR: {title}", body.move_body(where, change, content, looked.evidence)]
 
 
 # --- the hand-over -------------------------------------------------------------------------------
