@@ -8,7 +8,9 @@ comment, the deployment PR) is printed instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -305,6 +307,8 @@ def main() -> int:
         )
     )
 
+    rollout(merged_ci)
+
     say("Pipeline stages executed by CI per event (a CML-style workflow re-runs all of them every time)")
     per_event = len(first)
     naive = 0
@@ -315,6 +319,101 @@ def main() -> int:
     print(f"    {'total':<36} {ours}  (naive: {naive}, {per_event} per event)")
     say(f"Done. Everything is in {work}: `laptop/` is the project, `runners/` the CI checkouts.")
     return 0
+
+
+ROLLOUT = """\
+      rollout:
+        steps: [5, 25, 50]
+        min_minutes: 30
+        min_outcomes: 100
+        segments: [region]
+        metrics:
+          - name: setosa share
+            kind: proportion
+            column: prediction
+            value: setosa
+            direction: increase
+            guardrail: true
+            tolerance: 0.05
+        source:
+          logs: {path: logs/staging.csv, version: model_version, timestamp: ts}
+"""
+STAGING = "deploy/staging/inference.yaml"
+ANCHOR = "    # Only a model already running in staging"
+
+
+def rollout(ci: Path) -> None:
+    """Chapter 5: staging takes the model in steps of traffic (docs/rollout.md). What mlops-rollout
+    would post is printed by ``rollout --dry-run``; merges are commits landed at a chosen time, and
+    the prediction logs are drawn with a fixed seed."""
+    say("5. A rollout: staging takes the new model in steps of traffic, decided by its outcomes")
+    manifest = ci / MANIFEST_FILE
+    text = manifest.read_text()
+    if ANCHOR not in text:
+        raise SystemExit(f"demo: {MANIFEST_FILE} has no {ANCHOR.strip()!r} to add the rollout before")
+    manifest.write_text(text.replace(ANCHOR, ROLLOUT + ANCHOR, 1))
+    out([MLOPS, "generate"], ci, "mlops-gitops generate (now with mlops-rollout.yml)")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    hour = dt.timedelta(hours=1)
+    _land(ci, "Give staging a rollout", now - 3 * hour)
+    print("    `promote --env staging` now opens the first step's PR, the candidate at 5%:")
+    promote = [MLOPS, "promote", "--env", "staging", "--dry-run"]
+    print(indent(out(promote, ci, "mlops-gitops promote --env staging")))
+
+    deploy = ci / STAGING
+    old = deploy.read_text()
+    model = (ci / "dvc.lock").read_text().split("path: models/model.pkl")[1].split("md5: ")[1].split()[0]
+    uri = re.search(r"storageUri: \S+/([0-9a-f]{32})", old)
+    assert uri is not None, old
+    current, candidate = uri.group(1)[:8], model[:8]
+    first = old.replace(uri.group(1), model)
+    deploy.write_text(first.replace("    minReplicas:", "    canaryTrafficPercent: 5\n    minReplicas:", 1))
+    _land(ci, "Merge the first step (5%)", now - 2 * hour)
+
+    say("   An hour later, few outcomes yet: mlops-rollout holds and updates its status comment (no PR)")
+    _logs(ci, (now - 2 * hour, now - hour), 2, (current, candidate), random.Random(1))
+    _land(ci, "Prediction logs", now - dt.timedelta(minutes=1))
+    print(indent(out([MLOPS, "rollout", "--dry-run"], ci, "mlops-gitops rollout"), "    | "))
+
+    say("   Then the candidate predicts setosa far less often in one region: the rollback's PR")
+    _logs(ci, (now - hour, now - dt.timedelta(minutes=1)), 60, (current, candidate), random.Random(2))
+    _land(ci, "Prediction logs", now)
+    print(indent(out([MLOPS, "rollout", "--dry-run"], ci, "mlops-gitops rollout"), "    | "))
+    print(
+        "    Merged, that PR puts the previous model back and removes the split: Git says what runs."
+        "\n    The next step and the promotion are pull requests like this one."
+    )
+
+
+def _land(ci: Path, message: str, when: dt.datetime) -> None:
+    """A commit that landed on main at ``when`` (a step starts when its PR merged)."""
+    stamp = f"{when:%Y-%m-%dT%H:%M:%S+0000}"
+    out(["git", "add", "-A"], ci)
+    dated = {**env(), "GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
+    subprocess.run(["git", "commit", "-qm", message], cwd=ci, env=dated, check=True, capture_output=True)
+
+
+def _logs(
+    ci: Path,
+    span: tuple[dt.datetime, dt.datetime],
+    per_minute: int,
+    arms: tuple[str, str],
+    rng: random.Random,
+) -> None:
+    """Prediction logs appended: 5% of rows from the candidate (``arms[1]``), which in the eu region
+    predicts setosa a third as often as the current model."""
+    path = ci / "logs" / "staging.csv"
+    path.parent.mkdir(exist_ok=True)
+    rows = [] if path.exists() else ["ts,model_version,region,prediction"]
+    since, until = span
+    for i in range(int((until - since).total_seconds() // 60) * per_minute):
+        at = since + dt.timedelta(seconds=i * 60 / per_minute)
+        arm = arms[1] if rng.random() < 0.05 else arms[0]
+        region = rng.choice(("eu", "us"))
+        share = 0.1 if (arm == arms[1] and region == "eu") else 0.33
+        rows.append(f"{at:%Y-%m-%dT%H:%M:%S}Z,{arm},{region},{'setosa' if rng.random() < share else 'other'}")
+    with path.open("a", encoding="utf-8") as log:
+        log.write("\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":
