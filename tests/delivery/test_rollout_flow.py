@@ -299,3 +299,21 @@ def test_a_dry_run_prints_what_would_be_posted_and_calls_nothing(fake: FakeGitHu
     assert held[1] == "# status comment:" and held[2].startswith(
         "<!-- mlops-gitops:rollout-status project=iris"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("repo: acme/gitops", "its file is in acme/gitops"),
+        ("branch: production", "from the default branch's history; its file is on production"),
+    ],
+)
+def test_a_file_outside_this_checkouts_history_is_refused(
+    fake: FakeGitHub, tmp_path: Path, key: str, message: str
+) -> None:
+    text = MANIFEST.format(environment=environment(rollout_section())).replace(
+        "      field: spec", f"      {key}\n      field: spec"
+    )
+    root = make_repo(tmp_path / "repo", text, NOW, START)
+    with pytest.raises(UsageError, match=message):
+        look(root)

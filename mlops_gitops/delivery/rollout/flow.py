@@ -148,12 +148,18 @@ def environments(manifest: Manifest, names: Sequence[str]) -> list[Environment]:
 # --- looking -------------------------------------------------------------------------------------
 
 
-def local(root: Path, env: Environment) -> Local:
-    """The deployment file at the checkout's HEAD (rollouts read their history from this checkout)."""
+def local(root: Path, env: Environment, default_branch: str) -> Local:
+    """The deployment file at the checkout's HEAD (rollouts read their history from this checkout, of
+    the default branch: the workflow's schedule checks it out)."""
     if env.repo is not None and env.repo != git.github_repository(root):
         raise UsageError(
             f"deploy environment {env.name}: a rollout reads its step from this repository's history; "
             f"its file is in {env.repo}"
+        )
+    if env.branch is not None and env.branch != default_branch:
+        raise UsageError(
+            f"deploy environment {env.name}: a rollout reads its step from the default branch's history; "
+            f"its file is on {env.branch}"
         )
     assert env.rollout is not None
     top = git.toplevel(root) or root
@@ -169,7 +175,7 @@ def look_at(manifest: Manifest, env: Environment, root: Path, now: dt.datetime) 
     """Measure the step in progress and decide (``idle`` when no rollout is in progress)."""
     rollout, deploy = env.rollout, manifest.deploy
     assert rollout is not None and deploy is not None
-    here = local(root, env)
+    here = local(root, env, manifest.default_branch)
     state = here.state
     if state.share is None or state.candidate is None:
         return Looked(env.name, "idle", "", "no rollout in progress", None, None, state.control, "")
@@ -238,7 +244,7 @@ def dry(manifest: Manifest, env: Environment, looked: Looked, root: Path) -> lis
     if looked.action == "idle":
         return []
     assert manifest.deploy is not None and env.rollout is not None and looked.share is not None
-    here = local(root, env)
+    here = local(root, env, manifest.default_branch)
     where = _where(manifest, env, env.repo or git.github_repository(root) or "this repository")
     if looked.action == "hold":
         return ["# status comment:", body.status_body(where, looked.share, _now(), looked.evidence)]
@@ -388,7 +394,7 @@ def _control(manifest: Manifest, env: Environment, root: Path, state: State, loo
     if looked is not None and looked.control:
         return looked.control
     assert env.rollout is not None
-    here = local(root, env)
+    here = local(root, env, manifest.default_branch)
     if (here.state.share, here.state.candidate) != (state.share, state.candidate):
         raise UsageError(
             f"deploy environment {env.name}: the checkout's {env.file} is not the file on GitHub; check out "
