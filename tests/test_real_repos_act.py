@@ -9,6 +9,9 @@ Families (fixtures written here, small and real: git, DVC, a stage that runs):
 * ``old-pins``: ``# Python==3.8`` on the first line of requirements.txt, ``dvc==3.26.0`` and
   ``numpy<2``: the project's Python is a real 3.8 (``MLOPS_ACT_PYTHONS``) with those pins installed,
   while the tool reproduces in its own environment with its locked DVC;
+* ``monorepo``: two ``dvc init --subdir`` projects (``vision/``, ``nlp/``) made one DVC project at
+  the root as ``init``'s refusal advises (docs/adopting.md#monorepos): each dvc.yaml stays in its
+  folder and is its own pipeline, and a PR that tunes ``vision/`` reproduces that pipeline only;
 * ``dvc-import``: the training data is a ``dvc import`` of another DVC repository (a Git repository
   on this machine, so the job can reach it as it would reach GitHub): ``init`` lists it as an
   external input with no trigger path, and the jobs reproduce with the imported file restored by DVC.
@@ -114,6 +117,36 @@ def dvc_import(root: Path) -> dict[str, str]:
     return {"requirements.txt": "numpy\n", "src/train.py": TRAIN}
 
 
+SUBPROJECTS = ("nlp", "vision")
+
+
+def monorepo(root: Path) -> dict[str, str]:
+    """Two sub-projects made with `dvc init --subdir`, then turned into one DVC project at the root
+    as the refusal says: their .dvc/ folders removed, `dvc init` at the root (in ``build``)."""
+    for folder in SUBPROJECTS:
+        repos.write(
+            root / folder,
+            {
+                "dvc.yaml": PIPELINE,
+                "params.yaml": "scale: 2\n",
+                "src/train.py": TRAIN,
+                "data/train.csv": "id,age\n1,30\n2,40\n3,50\n",
+            },
+        )
+        repos.dvc(root / folder, "init", "--subdir", "-q")
+        subprocess.run(
+            ["rm", "-rf", str(root / folder / ".dvc"), str(root / folder / ".dvcignore")], check=True
+        )
+    return {"requirements.txt": "numpy\n"}
+
+
+# The families whose pipelines live in their sub-projects' folders, not at the root; and the params
+# file each family's pull request tunes.
+IN_FOLDERS = {"monorepo"}
+TUNED = {"monorepo": "vision/params.yaml"}
+# With no dvc.yaml at the root, a developer reproduces every pipeline below it with `-R .`.
+REPRO_ALL = {"monorepo": ("-R", ".")}
+
 # Families whose data is a `dvc import` pointer (made with DVC after the files are written) rather
 # than a file of the project: family -> (source repository beside the project, path in it).
 IMPORTED = {"dvc-import": ("registry", "data/train.csv")}
@@ -128,6 +161,11 @@ FAMILIES: dict[str, tuple[Callable[[Path], dict[str, str]], str, str]] = {
     ),
     "old-pins": (old_pins, "Python 3.8 from requirements.txt:1", "python -m pip install -r requirements.txt"),
     "dvc-import": (dvc_import, "external input data/train.csv", "python -m pip install -r requirements.txt"),
+    "monorepo": (
+        monorepo,
+        "2 pipeline(s): nlp/dvc.yaml, vision/dvc.yaml",
+        "python -m pip install -r requirements.txt",
+    ),
 }
 
 
@@ -171,8 +209,11 @@ def build(root: Path, family: str, remote: Path) -> tuple[Path, str]:
     files, _, _ = FAMILIES[family]
     dev = root / "dev"
     repos.init(dev)
-    data = {} if family in IMPORTED else {"data/train.csv": "id,age\n1,30\n2,40\n3,50\n"}
-    repos.write(dev, {**files(dev), "dvc.yaml": PIPELINE, "params.yaml": "scale: 2\n", **data})
+    if family in IN_FOLDERS:
+        repos.write(dev, files(dev))
+    else:
+        data = {} if family in IMPORTED else {"data/train.csv": "id,age\n1,30\n2,40\n3,50\n"}
+        repos.write(dev, {**files(dev), "dvc.yaml": PIPELINE, "params.yaml": "scale: 2\n", **data})
     if family in IMPORTED:
         source, path = IMPORTED[family]
         (dev / path).parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +249,7 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
         assert 'python-version: "3.8"' in (dev / ".github/workflows/mlops-train.yml").read_text()
         env["MLOPS_ACT_PYTHONS"] = f"3.8={older_python_with(OLD_PINS)}"
     # What a first `dvc repro` on a developer's machine leaves: the lock committed, the run pushed.
-    run(["dvc", "repro", "-q"], dev)
+    run(["dvc", "repro", "-q", *REPRO_ALL.get(family, ())], dev)
     run(["dvc", "push", "-q", "--run-cache"], dev)
     git(dev, "add", "-A")
     git(dev, "commit", "-qm", "Adopt mlops-gitops")
@@ -218,7 +259,7 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
     base = git(dev, "rev-parse", "HEAD")
 
     git(dev, "checkout", "-qb", "tune")
-    (dev / "params.yaml").write_text("scale: 3\n")
+    (dev / TUNED.get(family, "params.yaml")).write_text("scale: 3\n")
     git(dev, "add", "-A")
     git(dev, "commit", "-qm", "Tune the scale")
     git(dev, "push", "-q", "origin", "HEAD:refs/heads/tune")
@@ -253,10 +294,13 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
         pr_run = act_run(
             "pr", "pull_request", "mlops-pr", head, pull_request_event(repo, number, base, head, "tune")
         )
-        assert "train" in pr_run.stages.executed, pr_run.log[-6000:]
+        if family in IN_FOLDERS:  # the tuned sub-project's pipeline reproduced, the other not
+            assert pr_run.stages.executed == ["vision/dvc.yaml:train"], pr_run.log[-6000:]
+        else:
+            assert "train" in pr_run.stages.executed, pr_run.log[-6000:]
         # The tool's own DVC reproduced; the project's pins were not touched by the tool's install.
         assert re.search(
-            r"\+ -m uv pip install --python \S*/mlops-gitops/bin/python --require-hashes", pr_run.log
+            r"uv pip install --python \S*/mlops-gitops/bin/python\b[^\n]*--require-hashes", pr_run.log
         )
         if family == "old-pins":
             # The stage ran with the project's Python and numpy, not the tool's.
@@ -282,7 +326,7 @@ def test_a_whole_repository_goes_green_pr_comment_train(family: str, tmp_path: P
 
         # The author records the run's dvc.lock on the branch (as `record.pull_requests: commit` would),
         # the PR merges, and the default branch's workflow finds the commit recorded: green, nothing held.
-        run(["dvc", "repro", "-q"], dev)
+        run(["dvc", "repro", "-q", *REPRO_ALL.get(family, ())], dev)
         git(dev, "add", "-A")
         git(dev, "commit", "-qm", "Record the run")
         merged = git(dev, "rev-parse", "HEAD")
