@@ -91,7 +91,10 @@ def test_one_job_looks_read_only_and_a_minimal_one_acts() -> None:
     workflow = YAML(typ="safe").load(rendered(BASE)[".github/workflows/mlops-rollout.yml"])
     assert workflow["permissions"] == {}
     assert workflow["on"]["schedule"] == [{"cron": "17 * * * *"}]
-    assert workflow["on"]["workflow_dispatch"]["inputs"]["rollback_now"]["options"] == ["(none)", "production"]
+    assert workflow["on"]["workflow_dispatch"]["inputs"]["rollback_now"]["options"] == [
+        "(none)",
+        "production",
+    ]
     measure, act, rollback = (workflow["jobs"][j] for j in ("measure", "act", "rollback"))
     assert measure["permissions"] == {"contents": "read"}
     assert act["permissions"] == rollback["permissions"] == {"contents": "write", "pull-requests": "write"}
@@ -123,7 +126,10 @@ def test_token_secret_cloud_data_and_every_schedule() -> None:
     # With an App's token the write goes through it; GITHUB_TOKEN only reads.
     assert act["permissions"] == {"contents": "read"}
     (step,) = [s for s in act["steps"] if "--act-from" in s.get("run", "")]
-    assert step["env"] == {"GITHUB_TOKEN": "${{ secrets.DEPLOY_TOKEN }}", "MLOPS_GITOPS_BOT_LOGIN": "deployer[bot]"}
+    assert step["env"] == {
+        "GITHUB_TOKEN": "${{ secrets.DEPLOY_TOKEN }}",
+        "MLOPS_GITOPS_BOT_LOGIN": "deployer[bot]",
+    }
     (look,) = [s for s in measure["steps"] if "--measure-only" in s.get("run", "")]
     assert look["env"]["DVC_REMOTE"] == "storage"
 
