@@ -209,7 +209,7 @@ def test_a_gdrive_remote_gets_its_plugin_in_the_tools_environment_only(tmp_path:
     printed = repos.run(root, str(VENV_BIN / "mlops-gitops"), "init", "--yes")
     assert "remote 'drive' is gdrive://0AIac4JZqHhKmUk9PDA/dvcstore: CI installs dvc-gdrive" in printed
     install_tool = next(s for s in train_job(root) if s.get("name", "").startswith("Install mlops-gitops"))
-    assert "locks install data dvc --remote gdrive" in install_tool["run"]
+    assert "locks install dvc --remote gdrive" in install_tool["run"]
 
     project_python = tmp_path / "project-python"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project_python)], check=True)

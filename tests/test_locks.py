@@ -224,7 +224,7 @@ def test_install_stops_at_the_first_failing_command(
     ("argv", "message"),
     [
         (["install", "dvc", "github", "--remote", "nope"], "unknown remote 'nope': choose from s3, gs,"),
-        (["install", "dvc", "--remote", "s3"], "no lock for the extras dvc: the locked sets are core,"),
+        (["install", "data", "github"], "no lock for the extras data-github: the locked sets are core,"),
         (["install", "github", "--remote", "s3"], "--remote needs the dvc extra"),
         (["install", "dvc", "--remote"], "--remote needs a scheme"),
         (["path", "dvc", "--remotes", "s3"], "unknown option '--remotes'"),

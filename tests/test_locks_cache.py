@@ -138,3 +138,61 @@ def test_the_locks_are_read_from_the_tools_wheel_too(tmp_path: Path) -> None:
     first, rest = done.stdout.split("\n", 1)
     assert first == str(wheel)
     assert rest == locks.lock_text(("dvc", "github"), ["s3"])
+
+
+def closure(names: list[str]) -> set[str]:
+    """What installing ``names`` pulls in here, by the installed packages' metadata (markers evaluated
+    for this interpreter, no extras)."""
+    import importlib.metadata as metadata
+    import re
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        for text in metadata.distribution(name).requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return seen
+
+
+def test_the_dvc_set_is_the_core_and_dvcs_tree_without_data_or_github() -> None:
+    """A training job without data checks installs the blocks data-dvc.txt and dvc-github.txt share:
+    everything mlops-gitops and DVC need, at the locks' versions and hashes, and no pyarrow, NumPy,
+    SciPy or PyGithub."""
+    text = locks.lock_text(("dvc",))
+    found = locks.blocks(text)
+    full = locks.blocks(locks.lock_text(("data", "dvc")))
+    assert all(full[name] == block for name, block in found.items()), "data-dvc.txt's blocks, as they are"
+    assert not {"pyarrow", "numpy", "scipy", "pygithub", "pyjwt"} & set(found)
+    assert {"uv", "setuptools"} <= set(found), "the installer and the build backend too"
+    import tomllib
+
+    pyproject = tomllib.loads((Path(locks.__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    from packaging.requirements import Requirement
+
+    declared = [
+        Requirement(r) for r in [*pyproject["dependencies"], *pyproject["optional-dependencies"]["dvc"]]
+    ]
+    needed = [r.name for r in declared if r.marker is None or r.marker.evaluate({"extra": ""})]
+    missing = closure(needed) - set(found)
+    assert not missing, f"the dvc set lacks {sorted(missing)}"
+    # With a remote plugin: the plugin lock holds what every dvc lock does not pin alike.
+    with_s3 = locks.blocks(locks.lock_text(("dvc",), ["s3"]))
+    assert not closure(["dvc-s3"]) - set(with_s3)
+
+
+def test_the_dvc_set_installs_and_reads_as_one_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert locks.main(["lock", "dvc"]) == 0
+    assert capsys.readouterr().out == locks.lock_text(("dvc",))
+    assert locks.main(["path", "dvc"]) == 0
+    assert capsys.readouterr().out.split() == [
+        str(locks.lock_path(("data", "dvc"))),
+        str(locks.lock_path(("dvc", "github"))),
+    ]

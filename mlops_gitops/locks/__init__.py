@@ -77,6 +77,13 @@ HERE = Path(__file__).resolve().parent
 EXTRAS = ("data", "dvc", "github")
 # The extras sets the generated jobs install (render/workflows.py): one lock each.
 LOCKED: tuple[tuple[str, ...], ...] = ((), ("github",), ("dvc", "github"), ("data", "dvc"), EXTRAS)
+# Extras sets installed from the blocks two shipped locks share, with no file of their own: the dvc
+# extra alone (a training job without data checks: no pyarrow, NumPy or SciPy, 340 of its 570 MB) is
+# what data-dvc.txt and dvc-github.txt both pin. Both are resolved against the union, so a shared name
+# has one version, and what they share is the core and DVC's tree; the blocks are data-dvc.txt's.
+DERIVED: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("dvc",): (("data", "dvc"), ("dvc", "github")),
+}
 # Installed first from the same lock by pip, wheels only: uv, which installs the rest, and the one build
 # backend the sdist-only packages of the DVC tree need (hydra-core's antlr4 runtime), so they build
 # without build isolation and so without fetching an unpinned one.
@@ -162,6 +169,12 @@ def merge(base: str, plugins: Iterable[str]) -> str:
     return "\n".join(merged.values()) + "\n"
 
 
+def shared(text: str, other: str) -> str:
+    """The blocks of the lock ``text`` whose names the lock ``other`` pins too."""
+    pinned = blocks(other)
+    return "\n".join(block for name, block in blocks(text).items() if name in pinned) + "\n"
+
+
 def lock_text(extras: Iterable[str], remotes: Iterable[str] = ()) -> str:
     """The lock ``install`` installs: the extras' lock, with the plugin locks of ``remotes`` merged."""
     chosen = tuple(extras)
@@ -169,10 +182,14 @@ def lock_text(extras: Iterable[str], remotes: Iterable[str] = ()) -> str:
     if keys and "dvc" not in chosen:
         raise ValueError("--remote needs the dvc extra (a remote plugin is a DVC plugin)")
     name = lock_name(chosen)
-    if name not in {lock_name(e) for e in LOCKED}:
-        locked = ", ".join(lock_name(e) for e in LOCKED)
+    derived = DERIVED.get(tuple(sorted(set(chosen))))
+    if derived is not None:
+        text = shared(*(_read(f"{lock_name(e)}.txt") for e in derived))
+    elif name in {lock_name(e) for e in LOCKED}:
+        text = _read(f"{name}.txt")
+    else:
+        locked = ", ".join([*(lock_name(e) for e in LOCKED), *(lock_name(e) for e in DERIVED)])
         raise ValueError(f"no lock for the extras {name}: the locked sets are {locked}")
-    text = _read(f"{name}.txt")
     if not keys:
         return text
     return merge(text, [_read("plugins", f"{k}.txt") for k in keys])
@@ -450,8 +467,10 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"mlops_gitops.locks: {exc}", file=sys.stderr)
         return 2
+    derived = DERIVED.get(tuple(sorted(set(extras))))
     if argv[0] == "path":
-        print(lock)
+        for source in [lock_path(e) for e in derived] if derived else [lock]:
+            print(source)
         for key in dict.fromkeys(remote_key(r) for r in remotes):
             print(plugin_lock_path(key))
         return 0
@@ -465,7 +484,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if cache:
             return cached_install(text, Path(cache), Path(tmp))
-        if remotes:
+        if remotes or derived:
             lock = Path(tmp) / f"{lock.stem}+{'+'.join(sorted({remote_key(r) for r in remotes}))}.txt"
             lock.write_text(text, encoding="utf-8")
         return run_all(install_commands(lock, Path(tmp)))
