@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import posixpath
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_gitops.adapters import git
 from mlops_gitops.adapters.datafiles import parse_file
 from mlops_gitops.errors import DvcError, MetricsFileError, UsageError, YamlBombError
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, flatten_params
+from mlops_gitops.names import DVC_LOCK
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.pipeline.facts import RepoFacts
 
 WORKSPACE = "workspace"
 
@@ -89,6 +94,15 @@ def _is_shallow(cwd: Path) -> bool:
 
 def cat_files(top: Path, specs: Iterable[str]) -> list[bytes | None]:
     """Contents of many ``rev:path`` objects through one ``git cat-file --batch`` (None if missing)."""
+    return [body if kind == BLOB else None for kind, body in cat_objects(top, specs)]
+
+
+BLOB, TREE, MISSING = "blob", "tree", "missing"
+
+
+def cat_objects(top: Path, specs: Iterable[str]) -> list[tuple[str, bytes | None]]:
+    """(kind, contents) of many ``rev:path`` objects through one ``git cat-file --batch``: ``blob``
+    and its bytes, ``tree`` (a folder; ``commit`` for a submodule) without its body, or ``missing``."""
     specs = list(specs)
     if not specs:
         return []
@@ -103,22 +117,20 @@ def cat_files(top: Path, specs: Iterable[str]) -> list[bytes | None]:
     )
     if proc.returncode != 0:
         raise UsageError(f"git cat-file --batch: {proc.stderr.decode(errors='replace').strip()}")
-    out: list[bytes | None] = []
+    out: list[tuple[str, bytes | None]] = []
     data, pos = proc.stdout, 0
     for _ in specs:
         end = data.index(b"\n", pos)
         header = data[pos:end].split()
         pos = end + 1
-        if len(header) == 3 and header[1] == b"blob":
+        if len(header) == 3:
             size = int(header[2])
-            out.append(data[pos : pos + size])
+            kind = header[1].decode("ascii", "replace")
+            # A tree or commit at that path: its body is skipped, it is no file.
+            out.append((kind, data[pos : pos + size] if kind == BLOB else None))
             pos += size + 1
-        elif len(header) == 3:
-            # A tree or commit at that path: skip its body, it is no metrics file.
-            pos += int(header[2]) + 1
-            out.append(None)
         else:
-            out.append(None)
+            out.append((MISSING, None))
     return out
 
 
@@ -191,20 +203,37 @@ class Layout:
     uncached: frozenset[str] = frozenset()
 
 
-def snapshot(
-    reader: Reader, rev: Revision, metrics_files: list[str], param_files: list[str], layout: Layout
-) -> Snapshot:
-    """Read metrics, params and the pipelines' dvc.lock files at ``rev`` in one batch. A metrics file
-    Git does not hold is read through DVC when DVC caches it *at that revision* (a dvc.lock or ``.dvc``
-    file of the revision records an output holding it). Nothing here raises for a file's content:
-    what cannot be read is recorded in ``unavailable`` with the reason, so a report is still written."""
+def layout_of(facts: RepoFacts) -> Layout:
+    """Where the pipelines' dvc.lock files, ``.dvc`` pointers and uncached outputs are."""
+    return Layout(
+        locks={
+            posixpath.join(posixpath.dirname(p.dvcfile), DVC_LOCK): (
+                posixpath.dirname(p.dvcfile),
+                {s.name: s.wdir for s in p.stages},
+            )
+            for p in facts.pipelines
+        },
+        pointers=tuple(t.dvcfile for t in facts.tracked),
+        uncached=frozenset(u for s in facts.stages() for u in s.uncached),
+    )
+
+
+@dataclass
+class Recorded:
+    """What a revision's dvc.lock files and ``.dvc`` pointers record: each lock parsed, the paths DVC
+    has a hash of (outputs and dependencies, tracked data; uncached outputs included), and the
+    lock files that could not be parsed, with why."""
+
+    locks: dict[str, dict[str, object]] = field(default_factory=dict)
+    hashed: set[str] = field(default_factory=set)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+
+def recorded(blobs: Mapping[str, bytes | None], layout: Layout, where: str) -> Recorded:
+    """The dvc.lock files and pointers of ``layout`` among ``blobs`` (read at revision ``where``)."""
     from mlops_gitops.metrics.lineage import lock_hashes
 
-    names = list(dict.fromkeys([*metrics_files, *param_files, *layout.locks, *layout.pointers]))
-    blobs = reader.read_many(rev, names)
-    where = rev.label
-    snap = Snapshot(rev)
-    cached: set[str] = set()
+    found = Recorded()
     for lock_file, (base, wdirs) in layout.locks.items():
         text = blobs.get(lock_file)
         if text is None:
@@ -212,11 +241,11 @@ def snapshot(
         try:
             lock = parse_file(text, lock_file, where)
         except MetricsFileError as exc:
-            snap.unavailable[lock_file] = str(exc)
+            found.unavailable[lock_file] = str(exc)
             continue
         if isinstance(lock, dict):
-            snap.locks[lock_file] = lock
-            cached.update(lock_hashes(lock, wdirs, base))
+            found.locks[lock_file] = lock
+            found.hashed.update(lock_hashes(lock, wdirs, base))
     for pointer in layout.pointers:
         text = blobs.get(pointer)
         try:
@@ -225,8 +254,27 @@ def snapshot(
             continue
         for out in (body or {}).get("outs") or [] if isinstance(body, dict) else []:
             if isinstance(out, dict) and out.get("path"):
-                cached.add(posixpath.normpath(posixpath.join(posixpath.dirname(pointer), str(out["path"]))))
-    cached -= layout.uncached
+                found.hashed.add(
+                    posixpath.normpath(posixpath.join(posixpath.dirname(pointer), str(out["path"])))
+                )
+    return found
+
+
+def snapshot(
+    reader: Reader, rev: Revision, metrics_files: list[str], param_files: list[str], layout: Layout
+) -> Snapshot:
+    """Read metrics, params and the pipelines' dvc.lock files at ``rev`` in one batch. A metrics file
+    Git does not hold is read through DVC when DVC caches it *at that revision* (a dvc.lock or ``.dvc``
+    file of the revision records an output holding it). Nothing here raises for a file's content:
+    what cannot be read is recorded in ``unavailable`` with the reason, so a report is still written."""
+    names = list(dict.fromkeys([*metrics_files, *param_files, *layout.locks, *layout.pointers]))
+    blobs = reader.read_many(rev, names)
+    where = rev.label
+    snap = Snapshot(rev)
+    found = recorded(blobs, layout, where)
+    snap.locks.update(found.locks)
+    snap.unavailable.update(found.unavailable)
+    cached = found.hashed - layout.uncached
     for path in metrics_files:
         text = blobs.get(path)
         try:
