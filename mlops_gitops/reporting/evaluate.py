@@ -184,12 +184,12 @@ def _validation(project: Project, reader: collect.Reader, head: collect.Revision
 
 
 def _plots(project: Project, base: collect.Revision, head: collect.Revision) -> Plots | None:
-    """Every DVC plot at both revisions, through DVC (imported only when some pipeline has plots)."""
+    """Every DVC plot at both revisions, from Git where the pipeline facts suffice, else through DVC."""
     if not any(p.all_plots() for p in project.pipelines):
         return None
     from mlops_gitops.metrics import plots as P
 
-    return P.collect(project.root, base, head)
+    return P.collect(project.root, base, head, project)
 
 
 def gates_at_base(
