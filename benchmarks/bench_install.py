@@ -26,7 +26,8 @@ JOBS = {
     "mlops-pr / check (validate, generate --check, changed)": (),
     "mlops-comment (sticky comment)": ("github",),
     "mlops-deploy (promotion PR)": ("github",),
-    "mlops-pr / train, mlops-train": ("dvc", "data"),
+    "mlops-pr / train, mlops-train (no data checks)": ("dvc",),
+    "mlops-pr / train, mlops-train (data checks)": ("dvc", "data"),
     "mlops-monitor": ("github", "data", "dvc"),
 }
 HEAVY = ("dvc", "pyarrow", "scipy", "numpy")

@@ -16,6 +16,9 @@ platform), when releasing.
    pip takes many seconds). uv reads ``UV_OFFLINE``, ``UV_CACHE_DIR`` and its index settings from the
    environment, and none is overridden here.
 
+``dvc`` alone has no file: it is the blocks ``data-dvc.txt`` and ``dvc-github.txt`` share (``DERIVED``),
+what a training job without data checks installs.
+
 A lock without a uv block is installed by pip alone, as before uv was locked (step 2 is then
 ``python -m pip install --require-hashes --no-deps --no-build-isolation -r <lock>``).
 
