@@ -59,21 +59,36 @@ class Snapshot:
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
+_TOPLEVELS: dict[str, tuple[Path, str]] = {}
+
+
 def git_root_and_prefix(root: Path) -> tuple[Path, str]:
-    """The Git top level holding ``root``, and ``root``'s path inside it ('' at the top)."""
+    """The Git top level holding ``root``, and ``root``'s path inside it ('' at the top). Asked of
+    git once per folder in a process: ``report`` reads metrics, history and plots from one root."""
+    key = str(Path(root).resolve())
+    if key in _TOPLEVELS:
+        return _TOPLEVELS[key]
     top = git.toplevel(root)
     if top is None:
         raise UsageError(f"{root}: not inside a Git repository; report compares Git revisions")
-    rel = Path(root).resolve().relative_to(top.resolve()).as_posix()
-    return top, "" if rel == "." else rel
+    rel = Path(key).relative_to(top.resolve()).as_posix()
+    _TOPLEVELS[key] = (top, "" if rel == "." else rel)
+    return _TOPLEVELS[key]
 
 
 def resolve_revision(name: str, cwd: Path) -> Revision:
     """Resolve ``name`` to a commit, or explain how to fetch it (shallow clones miss the base)."""
     if name == WORKSPACE:
         return Revision(WORKSPACE, None)
-    sha = git.resolve(name, cwd)
-    if sha is None:
+    # The commit and its subject in one process; git's own errors are told apart below.
+    found = git.run(
+        ["log", "-1", "--format=%H%x00%s", "--end-of-options", f"{name}^{{commit}}", "--"], cwd, check=False
+    )
+    sha, sep, subject = found.decode("utf-8", "replace").strip().partition("\0")
+    if sep and len(sha) >= 40:
+        return Revision(name, sha, subject.strip())
+    resolved = git.resolve(name, cwd)
+    if resolved is None:
         if _is_shallow(cwd):
             ref = name.removeprefix("origin/")
             raise UsageError(
@@ -81,8 +96,7 @@ def resolve_revision(name: str, cwd: Path) -> Revision:
                 f"`git fetch origin {ref} --depth=50` (actions/checkout: set fetch-depth: 0)"
             )
         raise UsageError(f"unknown revision '{name}': no commit by that name in {cwd}")
-    subject = git.text(["log", "-1", "--format=%s", sha], cwd)
-    return Revision(name, sha, subject)
+    return Revision(name, resolved, git.text(["log", "-1", "--format=%s", resolved], cwd))
 
 
 def _is_shallow(cwd: Path) -> bool:

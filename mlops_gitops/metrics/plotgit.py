@@ -33,10 +33,13 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from mlops_gitops.adapters import git
+from mlops_gitops.adapters.datafiles import parse_file
+from mlops_gitops.errors import MetricsFileError
 from mlops_gitops.metrics import plotmatch as M
 from mlops_gitops.metrics.collect import (
     BLOB,
     MISSING,
+    TREE,
     Reader,
     Revision,
     cat_objects,
@@ -66,7 +69,11 @@ class NeedsDvc(Exception):
 
 def revisions(project: Project, base: Revision, head: Revision) -> dict[str, M.Revision]:
     """What ``Repo.plots.show(revs=[base])`` and ``([head])`` collect, by DVC's revision name
-    (the commit, or ``workspace``), base first; raises :class:`NeedsDvc` when only DVC can tell."""
+    (the commit, or ``workspace``), base first; raises :class:`NeedsDvc` when only DVC can tell.
+
+    Git runs once per commit for its listing and once for the files of both commits (those the
+    fingerprint reads, and the plot files and dvc.lock files the work tree's facts name); a commit
+    whose pipelines resolve differently may need one more read."""
     root = project.root
     if project.overrides:
         raise NeedsDvc("the root dvc.yaml is not written yet")
@@ -78,47 +85,105 @@ def revisions(project: Project, base: Revision, head: Revision) -> dict[str, M.R
     sides: dict[str, Revision] = {}
     for rev in (base, head):
         sides.setdefault(rev.sha or WORKSPACE, rev)
-    facts = {label: facts_at(project, reader, rev) for label, rev in sides.items()}
+    trees = {label: _files(project, reader, rev) for label, rev in sides.items()}
+    guess = [*sources_of(definitions(project.facts)), *_layout_files(project.facts)]
+    fetch(
+        [t for t in trees.values() if isinstance(t, RevisionTree)],
+        lambda t: [*_read_by_fingerprint(t), *guess],
+    )
+    facts = {label: facts_at(project, trees[label], rev) for label, rev in sides.items()}
     defs = {label: definitions(found) for label, found in facts.items()}
-    wanted = {
-        label: list(
-            dict.fromkeys(
-                src
-                for plots in found.values()
-                for pid, props in plots.items()
-                for src in M.infer_data_sources(pid, props)
-            )
-        )
-        for label, found in defs.items()
-    }
-    sources = read_sources(reader, sides, wanted, facts)
+    wanted = {label: sources_of(found) for label, found in defs.items()}
+    fetch([t for t in trees.values() if isinstance(t, RevisionTree)], lambda t: wanted[t.label])
+    sources = read_sources(trees, sides, wanted, facts)
     return {label: M.Revision(defs[label], sources[label]) for label in sides}
+
+
+def sources_of(defs: Mapping[str, Mapping[str, M.Props]]) -> list[str]:
+    """Every file the definitions draw from, once, in order."""
+    found = (
+        src
+        for plots in defs.values()
+        for pid, props in plots.items()
+        for src in M.infer_data_sources(pid, props)
+    )
+    return list(dict.fromkeys(found))
+
+
+def _layout_files(facts: RepoFacts) -> list[str]:
+    layout = layout_of(facts)
+    return [*layout.locks, *layout.pointers]
 
 
 # --- definitions ------------------------------------------------------------------------------------
 
 
-def facts_at(project: Project, reader: Reader, rev: Revision) -> RepoFacts:
-    """The pipeline facts of ``rev``: the project's when it resolves as the work tree does (same
-    fingerprint), else those its committed record or the facts memo keeps for its fingerprint."""
-    read: Callable[[str], bytes | None]
-    if rev.sha is None:
-        listed, facts = project.listed, project.facts
-        read = fp.WorkTree(project.root, listed).read
+def facts_at(project: Project, files: Files, rev: Revision) -> RepoFacts:
+    """The pipeline facts of ``rev``: the project's when it resolves as the work tree does (the
+    same files, or the same fingerprint), else those its committed record or the facts memo keeps
+    for its fingerprint."""
+    if isinstance(files, RevisionTree):
+        listed = files.listing
+        if _same_as_work_tree(project, files):
+            facts = project.facts
+        else:
+            dvcfiles = [p for p in listed if posixpath.basename(p) == DVC_FILE]
+            print_ = fp.fingerprint(project.root, dvcfiles, None, listed, tree=files)
+            facts = _recorded(project, files, print_, rev)
     else:
-        listed = listing(reader, rev.sha)
-        tree = RevisionTree(reader, rev, listed)
-        dvcfiles = [p for p in listed if posixpath.basename(p) == DVC_FILE]
-        params = [posixpath.join(posixpath.dirname(p), fp.DEFAULT_PARAMS) for p in dvcfiles]
-        tree.prefetch([*listed, *params, ".dvc/config", RECORD_FILE, DVCIGNORE])
-        print_ = fp.fingerprint(project.root, dvcfiles, None, listed, tree=tree)
-        facts = _recorded(project, tree, print_, rev)
-        read = tree.read
-    _check_revision(rev, listed, facts, read)
+        listed, facts = project.listed, project.facts
+    _check_revision(rev, listed, facts, files.read)
     return facts
 
 
+def _same_as_work_tree(project: Project, tree: RevisionTree) -> bool:
+    """Whether the commit's pipelines resolve as the work tree's, told without parsing them: the
+    same listing, ``.dvc/config`` and dvc.yaml files, ``.dvc`` pointers that differ at most in their
+    hashes, no ``vars`` of their own; and default params files that are the same, or (when no
+    dvc.yaml interpolates anything, so no value of theirs is used) that load. Anything else: the
+    fingerprint decides."""
+    if tree.listing != project.listed:
+        return False
+    dvcfiles = [p for p in tree.listing if posixpath.basename(p) == DVC_FILE]
+    texts = [tree.read(p) or b"" for p in dvcfiles]
+    if any(b"vars" in text for text in texts):
+        return False  # which files it loads is known only once it is parsed
+    work = WorkspaceFiles(project.root)
+    same = (".dvc/config", *dvcfiles)
+    if any(tree.read(p) != work.read(p) for p in same):
+        return False
+    pointers = (p for p in tree.listing if p.endswith(".dvc"))
+    if any(fp.pointer_structure(tree.read(p)) != fp.pointer_structure(work.read(p)) for p in pointers):
+        return False
+    differ = [p for p in _default_params(dvcfiles) if tree.read(p) != work.read(p)]
+    if differ and any(b"${" in text for text in texts):
+        return False
+    # DVC loads a dvc.yaml's default params file before anything else, and fails if it does not load.
+    return all(_loads(p, tree.read(p), tree.rev) for p in differ)
+
+
+def _loads(path: str, blob: bytes | None, rev: Revision) -> bool:
+    if blob is None:
+        return True  # absent: nothing is loaded
+    try:
+        parse_file(blob, path, rev.label)
+    except MetricsFileError:
+        return False
+    return True
+
+
+def _default_params(dvcfiles: Iterable[str]) -> list[str]:
+    return [posixpath.normpath(posixpath.join(posixpath.dirname(p), fp.DEFAULT_PARAMS)) for p in dvcfiles]
+
+
+def _read_by_fingerprint(tree: RevisionTree) -> list[str]:
+    """What the fingerprint and the checks read at the commit (but ``vars`` files of their own)."""
+    dvcfiles = [p for p in tree.listing if posixpath.basename(p) == DVC_FILE]
+    return [".dvc/config", *tree.listing, *_default_params(dvcfiles), RECORD_FILE, DVCIGNORE]
+
+
 def _recorded(project: Project, tree: RevisionTree, print_: str, rev: Revision) -> RepoFacts:
+    """The facts for ``print_``: the work tree's, the revision's record's, or the memo's."""
     if print_ == project.fingerprint:
         return project.facts
     raw = tree.read(RECORD_FILE)
@@ -225,45 +290,98 @@ def listing(reader: Reader, sha: str) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if n and (posixpath.basename(n) == DVC_FILE or n.endswith(".dvc"))))
 
 
-class RevisionTree(fp.WorkTree):
-    """The repository at a commit, as the fingerprint reads it: its listing and files from Git."""
+Object = tuple[str, bytes | None]  # (BLOB | TREE | MISSING..., the bytes of a blob)
 
-    __slots__ = ("_blobs", "_reader", "_rev")
+
+class RevisionTree(fp.WorkTree):
+    """The repository at a commit: its listing, and its files read from Git in batches
+    (:func:`fetch`), as the fingerprint reads a work tree."""
+
+    __slots__ = ("_objects", "_reader", "label", "rev", "top")
 
     def __init__(self, reader: Reader, rev: Revision, listed: Iterable[str]) -> None:
         super().__init__(reader.root, listed)
         self._reader = reader
-        self._rev = rev
-        self._blobs: dict[str, bytes | None] = {}
+        self.top = reader.top
+        self.rev = rev
+        self.label = rev.sha or WORKSPACE
+        self._objects: dict[str, Object] = {}
 
-    def prefetch(self, paths: Iterable[str]) -> None:
-        """Read ``paths`` in one batch, so the fingerprint's reads cost no process each."""
-        todo = [p for p in dict.fromkeys(paths) if p not in self._blobs]
-        self._blobs.update(self._reader.read_many(self._rev, todo))
+    def spec(self, path: str) -> str:
+        return f"{self.rev.sha}:{self._reader.git_path(path)}"
+
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        return [p for p in dict.fromkeys(paths) if p not in self._objects]
+
+    def store(self, path: str, found: Object) -> None:
+        self._objects[path] = found
+
+    def object(self, path: str) -> Object:
+        if path not in self._objects:
+            fetch([self], lambda _: [path])
+        return self._objects[path]
 
     def read(self, path: str) -> bytes | None:
-        if path not in self._blobs:
-            self.prefetch([path])
-        return self._blobs[path]
+        kind, blob = self.object(path)
+        return blob if kind == BLOB else None
+
+
+class WorkspaceFiles:
+    """The work tree's files, as :class:`RevisionTree` gives a commit's."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = WORKSPACE
+
+    def object(self, path: str) -> Object:
+        file = self.root / path
+        if file.is_dir():
+            return TREE, None
+        try:
+            return BLOB, file.read_bytes()
+        except OSError:  # missing, or unreadable: DVC could not read it either
+            return MISSING, None
+
+    def read(self, path: str) -> bytes | None:
+        kind, blob = self.object(path)
+        return blob if kind == BLOB else None
+
+
+Files = RevisionTree | WorkspaceFiles
+
+
+def _files(project: Project, reader: Reader, rev: Revision) -> Files:
+    if rev.sha is None:
+        return WorkspaceFiles(project.root)
+    return RevisionTree(reader, rev, listing(reader, rev.sha))
+
+
+def fetch(trees: Iterable[RevisionTree], paths: Callable[[RevisionTree], Iterable[str]]) -> None:
+    """Read ``paths(tree)`` of every tree not read yet, all commits in one ``git cat-file``."""
+    todo = [(tree, path) for tree in trees for path in tree.missing(paths(tree))]
+    if not todo:
+        return
+    found = cat_objects(todo[0][0].top, (tree.spec(path) for tree, path in todo))
+    for (tree, path), got in zip(todo, found, strict=True):
+        tree.store(path, got)
 
 
 def read_sources(
-    reader: Reader,
+    trees: Mapping[str, Files],
     sides: Mapping[str, Revision],
     wanted: Mapping[str, list[str]],
     facts: Mapping[str, RepoFacts],
 ) -> dict[str, dict[str, M.Source]]:
-    """Every wanted file at its revision, parsed; both commits' files in one ``git cat-file``."""
-    specs = [(label, path) for label, rev in sides.items() if rev.sha is not None for path in wanted[label]]
-    blobs = cat_objects(reader.top, (f"{sides[label].sha}:{reader.git_path(path)}" for label, path in specs))
-    objects = dict(zip(specs, blobs, strict=True))
-    parsed: dict[tuple[str, bytes], M.Source] = {}  # a file unchanged between the revisions: parsed once
+    """Every wanted file at its revision, parsed as DVC parses it; a file with the same bytes at
+    both revisions is parsed once."""
+    parsed: dict[tuple[str, bytes], M.Source] = {}
     out: dict[str, dict[str, M.Source]] = {}
     for label, rev in sides.items():
+        files = trees[label]
         found: dict[str, M.Source] = {}
         missing: list[str] = []
         for path in wanted[label]:
-            kind, blob = objects[(label, path)] if rev.sha is not None else _from_work_tree(reader.root, path)
+            kind, blob = files.object(path)
             if kind == MISSING:
                 missing.append(path)
                 found[path] = M.Source(error=FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path))
@@ -275,27 +393,17 @@ def read_sources(
                     parsed[key] = _source(path, blob, f"{path}@{rev.short}" if rev.sha else path)
                 found[path] = parsed[key]
         if missing:
-            _not_in_dvc(reader, rev, facts[label], missing)
+            _not_in_dvc(files, rev, facts[label], missing)
         out[label] = found
     return out
 
 
-def _from_work_tree(root: Path, path: str) -> tuple[str, bytes | None]:
-    file = root / path
-    if file.is_dir():
-        return "tree", None
-    try:
-        return BLOB, file.read_bytes()
-    except FileNotFoundError:
-        return MISSING, None
-
-
-def _not_in_dvc(reader: Reader, rev: Revision, facts: RepoFacts, paths: list[str]) -> None:
+def _not_in_dvc(files: Files, rev: Revision, facts: RepoFacts, paths: list[str]) -> None:
     """Raise :class:`NeedsDvc` when DVC may hold one of ``paths``, which Git lacks at ``rev``: the
     revision's dvc.lock or a ``.dvc`` pointer records a hash of it or of a folder holding it (an
     uncached output too: DVC 3 can keep those in its cache, and `push-runs` pushes them)."""
     layout = layout_of(facts)
-    blobs = reader.read_many(rev, [*layout.locks, *layout.pointers])
+    blobs = {path: files.read(path) for path in [*layout.locks, *layout.pointers]}
     hashed = recorded(blobs, layout, rev.label).hashed
     for path in paths:
         if tracked_by(path, hashed):

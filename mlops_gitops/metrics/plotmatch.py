@@ -24,7 +24,6 @@ import io
 import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import cast
 
@@ -52,36 +51,55 @@ Props = dict[str, object]
 Point = dict[str, object]
 
 
-@dataclass
 class Source:
     """One data file at one revision, as DVC's ``parse`` left it: the parsed content (omitted when
-    falsy, as DVC omits it), or why it could not be read."""
+    falsy, as DVC omits it), or why it could not be read. (Plain classes here, not dataclasses:
+    each dataclass costs its module's import a few hundred microseconds, on every report.)"""
 
-    data: object = None
-    error: BaseException | None = None
+    __slots__ = ("data", "error")
+
+    def __init__(self, data: object = None, error: BaseException | None = None) -> None:
+        self.data = data
+        self.error = error
 
 
-@dataclass
 class Revision:
     """What ``Repo.plots.show`` gives for one revision: definitions by config file (a dvc.yaml's
     repo-relative path for top-level ``plots:``, ``""`` for stage outputs), then by plot id, and the
     data files by repo-relative path."""
 
-    definitions: dict[str, dict[str, Props]] = field(default_factory=dict)
-    sources: dict[str, Source] = field(default_factory=dict)
+    __slots__ = ("definitions", "sources")
+
+    def __init__(
+        self,
+        definitions: dict[str, dict[str, Props]] | None = None,
+        sources: dict[str, Source] | None = None,
+    ) -> None:
+        self.definitions = definitions if definitions is not None else {}
+        self.sources = sources if sources is not None else {}
 
 
-@dataclass
 class Drawn:
     """One plot as ``match_defs_renderers`` returns it: the renderer's name, kind, properties and
     datapoints, with the errors of its sources and definitions by revision."""
 
-    name: str
-    image: bool
-    properties: Props
-    datapoints: list[Point]
-    source_errors: dict[str, dict[str, BaseException]]
-    definition_errors: dict[str, BaseException]
+    __slots__ = ("datapoints", "definition_errors", "image", "name", "properties", "source_errors")
+
+    def __init__(
+        self,
+        name: str,
+        image: bool,
+        properties: Props,
+        datapoints: list[Point],
+        source_errors: dict[str, dict[str, BaseException]],
+        definition_errors: dict[str, BaseException],
+    ) -> None:
+        self.name = name
+        self.image = image
+        self.properties = properties
+        self.datapoints = datapoints
+        self.source_errors = source_errors
+        self.definition_errors = definition_errors
 
 
 class FieldNotFoundError(Exception):

@@ -26,10 +26,8 @@ one-line reason on the plot (or on the whole side), so a report is always writte
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
-import logging
 import os
 import posixpath
 from collections.abc import Iterator, Mapping
@@ -45,7 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.metrics.collect import Revision
     from mlops_gitops.pipeline.project import Project
 
-log = logging.getLogger(__name__)
 
 Datum = str | int | float | bool | None
 
@@ -240,7 +237,6 @@ def collect(root: Path, base: Revision, head: Revision, project: Project | None 
             drawn = match(plotgit.revisions(project, base, head))
         except plotgit.NeedsDvc as exc:
             why = str(exc)
-            log.debug("plots read through DVC: %s", why)
         else:
             revs = {BASE: base.sha or "workspace", HEAD: head.sha or "workspace"}
             return Plots(tuple(p for d in drawn for p in _plots_of(d, revs, root)), read_by=GIT)
@@ -314,6 +310,8 @@ def _onerror(result: dict[str, object], exception: BaseException, *args: object,
 def _quiet_dvc() -> Iterator[None]:
     """Nothing from DVC on the report's stderr (progress bars, warnings, its "failed to load some
     plots" line, which it prints even as a library): what fails is in the report, on the plot."""
+    import logging  # here: the report from Git never needs it (3 ms of imports)
+
     logger = logging.getLogger("dvc")
     level = logger.level
     logger.setLevel(logging.CRITICAL + 1)
@@ -438,6 +436,8 @@ def _image_bytes(src: object) -> bytes | None:
     if not isinstance(src, str) or "," not in src:
         return None
     try:
+        import base64
+
         return base64.b64decode(src.split(",", 1)[1], validate=True)
     except ValueError:
         return None
