@@ -21,6 +21,7 @@ from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.cli import cli
 from mlops_gitops.generation import checkcache
 from mlops_gitops.generation.generate import generate
+from mlops_gitops.pipeline import fingerprint
 from mlops_gitops.render.actions import ACTIONS, Action
 
 WORKFLOWS = ".github/workflows"
@@ -433,6 +434,8 @@ def test_a_tool_upgrade_replaces_a_pin_only_with_a_higher_version(
     dependabot(repo, "actions/checkout", f"{NEW_CHECKOUT} # v4.3.0")
     monkeypatch.setitem(ACTIONS, "checkout", Action("actions/checkout", "f" * 40, table_version))
     (repo / ".git" / checkcache.CACHE_NAME).unlink()  # the memo keys on the installed files, not this patch
+    # So does the record's stamp (the tool's contents): an upgraded tool has other contents.
+    monkeypatch.setattr(fingerprint, "tool_content", lambda: "an upgraded tool")
     ops = {a.path: a.op for a in generate(repo, check=True).actions if a.path.startswith(WORKFLOWS)}
     newer = version_key(table_version) > version_key("v4.3.0")
     assert ops[PR] == ("update" if newer else "unchanged")

@@ -78,6 +78,61 @@ def parse_header(text: str) -> Header | None:
     return None
 
 
+# The check stamp (``generation.stamp``): one line of a header, before its hash line, saying what the
+# file set was generated from, so that ``generate --check`` can answer by hashing. No hash covers it
+# and no comparison of generated files reads it: a stale or missing stamp only costs speed.
+STAMP_PREFIX = "# mlops-gitops check: "
+
+
+def _split_stamp(text: str) -> tuple[str, str | None, str]:
+    """(text before the stamp line, the stamp's JSON, text after it); the middle is None without one."""
+    parsed = parse_header(text)
+    if parsed is None:
+        return text, None, ""
+    head = text[: len(text) - len(parsed.body)]
+    start = head.find(STAMP_PREFIX)
+    if start < 0 or (start and head[start - 1] != "\n"):
+        return text, None, ""
+    end = head.index("\n", start) + 1  # the hash line follows it: there is a newline
+    return text[:start], head[start + len(STAMP_PREFIX) : end - 1], text[end:]
+
+
+def stamp_of(text: str | None) -> dict[str, object] | None:
+    """The stamp in ``text``'s header (a JSON object), None when there is none or it does not parse."""
+    if text is None:
+        return None
+    import json
+
+    raw = _split_stamp(text)[1]
+    try:
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def without_stamp(text: str) -> str:
+    """``text`` without its stamp line: what the stamp itself hashes of the file that holds it."""
+    before, raw, after = _split_stamp(text)
+    return text if raw is None else before + after
+
+
+def with_stamp(text: str, stamp: dict[str, object]) -> str:
+    """``text`` (a file with a header) carrying ``stamp`` as the line before its hash line."""
+    import json
+
+    text = without_stamp(text)
+    parsed = parse_header(text)
+    if parsed is None:
+        raise ValueError("a stamp goes in a header: this text has none")
+    head = text[: len(text) - len(parsed.body)]
+    hash_line = head.rstrip("\n").rsplit("\n", 1)[-1]
+    at = len(head) - len(hash_line) - (1 if head.endswith("\n") else 0)
+    # ensure_ascii: no character a line splitter reads as a line break can reach the line.
+    line = STAMP_PREFIX + json.dumps(stamp, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
+    return text[:at] + line + text[at:]
+
+
 def body_digest(body: str) -> str:
     """What a whole-file header records: the hash of ``body`` with each action pin's SHA and version
     comment normalized (``render.pins.normalize``), so a pin that Dependabot or Renovate moves to

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, cast
 
-from mlops_gitops.adapters.files import Plan
 from mlops_gitops.adapters.resources import tool_signature
 from mlops_gitops.names import GENERATED_PREFIX, MANIFEST_FILE, WORKFLOWS_DIR
 from mlops_gitops.pipeline.fingerprint import WorkTree
@@ -30,6 +29,7 @@ CACHE_NAME = "mlops-gitops-generated.json"
 KEYS = frozenset({"tool", "manifest", "files", "inputs", "listing"})
 
 if TYPE_CHECKING:  # pragma: no cover
+    from mlops_gitops.adapters.files import Plan
 
     class State(TypedDict):
         """What the memo records (as JSON): every key must still match for the memo to answer."""
@@ -83,17 +83,32 @@ def remember(
     change to any of them sends the next check down the full path. ``tree``: the command's reading
     of the repository, so what is recorded is what the answer came from (no file read twice);
     ``listed``: the listing as it is once the plan is written (with a dvc.yaml generate wrote)."""
+    files: dict[str, str] = {}
+    for action in the_plan.actions:
+        if action.op in ("create", "update", "unchanged"):
+            # Unchanged: the file on disk, which may carry another stamp than the one just made.
+            text = action.old if action.op == "unchanged" else action.new
+            files[action.path] = _sha((text or "").encode("utf-8"))
+        elif action.op != "remove":
+            return  # a conflict or a kept file: the next check must look properly
+    remember_files(root, files, inputs, tree=tree, listed=listed)
+
+
+def remember_files(
+    root: Path,
+    files: dict[str, str],
+    inputs: Sequence[str] = (),
+    *,
+    tree: WorkTree | None = None,
+    listed: Sequence[str] | None = None,
+) -> None:
+    """Record the state where ``files`` (generated file -> sha256 of its bytes) are current:
+    :func:`remember` after a plan, or a check the record's stamp answered."""
     tree = tree if tree is not None else WorkTree(root)
     cache = _path(root)
     manifest = tree.read(MANIFEST_FILE)
     if cache is None or manifest is None:
         return
-    files: dict[str, str] = {}
-    for action in the_plan.actions:
-        if action.op in ("create", "update", "unchanged"):
-            files[action.path] = _sha((action.new or "").encode("utf-8"))
-        elif action.op != "remove":
-            return  # a conflict or a kept file: the next check must look properly
     state: State = {
         "tool": tool_signature(),
         "manifest": _sha(manifest),

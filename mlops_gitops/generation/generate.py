@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_gitops.adapters.files import Action, Plan, apply, keep_pins, plan
 from mlops_gitops.errors import EXIT_CHECK_FAILED, EXIT_OK, MlopsError, UsageError
-from mlops_gitops.generation import checkcache
+from mlops_gitops.generation import checkcache, stamp
 from mlops_gitops.names import DVC_FILE, MANIFEST_FILE, WORKFLOWS_DIR
 from mlops_gitops.pipeline.fingerprint import WorkTree
 
 if TYPE_CHECKING:  # pragma: no cover
+    # At run time only the full path needs these: a check answered by hashing never builds a plan.
+    from mlops_gitops.adapters.files import Action, Plan, Rendered
     from mlops_gitops.pipeline.project import Project
 
 VERBS = {"create": "created", "update": "updated", "remove": "removed"}
@@ -25,7 +26,8 @@ STALE = {"create": "missing", "update": "stale", "remove": "no longer produced b
 class Generated:
     check: bool
     actions: list[Action] = field(default_factory=list)
-    remembered: bool = False  # answered from the memo without rendering
+    remembered: bool = False  # answered from the memo in .git, without rendering
+    stamped: bool = False  # answered from the record's stamp (a fresh clone), without rendering
     warnings: list[str] = field(default_factory=list)  # one line each, for stderr
 
     def by_op(self, *ops: str) -> list[Action]:
@@ -43,6 +45,8 @@ class Generated:
     def lines(self) -> list[str]:
         """What a user reads: each stale file with its diff (check), each refused or written file."""
         out: list[str] = []
+        if self.check and not self.stale:
+            return ["generated files are current"]
         if self.check:
             from mlops_gitops.pipeline.record import RECORD_FILE, describe_change
 
@@ -55,10 +59,7 @@ class Generated:
                     reason += f": it follows the pipelines (see {RECORD_FILE})"
                 out.append(f"{action.path}: {reason}")
                 out.append(action.diff().rstrip("\n"))
-            if self.stale:
-                out.append(f"{len(self.stale)} generated file(s) out of date: run `mlops-gitops generate`")
-            else:
-                out.append("generated files are current")
+            out.append(f"{len(self.stale)} generated file(s) out of date: run `mlops-gitops generate`")
             return out
         conflicts = self.by_op("conflict")
         if conflicts:
@@ -131,6 +132,7 @@ def build_plan(
     the action pins Dependabot or Renovate moved on disk, where ``render.pins.choose`` prefers them to
     the tool's table; ``force`` renders the table's pins (the way back to them). ``tree``: the
     command's reading of the repository (listed and read once), else one of its own."""
+    from mlops_gitops.adapters.files import keep_pins, plan
     from mlops_gitops.errors import ManifestError
     from mlops_gitops.manifest import dvcyaml
     from mlops_gitops.manifest.loader import load_manifest
@@ -139,20 +141,46 @@ def build_plan(
 
     tree = tree if tree is not None else WorkTree(root)
     refuse_below_git_root(root, tree)
+    # Read before it is loaded: the stamp then names the text the files came from, even if the file
+    # changes while this runs (the next check sees the difference and renders).
+    manifest_bytes = tree.read(MANIFEST_FILE)
     manifest = load_manifest(root / MANIFEST_FILE)
     dvc_yaml = dvcyaml.render(manifest, _text(tree, DVC_FILE)) if manifest.owns_dvc_yaml else None
     project = load_project(root, manifest, dvc_yaml=dvc_yaml.text if dvc_yaml else None, tree=tree)
     problems = facts_problems(project)
     if problems:
         raise ManifestError(problems)
+    probes = {path: stamp.probe(root, path) for path in stamp.probed_paths(project)} if writing else {}
     rendered = render_all(project, dvc_yaml)
-    if not force:
-        rendered = keep_pins(root, rendered)
+    final = rendered if force else keep_pins(root, rendered)
     if writing:
-        for item in rendered:
+        for item in final:
             if item.path.startswith(".github/"):
                 check_yaml(item.path, item.text)
-    return plan(root, rendered, force=force), project
+        final = _stamped(tree, project, manifest_bytes, probes, final, rendered)
+    return stamp.settle(plan(root, final, force=force), check=not writing), project
+
+
+def _stamped(
+    tree: WorkTree,
+    project: Project,
+    manifest: bytes | None,
+    probes: dict[str, str],
+    final: list[Rendered],
+    rendered: list[Rendered],
+) -> list[Rendered]:
+    """``final`` with the record carrying the stamp of this generate (``generation.stamp``)."""
+    from dataclasses import replace
+
+    from mlops_gitops.adapters.files import with_stamp
+
+    made = stamp.make(tree, project, manifest, probes, final, rendered) if manifest is not None else None
+    if made is None:
+        return final
+    return [
+        replace(item, text=with_stamp(item.text, made)) if item.path == stamp.RECORD else item
+        for item in final
+    ]
 
 
 def _text(tree: WorkTree, path: str) -> str | None:
@@ -185,8 +213,16 @@ def generate(
     (nothing is written) unless ``force``. ``tree``: the repository as the calling flow already
     listed it (``init``), else read here, once, for the memo and the full path alike."""
     tree = tree if tree is not None else WorkTree(root)
-    if check and not force and checkcache.still_current(root, tree):
-        return Generated(check=True, remembered=True)
+    if check and not force:
+        if checkcache.still_current(root, tree):
+            return Generated(check=True, remembered=True)
+        # A fresh clone has no memo; the record's stamp can still show nothing changed.
+        answer = stamp.current(root, tree)
+        if answer is not None:
+            checkcache.remember_files(root, answer.files, answer.inputs, tree=tree)
+            return Generated(check=True, stamped=True)
+    from mlops_gitops.adapters.files import apply
+
     the_plan, project = build_plan(root, force=force, writing=not check, tree=tree)
     result = Generated(check=check, actions=the_plan.actions)
     if not check and the_plan.writes:

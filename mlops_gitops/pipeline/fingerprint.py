@@ -20,6 +20,11 @@ Same fingerprint, same facts. A different fingerprint means the facts must be re
 A command takes all of that from the repository once: a :class:`WorkTree` lists it (one ``git
 ls-files``), reads each file once and asks git where the work tree's root is once, and is handed down
 to whatever needs it (the fingerprint, the project, ``generate``'s memo, ``init``'s detection).
+
+Computing the fingerprint parses YAML (ruamel.yaml is a fifth of a command's start-up). So
+``generate`` also records, in the stamp of ``.mlops/pipelines.yaml``, which files the fingerprint read
+and a digest of their bytes (:func:`sources_digest`): while those bytes are the same, the record's
+fingerprint is the fingerprint, and :func:`verified_sources` says so by hashing alone.
 """
 
 from __future__ import annotations
@@ -230,16 +235,19 @@ def fingerprint(
     listed: Iterable[str] | None = None,
     *,
     tree: WorkTree | None = None,
+    reads: list[str] | None = None,
 ) -> str:
     """The fingerprint of ``dvcfiles`` (repo-relative) under ``root``; ``overrides`` give the text of
     files not yet written (a dvc.yaml ``generate`` is about to write); ``listed`` is :func:`listing`
     when the caller has it already; ``tree``: the command's :class:`WorkTree` (its listing and the
-    files it read), else one for this call. A file that does not parse is fingerprinted by its bytes:
-    DVC will say what is wrong with it."""
+    files it read), else one for this call; ``reads``: where to note each file it reads. A file that
+    does not parse is fingerprinted by its bytes: DVC will say what is wrong with it."""
     tree = tree if tree is not None else WorkTree(root)
     given = {p: t.encode("utf-8") for p, t in (overrides or {}).items()}
 
     def read(path: str) -> bytes | None:
+        if reads is not None:
+            reads.append(path)
         return given[path] if path in given else tree.read(path)
 
     names = sorted({*(tree.listing if listed is None else listed), *given})
@@ -290,3 +298,110 @@ def _dvcfile_part(dvcfile: str, read: Callable[[str], bytes | None], parsed: dic
         else:
             values[vars_file] = {ref: _dig(loaded, ref) for ref in refs}
     return {"structure": data, "vars": values}
+
+
+# --- what the fingerprint read, recorded (the record's stamp) -------------------------------------
+
+
+class Sources:
+    """What one fingerprint was computed from: the dvc.yaml files it covers and every file it read
+    (params files, pointers, ``.dvc/config``), repo-relative, in reading order."""
+
+    __slots__ = ("dvcfiles", "read")
+
+    def __init__(self, dvcfiles: Iterable[str], read: Iterable[str]) -> None:
+        self.dvcfiles = tuple(dvcfiles)
+        self.read = tuple(dict.fromkeys(read))
+
+
+def read_key(path: str, raw: bytes | None) -> str | None:
+    """What of a file the fingerprint can see change: a ``.dvc`` pointer's structure (hash lines left
+    out, as the fingerprint leaves them out), any other file's bytes; None when it is missing."""
+    if raw is None:
+        return None
+    return "p" + (pointer_structure(raw) or "") if path.endswith(".dvc") else hashlib.sha256(raw).hexdigest()
+
+
+_TOOL: list[str] = []
+
+
+def tool_content() -> str:
+    """A hash of the running tool's contents: its version and every file of the package and of its
+    templates (bytes, by path relative to the package, the templates as ``templates/``, as a wheel
+    holds them). Unlike ``resources.tool_signature`` (sizes and mtimes, per machine) it is the same
+    on every machine that runs the same tool, so a stamp written on a laptop holds in CI; a local
+    edit of the tool changes it. About 3 ms (2.4 MB), once per process."""
+    if _TOOL:
+        return _TOOL[0]
+    from mlops_gitops import __version__
+    from mlops_gitops.adapters.resources import PACKAGE_DIR, templates_dir
+
+    found: dict[str, str] = {}
+    templates = templates_dir()
+    roots = [(str(PACKAGE_DIR), "")]
+    if PACKAGE_DIR not in templates.parents:
+        roots.append((str(templates), "templates/"))
+    while roots:
+        folder, prefix = roots.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir():
+                    # examples/ (in a wheel) renders nothing; bytecode is not the tool's source.
+                    if entry.name != "__pycache__" and rel != "examples":
+                        roots.append((entry.path, rel + "/"))
+                elif not entry.name.endswith((".pyc", ".pyo")):
+                    with open(entry.path, "rb") as handle:
+                        found[rel] = hashlib.sha256(handle.read()).hexdigest()
+    text = json.dumps([__version__, sorted(found.items())], separators=(",", ":"))
+    _TOOL.append(hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return _TOOL[0]
+
+
+def sources_digest(
+    tree: WorkTree,
+    print_: str,
+    sources: Sources,
+    listed: Iterable[str],
+    overrides: Mapping[str, str] | None = None,
+) -> str:
+    """A digest binding the fingerprint ``print_`` to everything it was computed from: the tool that
+    computed it, the listing, the dvc.yaml files it covers and what each file it read holds
+    (``overrides``: texts not yet written, read instead of the files)."""
+    given = overrides or {}
+
+    def raw(path: str) -> bytes | None:
+        return given[path].encode("utf-8") if path in given else tree.read(path)
+
+    parts = {
+        "tool": tool_content(),
+        "fingerprint": print_,
+        "dvcfiles": list(sources.dvcfiles),
+        "listed": sorted(listed),
+        "read": [[path, read_key(path, raw(path))] for path in sources.read],
+    }
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def verified_sources(
+    tree: WorkTree,
+    stamp: Mapping[str, object] | None,
+    print_: str,
+    dvcfiles: Iterable[str],
+    listed: Iterable[str],
+    overrides: Mapping[str, str] | None = None,
+) -> Sources | None:
+    """The sources a stamp (:func:`mlops_gitops.adapters.files.stamp_of`) recorded for the
+    fingerprint ``print_``, when hashing shows they still hold what they held: then ``print_`` is
+    what :func:`fingerprint` would compute for ``dvcfiles``, without parsing a file. None otherwise
+    (no stamp, another tool, other dvc.yaml files, a file read then has changed)."""
+    recorded = stamp.get("sources") if stamp is not None else None
+    if not isinstance(recorded, dict):
+        return None
+    read, digest, covered = recorded.get("read"), recorded.get("digest"), recorded.get("dvcfiles")
+    if not (isinstance(read, list) and isinstance(covered, list) and isinstance(digest, str)):
+        return None
+    if covered != list(dvcfiles) or not all(isinstance(p, str) for p in read):
+        return None
+    sources = Sources(covered, read)
+    return sources if sources_digest(tree, print_, sources, listed, overrides) == digest else None

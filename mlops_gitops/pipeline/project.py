@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops_gitops.adapters.files import stamp_of
 from mlops_gitops.errors import Problem, UsageError
 from mlops_gitops.manifest.model import Gate, Manifest
 from mlops_gitops.names import DVC_FILE, DVC_LOCK, MANIFEST_FILE
@@ -41,6 +42,8 @@ class Project:
     overrides: Mapping[str, str] = field(default_factory=dict, compare=False)
     # Every dvc.yaml and .dvc file, as listed once for this command (with the overrides' paths).
     listed: tuple[str, ...] = field(default=(), compare=False)
+    # What the fingerprint was computed from (generate records it in the record's stamp).
+    sources: fp.Sources | None = field(default=None, compare=False)
 
     # --- pipelines ----------------------------------------------------------------------------
     @property
@@ -234,15 +237,27 @@ def load_project(
             f"{MANIFEST_FILE}: pipelines: {', '.join(manifest.pipelines)} matches no dvc.yaml in this "
             "repository (paths are relative to the repository root)"
         )
-    print_ = fp.fingerprint(root, dvcfiles, overrides, listed, tree=tree)
     if record_text is None and (raw := tree.read(RECORD_FILE)) is not None:
         with contextlib.suppress(UnicodeDecodeError):
             record_text = raw.decode("utf-8")
+    record = parse_record(record_text)
+    # The record's stamp says which files its fingerprint was computed from: while they hash the
+    # same, it is the fingerprint, and no YAML needs parsing (fingerprint.verified_sources).
+    sources = (
+        fp.verified_sources(tree, stamp_of(record_text), record.fingerprint, dvcfiles, listed, overrides)
+        if record is not None
+        else None
+    )
+    if record is not None and sources is not None:
+        print_ = record.fingerprint
+    else:
+        reads: list[str] = []
+        print_ = fp.fingerprint(root, dvcfiles, overrides, listed, tree=tree, reads=reads)
+        sources = fp.Sources(dvcfiles, reads)
 
     def made(facts: RepoFacts, source: str) -> Project:
-        return Project(root, manifest, facts, print_, source, overrides, listed)
+        return Project(root, manifest, facts, print_, source, overrides, listed, sources)
 
-    record = parse_record(record_text)
     if record is not None and record.fingerprint == print_:
         return made(record.facts, "record")
     memo = FactsMemo.beside(root)
