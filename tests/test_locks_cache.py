@@ -172,7 +172,10 @@ def test_the_dvc_set_is_the_core_and_dvcs_tree_without_data_or_github() -> None:
     assert all(full[name] == block for name, block in found.items()), "data-dvc.txt's blocks, as they are"
     assert not {"pyarrow", "numpy", "scipy", "pygithub", "pyjwt"} & set(found)
     assert {"uv", "setuptools"} <= set(found), "the installer and the build backend too"
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     pyproject = tomllib.loads((Path(locks.__file__).parents[2] / "pyproject.toml").read_text())["project"]
     from packaging.requirements import Requirement

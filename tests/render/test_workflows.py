@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -192,8 +195,18 @@ def assert_tool_cache(job_steps: list[dict[str, Any]], install: dict[str, Any], 
     key, restore, save = job_steps[at - 2], job_steps[at - 1], job_steps[at + 1]
     assert (key["id"], restore["id"]) == ("mlops-tool", "mlops-tool-cache")
     assert key["env"] == {k: install["env"][k] for k in ("MLOPS_GITOPS", "TOOL_PYTHON")}
-    assert f'printf \'%s\\n\' "$MLOPS_GITOPS" "{locked}"' in key["run"]
-    assert key["run"].rstrip().endswith('| sha256sum | cut -c1-64 | sed \'s/^/key=/\' >> "$GITHUB_OUTPUT"')
+    assert key["run"].rstrip().endswith(f'\' "{locked}" >> "$GITHUB_OUTPUT"')
+    # The key is the tool's Python's own sha256 of the pin, the extras and plugins, and its ABI.
+    program = key["run"].split("-c '", 1)[1].rsplit("'", 1)[0]
+    out = subprocess.run(
+        [sys.executable, "-c", program, locked],
+        env={"MLOPS_GITOPS": install["env"]["MLOPS_GITOPS"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    parts = [install["env"]["MLOPS_GITOPS"], locked, sys.implementation.cache_tag]
+    assert out == f"key={hashlib.sha256(chr(10).join(parts).encode()).hexdigest()}\n"
     cache = ACTIONS["cache"]
     assert restore["uses"] == f"{cache.repo}/restore@{cache.sha}"
     assert save["uses"] == f"{cache.repo}/save@{cache.sha}"
