@@ -180,7 +180,7 @@ def test_an_s3_remote_goes_green_pr_comment_train_through_dvc_s3(tmp_path: Path,
         )
         assert pr_run.stages.executed == ["train"], pr_run.stages
         # The job installed the tool's lock merged with dvc-s3's (hash-checked), then reached moto with it.
-        assert re.search(r"uv pip install .*--require-hashes .*-r \S*/data-dvc\+s3\.txt", pr_run.log)
+        assert re.search(r"uv pip install .*--require-hashes .*-r \S*/dvc\+s3\.txt", pr_run.log)
         assert "+ dvc-s3==" in pr_run.log
         assert s3.keys() == before_pr, "a pull request's run wrote to the DVC remote"
         event = workflow_run_event(

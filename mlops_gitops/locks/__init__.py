@@ -374,7 +374,7 @@ def restore_record(site: Path, kept: Path) -> None:
     (info / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-def cached_install(text: str, cache: Path, scratch: Path) -> int:
+def cached_install(text: str, cache: Path, scratch: Path, name: str = "lock.txt") -> int:
     """``install`` with a cache folder (``MLOPS_GITOPS_CACHE``), into this Python's environment.
 
     Run from the kept wheel of the tool (``PYTHONPATH``, the cache restored), uv installs that wheel
@@ -382,7 +382,8 @@ def cached_install(text: str, cache: Path, scratch: Path) -> int:
     the tool is kept as a wheel at the end. In between, uv (``uv_binary``) installs the lock's build
     tools (unless the folder was restored), then the whole lock, ``--require-hashes``, uv's cache in
     the folder (or in ``UV_CACHE_DIR`` when the runner sets one). uv itself is not installed into the
-    environment: it runs from the folder."""
+    environment: it runs from the folder. ``name``: the file the lock is installed from, as the log
+    shows it (``data-dvc+s3.txt``)."""
     import sysconfig
 
     python = sys.executable
@@ -410,7 +411,7 @@ def cached_install(text: str, cache: Path, scratch: Path) -> int:
         if code:
             return code
         restore_record(site, kept)
-    build, rest = scratch / "build-tools.txt", scratch / "deps.txt"
+    build, rest = scratch / "build-tools.txt", scratch / name
     build.write_text("\n".join(found[n] for n in BUILD_TOOLS if n in found and n != "uv") + "\n", "utf-8")
     rest.write_text("\n".join(block for n, block in found.items() if n != "uv") + "\n", "utf-8")
     hashed = [*install, "--require-hashes"]
@@ -484,10 +485,12 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(text)
         return 0
     cache = os.environ.get(CACHE_ENV, "")
+    keys = sorted({remote_key(r) for r in remotes})
+    name = "+".join([lock.stem, *keys]) + ".txt"
     with tempfile.TemporaryDirectory() as tmp:
         if cache:
-            return cached_install(text, Path(cache), Path(tmp))
+            return cached_install(text, Path(cache), Path(tmp), name)
         if remotes or derived:
-            lock = Path(tmp) / f"{lock.stem}+{'+'.join(sorted({remote_key(r) for r in remotes}))}.txt"
+            lock = Path(tmp) / name
             lock.write_text(text, encoding="utf-8")
         return run_all(install_commands(lock, Path(tmp)))
