@@ -49,6 +49,10 @@ def changed(project: Project, base: str | None, head: str = "HEAD") -> Changed:
 
 def checked_revisions(project: Project, base: str, head: str) -> Path:
     """The work tree root, once both revisions are known there (else one line saying how to fix it)."""
+    top = _toplevel_of_both(project.root, base, head)
+    if top is not None:
+        return top
+    # One of them is unknown (or odd): ask one question at a time, to say which and why.
     top = git.toplevel(project.root)
     if top is None:
         raise UsageError(f"{project.root}: not inside a git repository")
@@ -62,6 +66,29 @@ def checked_revisions(project: Project, base: str, head: str) -> Path:
             )
             raise UsageError(f"unknown revision '{rev}'{hint}")
     return top
+
+
+def _toplevel_of_both(root: Path, base: str, head: str) -> Path | None:
+    """The work tree root when both revisions name commits, from one ``git rev-parse`` instead of
+    three (each git process is about 2% of the import floor ``changed`` is measured against);
+    None when anything is not plainly so."""
+    import re
+    import subprocess
+
+    if base.startswith("-") or head.startswith("-"):
+        return None  # read as options: the careful path refuses them
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel", f"{base}^{{commit}}", f"{head}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = proc.stdout.splitlines()
+    commit = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+    if proc.returncode != 0 or len(lines) != 3 or not all(commit.fullmatch(x) for x in lines[1:]):
+        return None  # a path of that name is echoed back, not resolved: not a commit either
+    return Path(lines[0])
 
 
 def pipelines_hit(project: Project, files: list[str]) -> Changed:
