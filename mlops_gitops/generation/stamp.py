@@ -80,7 +80,9 @@ def installed_direct_url() -> str | None:
             low = child.lower()
             if low.endswith((".dist-info", ".egg-info")):
                 name = low.rpartition(".")[0].partition("-")[0]
-                if re.sub(r"[-_.]+", "-", name).replace("-", "_") == DIST_INFO_NAME:
+                # Only a name starting "mlops" can normalize to ours: the regex runs for those only
+                # (a site-packages holds hundreds of dist-infos, and compiling it costs milliseconds).
+                if name.startswith("mlops") and re.sub(r"[-_.]+", "_", name) == DIST_INFO_NAME:
                     infos.append(child)
             elif egg and low == "egg-info" and _egg_name(entry) == DIST_INFO_NAME:
                 eggs.append(child)
@@ -285,8 +287,10 @@ def _pins_kept(body: str, table: Mapping[str, object]) -> bool:
     moved by Dependabot or Renovate (every occurrence of the action alike) where ``choose`` keeps them."""
     from mlops_gitops.adapters.pins import Pin, agreed, choose, parse
 
-    found = parse(body)
-    settled = agreed(body) if found else {}
+    # A pin is a whole `uses:` line: the others need no regular expression.
+    lines = "\n".join(line for line in body.split("\n") if "uses:" in line)
+    found = parse(lines)
+    settled = agreed(lines) if found else {}
     for pin in found:
         ref = table.get(pin.action)
         if not isinstance(ref, str):
