@@ -252,8 +252,10 @@ def recorded(blobs: Mapping[str, bytes | None], layout: Layout, where: str) -> R
         text = blobs.get(lock_file)
         if text is None:
             continue
+        from mlops_gitops.metrics.dvclock import load as load_lock
+
         try:
-            lock = parse_file(text, lock_file, where)
+            lock = load_lock(text, lock_file, where)  # the YAML DVC writes, read fast
         except MetricsFileError as exc:
             found.unavailable[lock_file] = str(exc)
             continue
