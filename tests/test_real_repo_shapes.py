@@ -105,7 +105,7 @@ def test_init_and_changed_read_dvc_import_pointers_offline(tmp_path: Path) -> No
 
     # The external inputs are in the committed record init wrote, on the pointers that bring them.
     record = (root / ".mlops/pipelines.yaml").read_text(encoding="utf-8")
-    facts = json.loads(record[record.index("{") :])["facts"]
+    facts = json.loads(record[record.index("\n{") :])["facts"]  # the body, after the header
     tracked = {t["dvcfile"]: t for t in facts["tracked"]}
     assert tracked["data/data.xml.dvc"]["outs"] == ["data/data.xml"]
     assert tracked["data/data.xml.dvc"]["external"] == [
