@@ -8,12 +8,15 @@ through ``dvc.api``, imported inside that path.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import posixpath
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, ClassVar
 
 from mlops_gitops.adapters import git
 from mlops_gitops.adapters.datafiles import parse_file
@@ -112,40 +115,124 @@ def cat_files(top: Path, specs: Iterable[str]) -> list[bytes | None]:
 
 
 BLOB, TREE, MISSING = "blob", "tree", "missing"
+Object = tuple[str, bytes | None]  # (BLOB | TREE | MISSING | "commit", the bytes of a blob)
 
 
-def cat_objects(top: Path, specs: Iterable[str]) -> list[tuple[str, bytes | None]]:
-    """(kind, contents) of many ``rev:path`` objects through one ``git cat-file --batch``: ``blob``
-    and its bytes, ``tree`` (a folder; ``commit`` for a submodule) without its body, or ``missing``."""
+def cat_objects(top: Path, specs: Iterable[str]) -> list[Object]:
+    """(kind, contents) of many ``rev:path`` objects: ``blob`` and its bytes, ``tree`` (a folder;
+    ``commit`` for a submodule) without its body, or ``missing``. Every call of a command goes to
+    the one ``git cat-file --batch`` that command keeps open for the repository (:class:`CatFile`)."""
     specs = list(specs)
     if not specs:
         return []
     if any("\n" in s for s in specs):
         raise UsageError("a path with a newline cannot be read from Git")
-    proc = subprocess.run(
-        ["git", "cat-file", "--batch"],
-        cwd=top,
-        input="".join(s + "\n" for s in specs).encode(),
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise UsageError(f"git cat-file --batch: {proc.stderr.decode(errors='replace').strip()}")
-    out: list[tuple[str, bytes | None]] = []
-    data, pos = proc.stdout, 0
-    for _ in specs:
-        end = data.index(b"\n", pos)
-        header = data[pos:end].split()
-        pos = end + 1
-        if len(header) == 3:
-            size = int(header[2])
-            kind = header[1].decode("ascii", "replace")
-            # A tree or commit at that path: its body is skipped, it is no file.
-            out.append((kind, data[pos : pos + size] if kind == BLOB else None))
-            pos += size + 1
-        else:
-            out.append((MISSING, None))
-    return out
+    return CatFile.of(top).objects(specs)
+
+
+class CatFile:
+    """A ``git cat-file --batch`` kept open for one repository while a command runs.
+
+    ``report`` reads both revisions' metrics, the base's manifest, the history's metrics, the
+    validation result and the plots: each a process of its own cost ~2 ms to start. One process
+    answers them all; it reads the object database as it is at each request (a commit made since is
+    found). One is kept at a time (a command reads one repository; a test process reads many, one
+    after another), and closed at exit."""
+
+    _open: ClassVar[dict[tuple[str, int], CatFile]] = {}
+    CHUNK = 32 * 1024  # requests written before the answers are read: less than a pipe holds
+
+    def __init__(self, top: Path) -> None:
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=top,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @classmethod
+    def of(cls, top: Path) -> CatFile:
+        """The open one for ``top``'s repository (a repository made again at the same path is
+        another: its ``.git`` is another inode), or a new one."""
+        try:
+            key = (str(top), os.stat(Path(top) / ".git").st_ino)
+        except OSError:
+            key = (str(top), -1)
+        found = cls._open.get(key)
+        if found is not None and found.proc.poll() is None:
+            return found
+        cls.close_all()
+        cls._open[key] = cls(top)
+        return cls._open[key]
+
+    @classmethod
+    def close_all(cls) -> None:
+        for batch in list(cls._open.values()):
+            batch.close()
+        cls._open.clear()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def objects(self, specs: list[str]) -> list[Object]:
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        out: list[Object] = []
+        try:
+            for chunk in _chunks(specs, self.CHUNK):
+                # A chunk fits in the pipe, so writing it never waits for git to be read from.
+                stdin.write(b"".join(s.encode() + b"\n" for s in chunk))
+                stdin.flush()
+                out.extend(_answer(stdout) for _ in chunk)
+        except (OSError, ValueError) as exc:
+            CatFile.close_all()
+            raise UsageError(f"git cat-file --batch stopped: {exc}") from None
+        return out
+
+
+atexit.register(CatFile.close_all)
+
+
+def _chunks(specs: list[str], size: int) -> Iterable[list[str]]:
+    chunk: list[str] = []
+    length = 0
+    for spec in specs:
+        request = len(spec.encode()) + 1
+        if chunk and length + request > size:
+            yield chunk
+            chunk, length = [], 0
+        chunk.append(spec)
+        length += request
+    if chunk:
+        yield chunk
+
+
+def _answer(stdout: IO[bytes]) -> Object:
+    """One answer of ``git cat-file --batch``: ``<oid> <type> <size>`` and the body, or
+    ``<request> missing`` (the request may hold spaces: a path)."""
+    header = stdout.readline()
+    if not header.endswith(b"\n"):
+        raise ValueError("no answer")
+    header = header[:-1]
+    if header.endswith((b" missing", b" ambiguous")):
+        return MISSING, None
+    _oid, kind, size = header.rsplit(b" ", 2)
+    body = stdout.read(int(size) + 1)
+    if len(body) != int(size) + 1:
+        raise ValueError("a short answer")
+    name = kind.decode("ascii", "replace")
+    # A tree or commit at that path: its body is skipped, it is no file.
+    return name, body[:-1] if name == BLOB else None
 
 
 class Reader:

@@ -40,6 +40,7 @@ from mlops_gitops.metrics.collect import (
     BLOB,
     MISSING,
     TREE,
+    Object,
     Reader,
     Revision,
     cat_objects,
@@ -288,9 +289,6 @@ def listing(reader: Reader, sha: str) -> tuple[str, ...]:
     prefix = f"{reader.prefix}/" if reader.prefix else ""
     names = (n[len(prefix) :] for n in raw.decode("utf-8", "replace").split("\0") if n.startswith(prefix))
     return tuple(sorted(n for n in names if n and (posixpath.basename(n) == DVC_FILE or n.endswith(".dvc"))))
-
-
-Object = tuple[str, bytes | None]  # (BLOB | TREE | MISSING..., the bytes of a blob)
 
 
 class RevisionTree(fp.WorkTree):
