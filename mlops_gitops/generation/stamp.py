@@ -254,9 +254,9 @@ def make(
 
 def settle(the_plan: Plan, *, check: bool) -> Plan:
     """The plan with a record that differs from the tree only by its stamp left unchanged: always in a
-    check (a stamp is never stale, only slow), and in a generate that writes nothing else, unless the
-    record on disk carries no stamp of this version (so the next commit gets one). Otherwise a
-    generate writes the fresh stamp with whatever else it writes."""
+    check (a stale stamp makes a check slower, never failed), and in a generate that writes nothing
+    else, unless the record on disk carries no stamp of this version (so the next commit gets one).
+    Otherwise a generate writes the fresh stamp with whatever else it writes."""
     from mlops_gitops.adapters.files import Action, Plan
 
     writes = [a for a in the_plan.writes if a.path != RECORD]
