@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 import click
 
 from mlops_gitops.adapters import actions_runtime as gha
-from mlops_gitops.manifest.loader import MANIFEST_FILE
+from mlops_gitops.names import MANIFEST_FILE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
