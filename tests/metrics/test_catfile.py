@@ -1,0 +1,61 @@
+"""metrics.collect.CatFile: the one ``git cat-file --batch`` a command keeps open answers as a new
+process would, whatever happened to the repository since it started."""
+
+from __future__ import annotations
+
+import shutil
+
+from conftest import GitRepo
+
+from mlops_gitops.metrics.collect import BLOB, MISSING, TREE, CatFile, cat_files, cat_objects
+
+
+def test_answers_blobs_folders_missing_paths_and_later_commits(repo: GitRepo) -> None:
+    first = repo.commit({"a.txt": "one", "dir/b.txt": "two", "with space.txt": "three"}, "first")
+    specs = [
+        f"{first}:a.txt",
+        f"{first}:dir",
+        f"{first}:nope.txt",
+        f"{first}:with space.txt",
+        f"{first}:no such.txt",
+    ]
+    assert cat_objects(repo.path, specs) == [
+        (BLOB, b"one"),
+        (TREE, None),
+        (MISSING, None),  # a missing path with a space in it is still one answer
+        (BLOB, b"three"),
+        (MISSING, None),
+    ]
+    kept = CatFile.of(repo.path)
+    second = repo.commit({"a.txt": "changed"}, "second")  # made after the process started
+    assert cat_files(repo.path, [f"{second}:a.txt", f"{first}:a.txt"]) == [b"changed", b"one"]
+    assert CatFile.of(repo.path) is kept
+
+
+def test_many_requests_and_large_answers_do_not_block(repo: GitRepo) -> None:
+    big = "x" * 300_000
+    sha = repo.commit({"big.txt": big, **{f"f{i}.txt": str(i) for i in range(50)}}, "many")
+    # More request bytes than one chunk, answers far larger than a pipe holds.
+    specs = [f"{sha}:big.txt", *(f"{sha}:f{i % 50}.txt" for i in range(3000))]
+    found = cat_files(repo.path, specs)
+    assert found[0] == big.encode() and found[1:4] == [b"0", b"1", b"2"] and len(found) == 3001
+
+
+def test_a_repository_made_again_at_the_same_path_is_read_afresh(repo: GitRepo) -> None:
+    old = repo.commit({"a.txt": "old"}, "old")
+    assert cat_files(repo.path, [f"{old}:a.txt"]) == [b"old"]
+    shutil.rmtree(repo.path / ".git")
+    again = GitRepo(repo.path)
+    new = again.commit({"a.txt": "new"}, "new")
+    assert cat_files(repo.path, [f"{new}:a.txt", f"{old}:a.txt"]) == [b"new", None]
+
+
+def test_a_stopped_process_is_replaced(repo: GitRepo) -> None:
+    sha = repo.commit({"a.txt": "a"}, "a")
+    stopped = CatFile.of(repo.path)
+    stopped.proc.kill()
+    stopped.proc.wait()
+    assert cat_files(repo.path, [f"{sha}:a.txt"]) == [b"a"]
+    assert CatFile.of(repo.path) is not stopped
+    CatFile.close_all()
+    assert cat_files(repo.path, [f"{sha}:a.txt"]) == [b"a"]
