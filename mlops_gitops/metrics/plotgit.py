@@ -5,20 +5,21 @@ What ``Repo.plots.show`` would collect is rebuilt here, for :func:`mlops_gitops.
 (DVC's own matching, carried over) to turn into the numbers ``dvc plots diff --json`` prints:
 
 * **definitions**: DVC resolved every dvc.yaml once, into the project's facts (``PlotDef``: ids,
-  files, x/y, template). They are a revision's definitions when that revision's fingerprint (what
+  files, x/y, template). They are a commit's definitions when its dvc.yaml files, pointers and config
+  are the work tree's (and its params files the same, or unused), or when its fingerprint (what
   resolution reads, :mod:`mlops_gitops.pipeline.fingerprint`, computed from Git objects) is the work
-  tree's, or the one its committed record (``.mlops/pipelines.yaml``) or the facts memo in ``.git``
-  holds;
-* **data**: every file a definition draws from, read in one ``git cat-file --batch`` for both
-  commits and parsed as DVC parses it (CSV and TSV rows of strings, JSON, YAML through the bomb
+  tree's; else those its committed record (``.mlops/pipelines.yaml``) or the facts memo in ``.git``
+  keeps for that fingerprint;
+* **data**: every file a definition draws from, both commits' in one batch of the command's
+  ``git cat-file``, parsed as DVC parses it (CSV and TSV rows of strings, JSON, YAML through the bomb
   guard, images as bytes); a file whose bytes are the same at both revisions is parsed once.
 
-Whenever that would not be DVC's answer, :class:`NeedsDvc` says why and the caller asks DVC
-(:func:`mlops_gitops.metrics.plots.collect`): a plot file only DVC's cache holds at a revision (inside
-a cached output, or tracked by a ``.dvc`` file), a folder of plots (DVC lists it), a dvc.yaml the
-manifest does not govern (DVC shows its plots too), pipelines that resolve differently at a revision
-with no record of them, CSV ``header:`` options, custom templates, a ``.dvcignore`` with rules, a TOML
-or Python data file, and a project that is not the DVC repository's root.
+Whenever that might not be DVC's answer, :class:`NeedsDvc` says why and the caller asks DVC
+(:func:`mlops_gitops.metrics.plots.collect`): a plot file Git lacks at a revision whose dvc.lock or
+``.dvc`` pointers record a hash of it (DVC's cache may hold it), a folder of plots (DVC lists it), a
+dvc.yaml the manifest does not govern (DVC shows its plots too), pipelines that resolve differently
+at a revision with no record of them, CSV ``header:`` options, custom templates, a ``.dvcignore`` with
+rules, a TOML or Python data file, and a project that is not the DVC repository's root.
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ def revisions(project: Project, base: Revision, head: Revision) -> dict[str, M.R
     """What ``Repo.plots.show(revs=[base])`` and ``([head])`` collect, by DVC's revision name
     (the commit, or ``workspace``), base first; raises :class:`NeedsDvc` when only DVC can tell.
 
-    Git runs once per commit for its listing and once for the files of both commits (those the
-    fingerprint reads, and the plot files and dvc.lock files the work tree's facts name); a commit
-    whose pipelines resolve differently may need one more read."""
+    Git lists each commit once (``git ls-tree``); the files of both commits (those the fingerprint
+    reads, and the plot and dvc.lock files the work tree's facts name) are one batch of requests to
+    the command's ``git cat-file``, and a commit whose pipelines resolve differently one more."""
     root = project.root
     if project.overrides:
         raise NeedsDvc("the root dvc.yaml is not written yet")

@@ -1,4 +1,5 @@
-"""metrics.plots: a project's DVC plots at two revisions, read through DVC's plots API.
+"""metrics.plots: a project's DVC plots at two revisions, read through DVC's plots API (``collect``
+without the project; ``tests/metrics/test_plots_git.py`` holds the plots read from Git to these).
 
 ``tests/test_report_plots.py`` checks the numbers against ``dvc plots diff --json`` on a get-started
 shaped project and the bundled example; here, what happens around them: a side that lacks a file,

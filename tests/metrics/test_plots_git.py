@@ -9,6 +9,7 @@ errors included; and that DVC is asked exactly when only DVC can tell.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import GitRepo
 
+from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.errors import YamlBombError
 from mlops_gitops.manifest.loader import load_manifest
 from mlops_gitops.metrics import plotgit
@@ -358,3 +360,34 @@ def test_report_json_with_plots_in_git_does_not_import_dvc(shapes: tuple[GitRepo
     assert proc.stderr.endswith("NO-DVC"), proc.stderr
     plots = json.loads(proc.stdout)["plots"]
     assert plots["error"] is None and len(plots["plots"]) > 20
+
+
+def test_the_bundled_example_is_read_from_git(tmp_path: Path) -> None:
+    """The case report is timed on (benchmarks/bench_report.py): examples/iris as init adopts it,
+    trained at two commits; its confusion matrix and per-class plot are in Git (`cache: false`)."""
+    root = tmp_path / "iris"
+    shutil.copytree(examples_dir() / "iris", root, ignore=shutil.ignore_patterns("__pycache__"))
+    repo = GitRepo(root)
+
+    def run(*args: str) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-m", *args], cwd=root, env=repo.env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+
+    run("mlops_gitops", "init", "--yes")
+    repo.commit(message="adopt")
+    run("dvc", "repro", "-q")
+    base = repo.commit(message="train")
+    params = root / "params.yaml"
+    params.write_text(params.read_text().replace("C: 1.0", "C: 0.05"))
+    run("dvc", "repro", "-q")
+    head = repo.commit(message="weaker regularisation")
+    for b, h in ((base, head), (base, "workspace")):
+        ours, theirs = both(repo, b, h)
+        assert ours.read_by == GIT, ours.why_dvc
+        assert ours.to_json() == theirs.to_json()
+    assert [(p.id, p.status) for p in ours.plots] == [
+        ("plots/confusion.csv", "changed"),
+        ("plots/per_class.csv", "changed"),
+    ]
