@@ -2,7 +2,7 @@
 Git objects (or the work tree), as :mod:`mlops_gitops.metrics.collect` reads metrics.
 
 What ``Repo.plots.show`` would collect is rebuilt here, for :func:`mlops_gitops.metrics.plotmatch.match`
-(DVC's own matching, carried over) to turn into the numbers ``dvc plots diff --json`` prints:
+(DVC's own converters, without ``dvc.repo``) to turn into the numbers ``dvc plots diff --json`` prints:
 
 * **definitions**: DVC resolved every dvc.yaml once, into the project's facts (``PlotDef``: ids,
   files, x/y, template). They are a commit's definitions when its dvc.yaml files, pointers and config
@@ -442,7 +442,7 @@ def parse(path: str, blob: bytes, shown: str) -> object:
     except UnicodeDecodeError as exc:
         raise _unreadable(path, "is not valid utf8") from exc
     if extension in (".csv", ".tsv"):
-        return M.load_sv(text, delimiter="\t" if extension == ".tsv" else ",")
+        return M.read_table(text, "\t" if extension == ".tsv" else ",")
     if extension == ".json":
         try:
             return json.loads(text) or {}

@@ -1,38 +1,44 @@
-"""DVC's matching of plot definitions to plot data, as plain Python over plain data.
+"""Plot definitions matched to plot data across revisions, with DVC's own converters.
 
-``dvc plots diff --json`` (and :func:`mlops_gitops.metrics.plots.collect` through DVC) does two things:
-``Repo.plots.show`` collects, per revision, the definitions (``{config file: {plot id: props}}``) and
-the parsed data files; ``dvc.render.match.match_defs_renderers`` then groups the definitions by id
-across revisions and turns each plot's files into datapoints (``VegaConverter``, ``ImageConverter``).
-The second half needs nothing of DVC's repository machinery, so it is carried over here line for line
-(DVC 3.x, ``dvc/render/match.py``, ``dvc/render/converter/vega.py`` and ``image.py``,
-``dvc/utils/plots.py``, ``dvc/repo/plots/__init__.py:infer_data_sources`` and ``_load_sv``): same
-inference of ``x`` and ``y``, same field names, same order, the same exceptions where DVC's own code
-raises (a missing field, files of different lengths, data that is no list of records), so that
-:mod:`mlops_gitops.metrics.plotgit` can give the numbers DVC gives without importing DVC.
+``dvc plots diff --json`` does two things: ``Repo.plots.show`` collects, per revision, the
+definitions (``{config file: {plot id: props}}``) and the parsed data files, then
+``dvc.render.match.match_defs_renderers`` groups the definitions by plot id and converts each plot's
+files into datapoints. :mod:`mlops_gitops.metrics.plotgit` rebuilds the first half from Git objects;
+this module does the second without importing ``dvc.repo`` (whose import costs more than a report).
+
+* **DVC's, imported** (lazily, inside the functions that need them; ~40 ms in a report, almost all
+  of it the ``dvc`` package itself): ``dvc.utils.plots.group_definitions_by_id`` (plot ids in one
+  revision), ``dvc.render.converter.vega.VegaConverter`` and ``dvc.render.converter.image.
+  ImageConverter`` (datapoints, the inference of ``x`` and ``y``, and the exceptions they raise).
+  ``dvc_render`` is not imported (~20 ms): its image suffixes and builtin template names are kept
+  here as data, which the tests compare with ``dvc_render``'s.
+* **Ours**, written from the behaviour that ``tests/metrics/test_plots_git.py`` compares with DVC's
+  field by field: which files a definition draws from, reading CSV/TSV, and gathering one plot's
+  definitions of every revision into one :class:`Drawn` (``dvc.render.match`` itself imports
+  ``dvc.repo``, so it is not used).
 
 What comes in: :class:`Revision` per revision name (``workspace`` or a commit), in DVC's order (base
 first). What goes out: one :class:`Drawn` per plot, the shape of DVC's ``RendererWithErrors``, which
-:mod:`mlops_gitops.metrics.plots` turns into typed plots for both paths alike. An image's datapoint
-holds the file's bytes under ``src`` (DVC inlines them base64-encoded: the same bytes).
+:mod:`mlops_gitops.metrics.plots` turns into typed plots for both paths alike (an image's ``src`` is
+the ``data:image;base64,...`` text DVC inlines).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections import ChainMap, defaultdict
+from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import cast
 
-# dvc.render: the fields DVC adds to every datapoint.
-INDEX, REVISION, FILENAME, FIELD, SRC = "step", "rev", "filename", "field", "src"
-INFERRED_X, INFERRED_Y = "dvc_inferred_x_value", "dvc_inferred_y_value"
-# dvc_render.ImageRenderer.EXTENSIONS: a plot whose id ends so is an image, one per file.
+Props = dict[str, object]
+Point = dict[str, object]
+
+# Two of dvc_render's constants, as data: importing dvc_render costs ~20 ms (it loads every renderer),
+# more than the rest of a report's plots. tests/metrics/test_plots_git.py checks they are DVC's.
+# ImageRenderer.EXTENSIONS: a plot whose id ends so is an image, one plot per file, read as bytes.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".gif", ".png", ".svg"})
-# dvc_render.vega_templates.TEMPLATES: the names DVC knows without a template file.
+# The DEFAULT_NAME of each of vega_templates.TEMPLATES: the names DVC knows without a template file.
 BUILTIN_TEMPLATES = frozenset(
     {
         "linear",
@@ -46,9 +52,6 @@ BUILTIN_TEMPLATES = frozenset(
         "confusion_normalized",
     }
 )
-
-Props = dict[str, object]
-Point = dict[str, object]
 
 
 class Source:
@@ -80,8 +83,8 @@ class Revision:
 
 
 class Drawn:
-    """One plot as ``match_defs_renderers`` returns it: the renderer's name, kind, properties and
-    datapoints, with the errors of its sources and definitions by revision."""
+    """One plot as DVC's matching returns it: the renderer's name, kind, properties and datapoints,
+    with the errors of its sources and definitions by revision."""
 
     __slots__ = ("datapoints", "definition_errors", "image", "name", "properties", "source_errors")
 
@@ -102,376 +105,68 @@ class Drawn:
         self.definition_errors = definition_errors
 
 
-class FieldNotFoundError(Exception):
-    """dvc.render.converter.vega.FieldNotFoundError (a DvcException there)."""
-
-    def __init__(self, expected_field: object, found_fields: object) -> None:
-        found_str = ", ".join(cast("list[str]", found_fields))
-        super().__init__(
-            f"Could not find provided field ('{expected_field}') in data fields ('{found_str}')."
-        )
-
-
-class ConversionError(Exception):
-    """What DVC raises as a plain DvcException while converting (files of different lengths)."""
-
-
-def _first(seq: object) -> object:
-    """funcy.first: the first item, or None."""
-    return next(iter(cast("list[object]", seq)), None)
-
-
-def _last(seq: object) -> object:
-    """funcy.last: the last item, or None."""
-    items = list(cast("list[object]", seq))
-    return items[-1] if items else None
-
-
-def _items(mapping: object) -> Iterator[tuple[object, object]]:
-    """``mapping.items()``, failing as DVC's code fails on something that is no mapping."""
-    if not isinstance(mapping, Mapping):
-        raise AttributeError(f"'{type(mapping).__name__}' object has no attribute 'items'")
-    yield from mapping.items()
-
-
-# --- dvc/repo/plots/__init__.py ------------------------------------------------------------------------
-
-
 def infer_data_sources(plot_id: str, config: Props | None = None) -> list[str]:
-    """The files a definition draws from: ``y``'s keys (else the id itself), and ``x``'s first key."""
-    y = config.get("y", None) if config else None
-    sources = [str(k) for k in y] if isinstance(y, dict) else [plot_id]
-    x = config.get("x", None) if config else None
+    """The files a definition reads, each once: the keys of a mapping ``y`` (otherwise the plot id
+    names the file), then the file named first in a mapping ``x``."""
+    y = (config or {}).get("y")
+    x = (config or {}).get("x")
+    files = [str(name) for name in y] if isinstance(y, dict) else [plot_id]
     if isinstance(x, dict) and x:
-        sources.append(str(next(iter(x))))
-    return list(dict.fromkeys(sources))
+        files.append(str(next(iter(x))))
+    return list(dict.fromkeys(files))
 
 
-def load_sv(content: str, delimiter: str = ",", header: bool = True) -> list[dict[str | None, object]]:
-    """DVC's ``_load_sv``: CSV/TSV rows as dicts of strings, keyed by the header row."""
-    if header:
-        reader = csv.DictReader(io.StringIO(content), delimiter=delimiter)
-    else:
-        first_row = next(iter(csv.reader(io.StringIO(content))), [])
-        reader = csv.DictReader(
-            io.StringIO(content), delimiter=delimiter, fieldnames=[str(i) for i in range(len(first_row))]
-        )
-    return cast("list[dict[str | None, object]]", list(reader))
-
-
-# --- dvc/utils/plots.py ----------------------------------------------------------------------------
-
-
-def get_plot_id(config_plot_id: str, config_file_path: str = "") -> str:
-    return f"{config_file_path}::{config_plot_id}" if config_file_path else config_plot_id
-
-
-def group_definitions_by_id(definitions: Mapping[str, Mapping[str, Props]]) -> dict[str, tuple[str, Props]]:
-    """Plot id -> (id as written, definition); an id in several config files is prefixed by each."""
-    groups_by_config: dict[str, dict[str, tuple[str, Props]]] = defaultdict(dict)
-    groups_by_id: dict[str, tuple[str, Props]] = {}
-    for config_file, content in definitions.items():
-        for plot_id, plot_definition in content.items():
-            groups_by_config[plot_id][config_file] = (plot_id, plot_definition)
-    for plot_id, configs in groups_by_config.items():
-        if len(configs) == 1:
-            groups_by_id[plot_id] = next(iter(configs.values()))
-        else:
-            for config_file, found in configs.items():
-                groups_by_id[get_plot_id(plot_id, config_file)] = found
-    return groups_by_id
-
-
-# --- dvc/render/match.py ---------------------------------------------------------------------------
+def read_table(text: str, delimiter: str) -> list[dict[str | None, object]]:
+    """A CSV or TSV text as DVC holds it: one dict of strings per row, keyed by the header row."""
+    return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
 
 
 def match(data: Mapping[str, Revision]) -> list[Drawn]:
-    """``match_defs_renderers(data, out=None)``: every plot of every revision, with its datapoints."""
-    groups: dict[str, list[tuple[str, str, Props]]] = defaultdict(list)
+    """Every plot of every revision with its datapoints, as ``match_defs_renderers(data, out=None)``
+    gives them: plots in the order their ids first appear, revisions in the order of ``data``."""
+    from dvc.utils.plots import group_definitions_by_id
+
+    by_plot: dict[str, list[tuple[str, str, Props]]] = defaultdict(list)
     for rev, content in data.items():
-        for plot_id, (inner_id, definition) in group_definitions_by_id(content.definitions).items():
-            groups[plot_id].append((rev, inner_id, definition))
-    return [_draw(plot_id, group, data) for plot_id, group in groups.items()]
+        wrapped = {config: {"data": plots} for config, plots in content.definitions.items()}
+        for plot_id, (written_id, definition) in group_definitions_by_id(wrapped).items():
+            by_plot[plot_id].append((rev, written_id, definition))
+    return [_drawn(plot_id, found, data) for plot_id, found in by_plot.items()]
 
 
-def _squash_plots_properties(group: list[tuple[str, str, Props]]) -> Props:
-    """The definitions of all revisions merged, the first revision's winning."""
-    resolved: Props = {}
-    for _rev, _inner_id, config in reversed(group):
-        resolved = resolved | config
-    return resolved
+def _drawn(plot_id: str, found: list[tuple[str, str, Props]], data: Mapping[str, Revision]) -> Drawn:
+    """One plot: each revision's files converted by DVC's converter, with the merged definitions
+    (a property the earliest revision sets wins) as the converter's properties."""
+    from dvc.render.converter.image import ImageConverter
+    from dvc.render.converter.vega import VegaConverter
 
-
-def is_image(plot_id: str) -> bool:
-    """``ImageRenderer.matches``: by the id's suffix, as ``pathlib`` reads it."""
-    return PurePosixPath(plot_id).suffix in IMAGE_EXTENSIONS
-
-
-def _draw(plot_id: str, group: list[tuple[str, str, Props]], data: Mapping[str, Revision]) -> Drawn:
-    props = _squash_plots_properties(group)
-    datapoints: list[Point] = []
-    first_props: Props = {}
-    def_errors: dict[str, BaseException] = {}
-    src_errors: dict[str, dict[str, BaseException]] = defaultdict(dict)
-    revs: list[str] = []
-    image, renderer_id = False, plot_id
-    for rev, inner_id, plot_definition in group:
-        plot_sources = infer_data_sources(inner_id, plot_definition)
+    merged: Props = dict(ChainMap(*(definition for _, _, definition in found)))
+    points: list[Point] = []
+    shown: Props = {}
+    source_errors: dict[str, dict[str, BaseException]] = {}
+    definition_errors: dict[str, BaseException] = {}
+    with_points: list[str] = []
+    image, name = False, plot_id
+    for rev, written_id, definition in found:
         sources = data[rev].sources
-        definitions_data = {
-            src: sources[src].data for src in plot_sources if src in sources and sources[src].data
-        }
-        image = is_image(inner_id)
-        renderer_id = inner_id if image else plot_id
-        for src in plot_sources:
-            if src in sources and (error := sources[src].error) is not None:
-                src_errors[rev][src] = error
+        files = [f for f in infer_data_sources(written_id, definition) if f in sources]
+        for f in files:
+            if (error := sources[f].error) is not None:
+                source_errors.setdefault(rev, {})[f] = error
+        content = {f: sources[f].data for f in files if sources[f].data}
+        image = PurePosixPath(written_id).suffix in IMAGE_EXTENSIONS  # as ImageRenderer.matches
+        name = written_id if image else plot_id  # an image is one plot per file
+        converter = (ImageConverter if image else VegaConverter)(written_id, content, merged)
         try:
-            if image:
-                dps, rev_props = _image_datapoints(definitions_data, props, rev)
-            else:
-                dps, rev_props = Vega(inner_id, definitions_data, props).flat_datapoints(rev)
-            if dps and rev not in revs:
-                revs.append(rev)
-        except Exception as exc:  # DVC records whatever its converter raised, per revision
-            def_errors[rev] = exc
+            got, props = converter.flat_datapoints(rev)
+        except Exception as exc:  # DVC keeps whatever its converter raised, by revision
+            definition_errors[rev] = exc
             continue
-        if not first_props and rev_props:
-            first_props = rev_props
-        datapoints.extend(dps)
-    if "title" not in first_props:
-        first_props["title"] = renderer_id
-    if revs:
-        first_props["revs_with_datapoints"] = revs
-    return Drawn(renderer_id, image, first_props, datapoints, dict(src_errors), def_errors)
-
-
-# --- dvc/render/converter/image.py -------------------------------------------------------------------
-
-
-def _image_datapoints(
-    data: Mapping[str, object], properties: Props, revision: str
-) -> tuple[list[Point], Props]:
-    """``ImageConverter.flat_datapoints`` with ``out=None``, keeping the bytes DVC would inline."""
-    datapoints: list[Point] = []
-    for filename, image_data in data.items():
-        if not isinstance(image_data, bytes):  # DVC's base64 encoding fails on parsed data
-            raise TypeError(f"a bytes-like object is required, not '{type(image_data).__name__}'")
-        datapoints.append({REVISION: revision, FILENAME: filename, SRC: image_data})
-    return datapoints, properties
-
-
-# --- dvc/render/converter/vega.py --------------------------------------------------------------------
-
-
-def _lists(blob: object) -> Iterator[list[object]]:
-    if isinstance(blob, list):
-        yield blob
-    else:
-        if not isinstance(blob, dict):
-            raise AttributeError(f"'{type(blob).__name__}' object has no attribute 'values'")
-        for value in blob.values():
-            if isinstance(value, dict):
-                yield from _lists(value)
-            elif isinstance(value, list):
-                yield value
-
-
-def _file_field(*args: object) -> Iterator[tuple[str, object]]:
-    for axis_def in args:
-        if axis_def is not None:
-            for file, val in _items(axis_def):
-                if isinstance(val, str):
-                    yield cast(str, file), val
-                elif isinstance(val, list):
-                    for one in val:
-                        yield cast(str, file), one
-
-
-def _verify_field(file2datapoints: Mapping[str, list[Point]], filename: str, field: object) -> None:
-    if filename in file2datapoints:
-        datapoint = _first(file2datapoints[filename])
-        if not isinstance(datapoint, dict):  # no datapoints: DVC's `field not in None` fails so
-            raise TypeError("argument of type 'NoneType' is not iterable")
-        if field not in datapoint:
-            raise FieldNotFoundError(field, list(datapoint.keys()))
-
-
-def _get_xs(properties: Props, file2datapoints: Mapping[str, list[Point]]) -> Iterator[tuple[str, object]]:
-    x = properties.get("x")
-    if x is not None and isinstance(x, dict):
-        for filename, one in _file_field(x):
-            _verify_field(file2datapoints, filename, one)
-            yield filename, one
-
-
-def _get_ys(properties: Props, file2datapoints: Mapping[str, list[Point]]) -> Iterator[tuple[str, object]]:
-    y = properties.get("y", None)
-    if y is not None:
-        for filename, one in _file_field(y):
-            _verify_field(file2datapoints, filename, one)
-            yield filename, one
-
-
-def _is_datapoints(lst: list[object]) -> bool:
-    """Whether every item is a dict with the same keys as the first."""
-    if not all(isinstance(item, dict) for item in lst):
-        return False
-    head = _first(lst)
-    if not isinstance(head, dict):  # an empty list: DVC's `first(lst).keys()` fails on None
-        raise AttributeError("'NoneType' object has no attribute 'keys'")
-    return set(head.keys()) == {key for keys in cast("list[dict[object, object]]", lst) for key in keys}
-
-
-def get_datapoints(file_content: object) -> list[Point]:
-    result: list[Point] = []
-    for lst in _lists(file_content):
-        if _is_datapoints(lst):
-            for index, datapoint in enumerate(cast("list[Point]", lst)):
-                if len(result) <= index:
-                    result.append({})
-                result[index].update(datapoint)
-    return result
-
-
-class Vega:
-    """``VegaConverter``: a plot's files at one revision as datapoints, ``x`` and ``y`` inferred."""
-
-    def __init__(self, plot_id: str, data: Mapping[str, object], properties: Props) -> None:
-        self.plot_id = plot_id
-        self.data = data
-        self.properties = properties
-
-    def _infer_y_from_data(self) -> Props | None:
-        if self.plot_id in self.data:
-            for lst in _lists(self.data[self.plot_id]):
-                if all(isinstance(item, dict) for item in lst):
-                    datapoint = _first(lst)
-                    if not isinstance(datapoint, dict):
-                        raise AttributeError("'NoneType' object has no attribute 'keys'")
-                    return {self.plot_id: _last(datapoint.keys())}
-        return None
-
-    def _infer_x_y(self) -> Props:
-        x = self.properties.get("x", None)
-        y = self.properties.get("y", None)
-        inferred: Props = {}
-        if isinstance(x, str):
-            xs: dict[str, object] = {}
-            if isinstance(y, dict):  # several y files: x duplicated for each y
-                for file, fields in y.items():
-                    xs[file] = [x] * len(fields) if isinstance(fields, list) else x
-            else:  # otherwise the plot id is the file
-                xs[self.plot_id] = x
-            inferred["x"] = xs
-        if y is None:
-            inferred["y"] = self._infer_y_from_data()
-        elif not isinstance(y, dict):
-            inferred["y"] = {self.plot_id: y}
-        return inferred
-
-    @staticmethod
-    def infer_y_label(properties: Props) -> object:
-        y_label = properties.get("y_label", None)
-        if y_label is not None:
-            return y_label
-        y = properties.get("y", None)
-        if isinstance(y, str):
-            return y
-        if isinstance(y, list):
-            return "y"
-        if not isinstance(y, dict):
-            return None
-        fields = {one for _, one in _file_field(y)}
-        return _first(fields) if len(fields) == 1 else "y"
-
-    @staticmethod
-    def infer_x_label(properties: Props) -> object:
-        x_label = properties.get("x_label", None)
-        if x_label is not None:
-            return x_label
-        x = properties.get("x", None)
-        if not isinstance(x, dict):
-            return INDEX
-        fields = {one for _, one in _file_field(x)}
-        return _first(fields) if len(fields) == 1 else "x"
-
-    def convert(self) -> tuple[dict[str, list[Point]], Props]:
-        inferred = self._infer_x_y()
-        datapoints = {file: get_datapoints(content) for file, content in self.data.items()}
-        properties = self.properties | inferred
-        properties["y_label"] = self.infer_y_label(properties)
-        properties["x_label"] = self.infer_x_label(properties)
-        return datapoints, properties
-
-    def flat_datapoints(self, revision: str) -> tuple[list[Point], Props]:
-        file2datapoints, properties = self.convert()
-        update: Props = {}
-        xs = list(_get_xs(properties, file2datapoints))
-        x_file, x_field = (None, INDEX) if not xs else xs[0]
-        num_xs = len(xs)
-        multiple_x_fields = num_xs > 1 and len({x[1] for x in xs}) > 1
-        update["x"] = INFERRED_X if multiple_x_fields else x_field
-        ys = list(_get_ys(properties, file2datapoints))
-        if num_xs > 1 and num_xs != len(ys):
-            raise ConversionError(
-                "Cannot have different number of x and y data sources. Found "
-                f"{num_xs} x and {len(ys)} y data sources."
-            )
-        all_y_files = {f for f, _ in ys}
-        all_y_fields = {f for _, f in ys}
-        update["y"] = INFERRED_Y if len(all_y_fields) > 1 else _first(all_y_fields)
-        common = len(os.path.commonpath(list(all_y_files))) if len(all_y_files) > 1 else 0
-        update["anchors_y_definitions"] = [{FILENAME: _short(f, common), FIELD: one} for f, one in ys]
-        all_datapoints: list[Point] = []
-        for i, (y_file, y_field) in enumerate(ys):
-            if num_xs > 1:
-                x_file, x_field = xs[i]
-            datapoints = [{**d} for d in file2datapoints.get(y_file, [])]
-            if update.get("y") == INFERRED_Y:
-                _update_from_field(datapoints, field=INFERRED_Y, source_field=y_field)
-            if x_field == INDEX and x_file is None:
-                for index, datapoint in enumerate(datapoints):
-                    datapoint[INDEX] = index
-            else:
-                x_datapoints = file2datapoints.get(str(x_file), [])
-                try:
-                    _update_from_field(
-                        datapoints,
-                        field=INFERRED_X if multiple_x_fields else str(x_field),
-                        source_datapoints=x_datapoints,
-                        source_field=x_field,
-                    )
-                except IndexError:
-                    raise ConversionError(
-                        f"Cannot join '{x_field}' from '{x_file}' and '{y_field}' from '{y_file}'. "
-                        "They have to have same length."
-                    ) from None
-            for datapoint in datapoints:
-                datapoint.update({REVISION: revision, FILENAME: _short(y_file, common), FIELD: y_field})
-            all_datapoints.extend(datapoints)
-        if not all_datapoints:
-            return [], {}
-        return all_datapoints, properties | update
-
-
-def _short(y_file: str, common_prefix_len: int) -> str:
-    return y_file[common_prefix_len:].strip("/\\")
-
-
-def _update_from_field(
-    target_datapoints: list[Point],
-    field: str,
-    source_datapoints: list[Point] | None = None,
-    source_field: object = None,
-) -> None:
-    if source_datapoints is None:
-        source_datapoints = target_datapoints
-    if source_field is None:
-        source_field = field
-    if len(source_datapoints) != len(target_datapoints):
-        raise IndexError("Source and target datapoints must have the same length")
-    for index, datapoint in enumerate(target_datapoints):
-        source_datapoint = source_datapoints[index]
-        if source_field in source_datapoint:
-            datapoint[field] = source_datapoint[source_field]
+        if got and rev not in with_points:
+            with_points.append(rev)
+        shown = shown or props
+        points.extend(got)
+    shown.setdefault("title", name)
+    if with_points:
+        shown["revs_with_datapoints"] = with_points
+    return Drawn(name, image, shown, points, source_errors, definition_errors)

@@ -1,7 +1,7 @@
 """metrics.plotgit: the plots read from Git without DVC are the plots DVC reads.
 
 Each test builds a real Git + DVC repository and compares ``collect(..., project)`` (from Git: the
-pipeline facts, git cat-file, DVC's matching carried over) with ``collect(...)`` (through DVC's plots
+pipeline facts, git cat-file, DVC's converters) with ``collect(...)`` (through DVC's plots
 API, which ``tests/test_report_plots.py`` checks against ``dvc plots diff --json``) field by field,
 errors included; and that DVC is asked exactly when only DVC can tell.
 """
@@ -345,21 +345,33 @@ def test_a_commit_taken_as_the_work_tree_fingerprints_as_it(shapes: tuple[GitRep
     assert fp.fingerprint(repo.path, dvcfiles, None, tree.listing, tree=tree) == project.fingerprint
 
 
-def test_report_json_with_plots_in_git_does_not_import_dvc(shapes: tuple[GitRepo, str, str]) -> None:
+def test_report_json_with_plots_in_git_does_not_import_dvc_repo(shapes: tuple[GitRepo, str, str]) -> None:
     repo, base, head = shapes
     code = (
         "import sys; from mlops_gitops.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write('DVC' if any(m == 'dvc' or m.startswith('dvc.') for m in sys.modules) else 'NO-DVC')\n"
+        "heavy = [m for m in sys.modules if m.startswith(('dvc.repo', 'dvc.render.match', 'dvc_render'))]\n"
+        "sys.stderr.write(f'DVC {heavy}' if heavy else 'NO-DVC-REPO')\n"
     )
     args = [sys.executable, "-c", code, "report", "--base", base, "--head", head, "--format", "json"]
     # Twice: the first run resolves the pipelines through DVC and memoises them, as a PR check does
-    # once (a generated project commits its record instead); the second must not import DVC at all.
+    # once (a generated project commits its record instead); the second must not import DVC's
+    # repository machinery (only its cheap plot converters, plotmatch's lazy imports).
     for _ in range(2):
         proc = subprocess.run(args, cwd=repo.path, env=repo.env, capture_output=True, text=True)
-    assert proc.stderr.endswith("NO-DVC"), proc.stderr
+    assert proc.stderr.endswith("NO-DVC-REPO"), proc.stderr
     plots = json.loads(proc.stdout)["plots"]
     assert plots["error"] is None and len(plots["plots"]) > 20
+
+
+def test_the_constants_kept_as_data_are_dvc_renders() -> None:
+    from dvc_render.image import ImageRenderer
+    from dvc_render.vega_templates import TEMPLATES
+
+    from mlops_gitops.metrics import plotmatch
+
+    assert plotmatch.IMAGE_EXTENSIONS == ImageRenderer.EXTENSIONS
+    assert {t.DEFAULT_NAME for t in TEMPLATES} == plotmatch.BUILTIN_TEMPLATES
 
 
 def test_the_bundled_example_is_read_from_git(tmp_path: Path) -> None:
