@@ -13,9 +13,9 @@ cells are strings); turning them into numbers is the renderer's business
 Two ways to the same numbers, the cheaper first:
 
 * **from Git** (:mod:`mlops_gitops.metrics.plotgit`, given the project): the definitions DVC already
-  resolved into the pipeline facts, the files read from Git objects (or the work tree), and DVC's
-  matching carried over as plain Python (:mod:`mlops_gitops.metrics.plotmatch`). No DVC import, no
-  DVC index: tens of milliseconds rather than a second;
+  resolved into the pipeline facts, the files read from Git objects (or the work tree), turned into
+  datapoints by DVC's own converters, imported lazily (:mod:`mlops_gitops.metrics.plotmatch`). No
+  ``dvc.repo``, no DVC index: tens of milliseconds rather than a second;
 * **through DVC** (imported only then): when a plot file is only in DVC's cache at a revision, or
   anything else only DVC can tell (``plotgit`` says what). Every YAML text DVC parses meanwhile goes
   through the bomb guard (:func:`mlops_gitops.adapters.dvc.guarded_yaml`).
