@@ -330,14 +330,20 @@ def _numeric_drift(
     )
 
 
+def _group_counts(
+    c: _Categorical, base_mask: np.ndarray | None, win_mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """How many of the group's rows hold each label, in the baseline and in the window."""
+    b_codes = c.base_codes if base_mask is None else c.base_codes[base_mask]
+    w_codes = c.win_codes if win_mask is None else c.win_codes[win_mask]
+    return np.bincount(b_codes, minlength=len(c.labels)), np.bincount(w_codes, minlength=len(c.labels))
+
+
 def _categorical_drift(
     c: _Categorical, base_mask: np.ndarray | None, win_mask: np.ndarray | None, th: Thresholds
 ) -> FeatureDrift:
     """The chi-square test of one categorical feature over the group's rows."""
-    b_codes = c.base_codes if base_mask is None else c.base_codes[base_mask]
-    w_codes = c.win_codes if win_mask is None else c.win_codes[win_mask]
-    b_counts = np.bincount(b_codes, minlength=len(c.labels))
-    w_counts = np.bincount(w_codes, minlength=len(c.labels))
+    b_counts, w_counts = _group_counts(c, base_mask, win_mask)
     stat, p, dof = chi2_test(b_counts, w_counts)
     reasons = [f"chi-square p-value {_p(p)} < {th.chi2_pvalue:g}"] if p < th.chi2_pvalue else []
     return FeatureDrift(
@@ -357,10 +363,9 @@ def _prediction_shares(
     pred: _Categorical, base_mask: np.ndarray | None, win_mask: np.ndarray | None, th: Thresholds
 ) -> PredictionShares:
     """Each predicted class's share of the group's rows on both sides, the baseline's largest first."""
-    b_codes = pred.base_codes if base_mask is None else pred.base_codes[base_mask]
-    w_codes = pred.win_codes if win_mask is None else pred.win_codes[win_mask]
-    b_share = np.bincount(b_codes, minlength=len(pred.labels)) / max(len(b_codes), 1)
-    w_share = np.bincount(w_codes, minlength=len(pred.labels)) / max(len(w_codes), 1)
+    b_counts, w_counts = _group_counts(pred, base_mask, win_mask)
+    b_share = b_counts / max(int(b_counts.sum()), 1)
+    w_share = w_counts / max(int(w_counts.sum()), 1)
     classes = []
     for k in np.argsort(-b_share, kind="stable"):
         if b_share[k] == 0 and w_share[k] == 0:
