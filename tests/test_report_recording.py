@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlops_gitops.adapters.github.client import GitHubContext
-from mlops_gitops.delivery.record import Recording, record_hook
+from mlops_gitops.delivery.record import Recording, committed_note, record_hook, recorded_comment
 from mlops_gitops.reporters import markdown
 from mlops_gitops.reporting.comment import post_report
 from tests.fakegithub import FakeGitHub, env_for
@@ -63,6 +63,17 @@ def test_the_bot_that_records_says_so_and_then_names_its_commit(setup: tuple[Fak
     end = comment.split("### Gates")[1]
     assert f"Recorded by commit {bot}" in end and "committed the reproduced dvc.lock" in end
     assert said == [f"committed: recorded dvc.lock in {bot[:12]}"]
+    assert comment == recorded_comment(REPORT, bot)  # what `make demo` prints is what was posted
+
+
+def test_the_comment_after_recording_has_the_note_and_names_the_commit() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    comment = recorded_comment(REPORT, sha)
+    assert markdown.STALE_LOCK not in comment and "[!WARNING]" not in comment
+    top = f"{MARKER}\n❌ **Fail**: 1 of 1 gate failed\n\n> [!NOTE]\n> {markdown.RECORDING}\n"
+    assert comment.startswith(top)  # the note stands where the warning stood
+    assert comment.endswith("### Gates\n\nrows\n" + committed_note(sha))
+    assert f"> Recorded by commit {sha}: mlops-gitops committed the reproduced dvc.lock" in comment
 
 
 def test_nothing_to_record_says_so_where_the_note_promised(setup: tuple[FakeGitHub, int, Path]) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_gitops.adapters.files import unified_diff
-from mlops_gitops.adapters.github.client import BotIdentity
+from mlops_gitops.adapters.github.client import BotIdentity, cap
 from mlops_gitops.pipeline.lockfiles import LOCK_NAME
 from mlops_gitops.reporters.markup import plain
 
@@ -191,13 +191,8 @@ def recording_section(
     recorded = commit_locks(
         repo, pr.head.ref, pr.head.sha, files, run_url=run_url, conclusion=conclusion, bot=bot
     )
-    if recorded.action == "committed":
-        return recorded, _note(
-            f"Recorded by commit {recorded.sha}: mlops-gitops committed the reproduced dvc.lock there, "
-            "on top of the commit evaluated above, so the next run restores this one instead of "
-            f"training again. Pull before you push. The commit's status `{STATUS_CONTEXT}` carries "
-            "this run's result."
-        )
+    if recorded.action == "committed" and recorded.sha is not None:
+        return recorded, committed_note(recorded.sha)
     if recorded.action == "moved":
         return recorded, suggestion(
             recorded.diff,
@@ -210,6 +205,27 @@ def recording_section(
 
 def _note(sentence: str) -> str:
     return f"\n> [!NOTE]\n> {sentence}\n"
+
+
+def committed_note(sha: str) -> str:
+    """The section that ends the comment once the bot committed the run in commit ``sha``."""
+    return _note(
+        f"Recorded by commit {sha}: mlops-gitops committed the reproduced dvc.lock there, "
+        "on top of the commit evaluated above, so the next run restores this one instead of "
+        f"training again. Pull before you push. The commit's status `{STATUS_CONTEXT}` carries "
+        "this run's result."
+    )
+
+
+def recorded_comment(report: str, sha: str) -> str:
+    """The pull request's comment as the comment job posts it (``record.pull_requests: commit``) once
+    it recorded the run ``report`` evaluated in commit ``sha``: the stale-``dvc.lock`` warning turned
+    into the note that this run records it (:meth:`Recording.announce`), and :func:`committed_note`
+    appended as :func:`~mlops_gitops.reporting.comment.post_report` appends a section, within GitHub's
+    limit. For telling the story without GitHub (``make demo``); the tests pin it to what is posted."""
+    from mlops_gitops.reporters.markdown import recording_note
+
+    return cap(recording_note(report).rstrip("\n") + "\n" + committed_note(sha))
 
 
 class Recording:
