@@ -6,7 +6,8 @@ The iris example, trained once, rolls out to four environments at a time, each w
 file and outcomes: ``better`` (steps 5 then 50: the next step's PR, then the promotion's), ``worse``
 (the candidate's setosa share drops in one region: the rollback's PR), ``small`` (too few outcomes:
 a comment, no PR) and ``prom``, whose outcomes are the ``worse`` logs' counts served by Prometheus
-(the same rollback). Three act runs in all.
+(the same rollback). A fifth, ``gitops``, has the ``worse`` logs but its file in another repository,
+which each job checks out with its history: its rollback's PR is opened there. Three act runs in all.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ pytestmark = pytest.mark.slow
 
 REPO = "acme/iris"
 ENVS = ("better", "worse", "small", "prom")
+GITOPS, OTHER_REPO = "gitops", "acme/gitops"  # an environment whose file is in another repository
 NOW = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
 START = NOW - dt.timedelta(hours=3)  # when the first steps landed
 WORSE_LOGS = logs(START, NOW - dt.timedelta(minutes=1), Traffic(60, 0.05, SAME, WORSE_IN_EU), seed=11)
@@ -122,9 +124,10 @@ def environment(env: str, prometheus: str) -> str:
 """
         source = f"logs: {{path: logs/{env}.csv, version: model_version, timestamp: ts}}"
         segments = "[region]"
+    other = f"\n      repo: {OTHER_REPO}" if env == GITOPS else ""
     return f"""\
     - name: {env}
-      file: {deploy_file(env)}
+      file: {deploy_file(env)}{other}
       field: spec.predictor.model.storageUri
       value: s3://mlops-demo-models/iris/{{model_hash}}
       rollout:
@@ -153,13 +156,29 @@ def adopt_rollouts(repo: Path, prometheus: str) -> None:
     """The example's deploy environments replaced by the four rollouts, the workflows generated."""
     manifest = (repo / "mlops.yaml").read_text()
     head, _, _ = manifest.partition("  environments:\n")
-    environments = "".join(environment(env, prometheus) for env in ENVS)
+    environments = "".join(environment(env, prometheus) for env in (*ENVS, GITOPS))
     files = {deploy_file(env): inference(OLD_HASH) for env in ENVS}
     when = NOW - dt.timedelta(days=3)
     commit(repo, {"mlops.yaml": head + "  environments:\n" + environments, **files}, "Roll out", when)
     run([str(VENV_BIN / "mlops-gitops"), "generate"], repo)
     assert (repo / ".github/workflows/mlops-rollout.yml").is_file()
     commit(repo, {}, "Generate the rollout workflow", when)
+
+
+def other_repository(root: Path, candidate: str) -> Path:
+    """acme/gitops as the checkout stand-in clones it: the old model for three days, then the
+    candidate's first step since START. Returns the folder of bare repositories by owner/name."""
+    work = root / "gitops-work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    git(work, "config", "user.email", "dev@example.com")
+    git(work, "config", "user.name", "Dev")
+    commit(work, {deploy_file(GITOPS): inference(OLD_HASH)}, "Serve the model", NOW - dt.timedelta(days=3))
+    commit(work, {deploy_file(GITOPS): candidate}, "Merge the first step", START)
+    bare = root / "git-repos"
+    (bare / "acme").mkdir(parents=True)
+    git(root, "clone", "-q", "--bare", str(work), str(bare / "acme" / "gitops.git"))
+    return bare
 
 
 def _row(body: str) -> str:
@@ -187,10 +206,10 @@ def merge(fake: FakeGitHub, repo: Path, env: str, when: dt.datetime) -> str:
     return land(fake, repo, {deploy_file(env): text}, f"Merge pull request #{pull.number}", when)
 
 
-def look(where: Path, repo: Path, sha: str, github: tuple[str, str]) -> str:
+def look(where: Path, repo: Path, sha: str, github: tuple[str, str], env: dict[str, str]) -> str:
     """mlops-rollout on its schedule, green; its log."""
     event = schedule_event(REPO, "17 * * * *")
-    result = act_green(where, repo, REPO, sha, "schedule", "mlops-rollout", event, github)
+    result = act_green(where, repo, REPO, sha, "schedule", "mlops-rollout", event, github, env=env)
     assert result.job_result("look and decide") == "succeeded"
     assert result.job_result("open the rollout pull requests") == "succeeded"
     # The job with the write token installs PyGithub, never what reads the logs.
@@ -254,12 +273,15 @@ def test_rollouts_move_by_pull_requests(tmp_path: Path) -> None:
             "worse": WORSE_LOGS,
             "small": logs(START, NOW - dt.timedelta(minutes=1), Traffic(2, 0.05, SAME, SAME), seed=12),
         }
+        step_logs[GITOPS] = WORSE_LOGS
         files = {f"logs/{e}.csv": text.replace("ab12cd34", version) for e, text in step_logs.items()}
         sha = land(fake, repo, files, "Prediction logs", NOW - dt.timedelta(minutes=1))
+        fake.add_repo(OTHER_REPO, files={deploy_file(GITOPS): candidate})
+        clones = {"MLOPS_ACT_GIT_REPOS": str(other_repository(tmp_path, candidate))}
 
         # 2. One look at the four: the next step, a rollback from the logs and the same from
         # Prometheus, a hold.
-        log = look(tmp_path / "02-rollout", repo, sha, github)
+        log = look(tmp_path / "02-rollout", repo, sha, github, clones)
         prs = {p.head: p for p in fake.pulls(REPO, "open")}
         assert set(prs) == {branch("better"), branch("worse"), branch("prom")}, log[-6000:]
         assert fake.file(REPO, branch("better"), deploy_file("better")) == inference(model_hash, 50)
@@ -274,6 +296,11 @@ def test_rollouts_move_by_pull_requests(tmp_path: Path) -> None:
         assert rows["worse"] == rows["prom"] and "| all traffic |" in rows["worse"]
         assert "`region=eu`" in (prs[branch("worse")].body or "")
         assert "`region=eu`" in (prs[branch("prom")].body or "")  # the eu metric's segment
+        # The file in another repository: read with its history from its clone, rolled back there.
+        (other,) = fake.pulls(OTHER_REPO, "open")
+        assert other.head == branch(GITOPS) and "**Decision: rollback** (rule `worse`)" in (other.body or "")
+        assert fake.file(OTHER_REPO, branch(GITOPS), deploy_file(GITOPS)) == inference(OLD_HASH)
+        assert _row(other.body or "") == rows["worse"]
         (status,) = fake.comments(REPO, seeded)
         assert status.body.startswith("<!-- mlops-gitops:rollout-status project=iris env=small -->")
         assert "(rule `too few outcomes`)" in status.body
@@ -294,7 +321,7 @@ def test_rollouts_move_by_pull_requests(tmp_path: Path) -> None:
             "Logs",
             NOW,
         )
-        log = look(tmp_path / "03-rollout", repo, sha, github)
+        log = look(tmp_path / "03-rollout", repo, sha, github, clones)
         promotion = [p for p in fake.pulls(REPO, "open") if p.head == branch("better")]
         assert [p.title for p in promotion] == [
             f"Promote iris-classifier {version} in better: all traffic"
@@ -311,7 +338,15 @@ def test_rollouts_move_by_pull_requests(tmp_path: Path) -> None:
         inputs = {"rollback_now": "better"}
         event = workflow_dispatch_event(REPO, "mlops-rollout", "refs/heads/main", inputs)
         now = act_green(
-            tmp_path / "04-rollback", repo, REPO, sha, "workflow_dispatch", "mlops-rollout", event, github
+            tmp_path / "04-rollback",
+            repo,
+            REPO,
+            sha,
+            "workflow_dispatch",
+            "mlops-rollout",
+            event,
+            github,
+            env=clones,
         )
         assert now.job_result("roll back now") == "succeeded" and now.job_result("look and decide") is None
         (pull,) = [p for p in fake.pulls(REPO, "open") if p.head == branch("better")]

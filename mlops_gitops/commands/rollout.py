@@ -28,6 +28,13 @@ from mlops_gitops.commands.options import manifest_option, show
 )
 @click.option("--rollback-now", is_flag=True, help="Open the rollback PR of --env at once, without a look.")
 @click.option("--dry-run", is_flag=True, help="Look, decide and print the evidence; no API call.")
+@click.option(
+    "--checkout",
+    "checkouts",
+    multiple=True,
+    metavar="OWNER/NAME=DIR",
+    help="A clone, with its full history, of another repository holding a deployment file.",
+)
 @manifest_option("whose deploy environments roll out")
 def command(
     envs: tuple[str, ...],
@@ -36,9 +43,12 @@ def command(
     act_from: str | None,
     rollback_now: bool,
     dry_run: bool,
+    checkouts: tuple[str, ...],
     manifest_path: str,
 ) -> int:
     """Move each rollout in progress one step: advance, promote, roll back, or hold."""
     from mlops_gitops.delivery.rollout.flow import rollout
 
-    return show(rollout(manifest_path, envs, measure_only, output, act_from, rollback_now, dry_run))
+    return show(
+        rollout(manifest_path, envs, measure_only, output, act_from, rollback_now, dry_run, checkouts)
+    )

@@ -63,6 +63,9 @@ def render_workflows(project: Project) -> dict[str, str]:
     env.filters["q"] = quote
     env.filters["sq"] = expression_string
     env.filters["job_id"] = lambda name: job_ids[name]
+    # mlops-rollout: where a job checked out another repository holding deployment files (owner/name
+    # is [A-Za-z0-9_.-] by the schema: nothing in it the shell reads).
+    env.filters["checkout_arg"] = lambda repo: f" --checkout {repo}=.mlops-checkouts/{repo}"
     context = _context(project, job_ids)
     names = ["mlops-pr", "mlops-comment", "mlops-train"]
     if manifest.deploy:

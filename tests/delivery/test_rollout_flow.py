@@ -301,19 +301,57 @@ def test_a_dry_run_prints_what_would_be_posted_and_calls_nothing(fake: FakeGitHu
     )
 
 
-@pytest.mark.parametrize(
-    ("key", "message"),
-    [
-        ("repo: acme/gitops", "its file is in acme/gitops"),
-        ("branch: production", "from the default branch's history; its file is on production"),
-    ],
-)
-def test_a_file_outside_this_checkouts_history_is_refused(
-    fake: FakeGitHub, tmp_path: Path, key: str, message: str
-) -> None:
-    text = MANIFEST.format(environment=environment(rollout_section())).replace(
+def manifest_with(key: str) -> str:
+    """The production environment's manifest with one more key (``repo:`` or ``branch:``)."""
+    return MANIFEST.format(environment=environment(rollout_section())).replace(
         "      field: spec", f"      {key}\n      field: spec"
     )
-    root = make_repo(tmp_path / "repo", text, NOW, START)
-    with pytest.raises(UsageError, match=message):
+
+
+def test_a_file_on_another_branch_is_read_with_that_branchs_history(fake: FakeGitHub, tmp_path: Path) -> None:
+    # The rollout's history lives on `production`; main moved on to other content of the same file,
+    # which must not be read: a CI checkout of main has the branch as origin/production.
+    origin = make_repo(tmp_path / "origin", manifest_with("branch: production"), NOW, START)
+    git(origin, "branch", "production")
+    commit(origin, {DEPLOY: inference(OLD_HASH)}, "main's copy is not what production runs", NOW)
+    add_logs(origin, START, NOW - dt.timedelta(minutes=1), Traffic(80, 0.05, SAME, WORSE_IN_EU), seed=1)
+    git(tmp_path, "clone", "-q", str(origin), "checkout")
+    checkout = tmp_path / "checkout"
+    fake.add_file(REPO, "production", DEPLOY, inference(NEW_HASH, 5))
+
+    lines = look(checkout)
+    assert lines[0].startswith("production: rollback (worse): ")
+    (pull,) = fake.pulls(REPO, "open")
+    assert (pull.base, pull.head) == ("production", BRANCH)
+    assert fake.file(REPO, BRANCH, DEPLOY) == inference(OLD_HASH)
+    assert "(branch `production`)" in (pull.body or "")
+
+    # Without the branch in the clone, one line says how to get it.
+    git(checkout, "branch", "-rd", "origin/production")
+    with pytest.raises(UsageError, match=r"branch production is not in .*; fetch it \(actions/checkout"):
+        look(checkout, dry_run=True)
+
+
+def test_a_file_in_another_repository_is_read_from_its_clone(fake: FakeGitHub, tmp_path: Path) -> None:
+    # A GitOps repository holds the deployment file and its history; this one the manifest and logs.
+    gitops = make_repo(tmp_path / "gitops", "gitops: the deployment files\n", NOW, START)
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    commit(root, {"mlops.yaml": manifest_with("repo: acme/gitops")}, "Adopt", NOW - dt.timedelta(days=3))
+    add_logs(root, START, NOW - dt.timedelta(minutes=1), Traffic(80, 0.05, SAME, WORSE_IN_EU), seed=1)
+    fake.add_repo("acme/gitops", files={DEPLOY: inference(NEW_HASH, 5)})
+
+    with pytest.raises(UsageError, match=r"its file is in acme/gitops; pass --checkout acme/gitops=DIR"):
         look(root)
+    with pytest.raises(UsageError, match=r"--checkout 'acme/gitops': expected OWNER/NAME=DIR"):
+        look(root, checkouts=["acme/gitops"])
+    with pytest.raises(UsageError, match=r"not a Git clone"):
+        look(root, checkouts=[f"ACME/GitOps={tmp_path}"])
+
+    lines = look(root, checkouts=[f"ACME/GitOps={gitops}"])  # GitHub's names ignore case
+    assert lines[0].startswith("production: rollback (worse): ")
+    assert fake.pulls(REPO, "open") == []
+    (pull,) = fake.pulls("acme/gitops", "open")
+    assert pull.head == BRANCH and fake.file("acme/gitops", BRANCH, DEPLOY) == inference(OLD_HASH)
+    assert "`acme/gitops`: `deploy/production/inference.yaml`" in (pull.body or "")

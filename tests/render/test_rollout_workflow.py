@@ -69,6 +69,8 @@ deploy:
           prometheus: {url: "https://prometheus.example", token_env: PROMETHEUS_TOKEN, units: 'sum(requests{v="{{version}}"})'}
     - name: us
       file: deploy/us.yaml
+      repo: acme/gitops
+      branch: live
       field: spec.predictor.model.storageUri
       value: "s3://m/{model_hash}"
       rollout:
@@ -132,6 +134,30 @@ def test_token_secret_cloud_data_and_every_schedule() -> None:
     }
     (look,) = [s for s in measure["steps"] if "--measure-only" in s.get("run", "")]
     assert look["env"]["DVC_REMOTE"] == "storage"
+
+
+def test_each_job_checks_out_another_repository_with_its_history() -> None:
+    workflow = YAML(typ="safe").load(rendered(EVERYTHING)[".github/workflows/mlops-rollout.yml"])
+    for name, command in (
+        ("measure", "--measure-only"),
+        ("act", "--act-from"),
+        ("rollback", "--rollback-now"),
+    ):
+        steps = workflow["jobs"][name]["steps"]
+        (other,) = [s for s in steps if s.get("with", {}).get("repository")]
+        assert other["uses"].startswith(ACTIONS["checkout"].ref)
+        assert other["with"] == {
+            "repository": "acme/gitops",
+            "path": ".mlops-checkouts/acme/gitops",
+            "fetch-depth": 0,  # every branch, with its history: `live` is read as origin/live
+            "persist-credentials": False,
+            "token": "${{ secrets.DEPLOY_TOKEN }}",
+        }
+        (run,) = [s["run"] for s in steps if command in s.get("run", "")]
+        assert run.endswith(" --checkout acme/gitops=.mlops-checkouts/acme/gitops")
+    # Without another repository, no other checkout and no --checkout.
+    base = rendered(BASE)[".github/workflows/mlops-rollout.yml"]
+    assert "repository:" not in base and "--checkout" not in base
 
 
 @pytest.fixture(scope="module")

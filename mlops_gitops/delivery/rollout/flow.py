@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,37 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Checkouts:
+    """Where deployment files and their history are read: this project's checkout (``root``, whose
+    logs the looks read too), and clones of the other repositories environments deploy to, by
+    ``owner/name`` (the workflow checks each out with its full history; ``--checkout``)."""
+
+    root: Path
+    others: Mapping[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, root: Path, pairs: Sequence[str]) -> Checkouts:
+        """From ``OWNER/NAME=DIR`` pairs (``--checkout``)."""
+        others: dict[str, Path] = {}
+        for pair in pairs:
+            repo, sep, path = pair.partition("=")
+            if not sep or repo.count("/") != 1 or not all(repo.split("/")) or not path:
+                raise UsageError(f"--checkout {pair!r}: expected OWNER/NAME=DIR")
+            others[repo] = Path(path)
+        return cls(root, others)
+
+    def of(self, repo: str) -> Path | None:
+        """The clone of ``repo`` (GitHub's names ignore case), or None."""
+        wanted = repo.casefold()
+        return next((path for name, path in self.others.items() if name.casefold() == wanted), None)
+
+
+@dataclass(frozen=True)
 class Local:
-    """The deployment file as the checkout's HEAD holds it, and where it is."""
+    """The deployment file as its branch's tip holds it (``rev`` in the clone at ``top``)."""
 
     top: Path
+    rev: str
     text: str
     places: Slots
     state: State
@@ -87,12 +114,14 @@ def rollout(
     act_from: str | None = None,
     rollback_now: bool = False,
     dry_run: bool = False,
+    checkouts: Sequence[str] = (),
 ) -> Run:
-    """The command's one call: look and act (the default), only look, only act, or roll back now."""
+    """The command's one call: look and act (the default), only look, only act, or roll back now.
+    ``checkouts``: ``OWNER/NAME=DIR``, clones of other repositories holding deployment files."""
     from mlops_gitops.manifest.loader import load_manifest
 
     manifest = load_manifest(manifest_path)
-    root = Path(manifest_path).resolve().parent
+    root = Checkouts.parse(Path(manifest_path).resolve().parent, checkouts)
     chosen = environments(manifest, envs)
     run = Run()
     if rollback_now:
@@ -148,30 +177,59 @@ def environments(manifest: Manifest, names: Sequence[str]) -> list[Environment]:
 # --- looking -------------------------------------------------------------------------------------
 
 
-def local(root: Path, env: Environment, default_branch: str) -> Local:
-    """The deployment file at the checkout's HEAD (rollouts read their history from this checkout, of
-    the default branch: the workflow's schedule checks it out)."""
-    if env.repo is not None and env.repo != git.github_repository(root):
-        raise UsageError(
-            f"deploy environment {env.name}: a rollout reads its step from this repository's history; "
-            f"its file is in {env.repo}"
-        )
-    if env.branch is not None and env.branch != default_branch:
-        raise UsageError(
-            f"deploy environment {env.name}: a rollout reads its step from the default branch's history; "
-            f"its file is on {env.branch}"
-        )
+def local(root: Checkouts, env: Environment, default_branch: str) -> Local:
+    """The deployment file at its branch's tip, in the clone that holds its history: this checkout
+    (of the default branch: the workflow's schedule checks it out) or a clone of ``env.repo``; on
+    ``env.branch`` when it names another branch (a full clone has every branch as ``origin/NAME``)."""
     assert env.rollout is not None
-    top = git.toplevel(root) or root
-    data = git.show("HEAD", env.file, top)
+    here = git.toplevel(root.root) or root.root
+    other = env.repo is not None and env.repo.casefold() != (git.github_repository(here) or "").casefold()
+    if other:
+        assert env.repo is not None
+        clone = root.of(env.repo)
+        if clone is None:
+            raise UsageError(
+                f"deploy environment {env.name}: its file is in {env.repo}; pass --checkout "
+                f"{env.repo}=DIR, a clone of it with its full history (mlops-rollout checks it out)"
+            )
+        top = git.toplevel(clone)
+        if top is None:
+            raise UsageError(f"--checkout {env.repo}={clone}: not a Git clone")
+    else:
+        top = here
+    rev = _tip(top, env, None if other else default_branch)
+    data = git.show(rev, env.file, top)
     if data is None:
-        raise UsageError(f"deploy environment {env.name}: {env.file} is not in the commit checked out")
+        where = f"{env.repo}'s " if other else ""
+        raise UsageError(f"deploy environment {env.name}: {env.file} is not in {where}{_named(rev)}")
     text = data.decode("utf-8")
     places = slots(text, env, env.rollout)
-    return Local(top, text, places, read_state(text, env, places))
+    return Local(top, rev, text, places, read_state(text, env, places))
 
 
-def look_at(manifest: Manifest, env: Environment, root: Path, now: dt.datetime) -> Looked:
+def _tip(top: Path, env: Environment, checked_out: str | None) -> str:
+    """The revision whose first parents are the environment's branch: what is checked out, unless
+    the environment names another branch than ``checked_out`` (None: the clone's own branch)."""
+    if env.branch is None or env.branch == checked_out:
+        return "HEAD"
+    for ref in (f"refs/remotes/origin/{env.branch}", f"refs/heads/{env.branch}"):
+        if git.resolve(ref, top) is not None:
+            return ref
+    raise UsageError(
+        f"deploy environment {env.name}: branch {env.branch} is not in {top}; fetch it "
+        "(actions/checkout with fetch-depth: 0 fetches every branch)"
+    )
+
+
+def _named(rev: str) -> str:
+    return (
+        "the commit checked out"
+        if rev == "HEAD"
+        else rev.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    )
+
+
+def look_at(manifest: Manifest, env: Environment, root: Checkouts, now: dt.datetime) -> Looked:
     """Measure the step in progress and decide (``idle`` when no rollout is in progress)."""
     rollout, deploy = env.rollout, manifest.deploy
     assert rollout is not None and deploy is not None
@@ -179,7 +237,7 @@ def look_at(manifest: Manifest, env: Environment, root: Path, now: dt.datetime) 
     state = here.state
     if state.share is None or state.candidate is None:
         return Looked(env.name, "idle", "", "no rollout in progress", None, None, state.control, "")
-    history = past(local_revisions(here.top, env.file), env, rollout, state)
+    history = past(local_revisions(here.top, env.file, here.rev), env, rollout, state)
     control_value = state.control or history.control
     if control_value is None:
         raise UsageError(
@@ -188,9 +246,9 @@ def look_at(manifest: Manifest, env: Environment, root: Path, now: dt.datetime) 
         )
     control = arm(control_value, env, rollout, deploy.model.name)
     candidate = arm(state.candidate, env, rollout, deploy.model.name)
-    measured = measure(rollout, control, candidate, history.step_start, now, root)
+    measured = measure(rollout, control, candidate, history.step_start, now, root.root)
     decision = look(rollout, state.share, measured, now - history.step_start)
-    where = _where(manifest, env, env.repo or git.github_repository(root) or "this repository")
+    where = _where(manifest, env, env.repo or git.github_repository(root.root) or "this repository")
     shown = body.Evidence(
         control, candidate, state.share, history.step_commit, history.step_start, now, decision, measured
     )
@@ -236,7 +294,7 @@ def _summary(looks: Sequence[Looked]) -> None:
     gha.append_summary("\n".join(parts))
 
 
-def dry(manifest: Manifest, env: Environment, looked: Looked, root: Path) -> list[str]:
+def dry(manifest: Manifest, env: Environment, looked: Looked, root: Checkouts) -> list[str]:
     """What acting on ``looked`` would post, from the checkout's file: the PR's title, file diff and
     body, or the hold's status comment; nothing for an environment with no rollout in progress."""
     from mlops_gitops.delivery.promotion import file_diff
@@ -245,7 +303,7 @@ def dry(manifest: Manifest, env: Environment, looked: Looked, root: Path) -> lis
         return []
     assert manifest.deploy is not None and env.rollout is not None and looked.share is not None
     here = local(root, env, manifest.default_branch)
-    where = _where(manifest, env, env.repo or git.github_repository(root) or "this repository")
+    where = _where(manifest, env, env.repo or git.github_repository(root.root) or "this repository")
     if looked.action == "hold":
         return ["# status comment:", body.status_body(where, looked.share, _now(), looked.evidence)]
     control = here.state.control or looked.control or ""
@@ -324,7 +382,7 @@ def act(
     manifest: Manifest,
     env: Environment,
     looked: Looked | None,
-    root: Path,
+    root: Checkouts,
     run: Run,
     trusted: bool = False,
 ) -> None:
@@ -388,7 +446,9 @@ def _inert(evidence: str) -> str:
     return defang(evidence[:200_000]).replace("<!--", "&lt;!--")
 
 
-def _control(manifest: Manifest, env: Environment, root: Path, state: State, looked: Looked | None) -> str:
+def _control(
+    manifest: Manifest, env: Environment, root: Checkouts, state: State, looked: Looked | None
+) -> str:
     """The current model's value when the candidate replaced it in place: from this checkout's history
     (never from the hand-over, which is untrusted), or from a look made in this process."""
     if looked is not None and looked.control:
@@ -400,7 +460,7 @@ def _control(manifest: Manifest, env: Environment, root: Path, state: State, loo
             f"deploy environment {env.name}: the checkout's {env.file} is not the file on GitHub; check out "
             "the branch the rollout runs on"
         )
-    found = past(local_revisions(here.top, env.file), env, env.rollout, here.state).control
+    found = past(local_revisions(here.top, env.file, here.rev), env, env.rollout, here.state).control
     if found is None:
         raise UsageError(
             f"deploy environment {env.name}: no commit before the rollout began holds the current model's "
