@@ -9,6 +9,7 @@ comment, the deployment PR) is printed instead.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import re
@@ -21,14 +22,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from mlops_gitops.adapters.resources import examples_dir
+from mlops_gitops.delivery.record import recorded_comment
 from mlops_gitops.names import MANIFEST_FILE, WORKFLOWS_DIR
 
 BIN = Path(sys.executable).parent
 MLOPS = str(BIN / "mlops-gitops")
 TTY = sys.stdout.isatty()
 RAN = re.compile(r"^Running stage '([^']+)'", re.M)
+# mlops-train's schedule: the manifest's `triggers.schedule` (set in chapter 1, used in chapter 5).
+WEEKLY = '"0 3 * * 1"'
+# What a workflow run's page looks like; the retrain hand-over must name one (no GitHub here).
+RUN_URL = "https://github.com/example/iris/actions/runs/{n}"
 
 
 def say(text: str) -> None:
@@ -74,7 +81,7 @@ def env() -> dict[str, str]:
         "GIT_COMMITTER_EMAIL": "demo@example.invalid",
     }.items():
         out.setdefault(key, value)
-    for key in ("GITHUB_ACTIONS", "GITHUB_TOKEN", "MLOPS_GITOPS_TOKEN"):
+    for key in ("GITHUB_ACTIONS", "GITHUB_TOKEN", "MLOPS_GITOPS_TOKEN", "GITHUB_REPOSITORY"):
         out.pop(key, None)  # the demo never talks to GitHub, whatever the shell has set
     return out
 
@@ -90,6 +97,16 @@ def run(args: list[str], cwd: Path, label: str | None = None, ok: tuple[int, ...
 
 def out(args: list[str], cwd: Path, label: str | None = None) -> str:
     return run(args, cwd, label)[1]
+
+
+class PullRun(NamedTuple):
+    """A pull request's mlops-pr run: the report's exit code and Markdown, the runner's checkout, and
+    the commit the bot recorded the run in (None when there was nothing to record)."""
+
+    code: int
+    report: str
+    ci: Path
+    recorded: str | None
 
 
 class Story:
@@ -127,10 +144,11 @@ class Story:
         )
         return ran
 
-    def bot_records(self, ci: Path, name: str) -> None:
+    def bot_records(self, ci: Path, name: str) -> str | None:
         """What mlops-comment does after a pull request's run (``record.pull_requests: commit``): the
         files reproducing changed are handed over, checked like any untrusted artifact (only each
-        dvc.lock and the outputs it names that live in Git), and committed on the branch as the bot."""
+        dvc.lock and the outputs it names that live in Git), and committed on the branch as the bot.
+        Returns the bot's commit, or None when the branch already recorded the run."""
         from mlops_gitops.pipeline.lockfiles import read_run_files
 
         handed = self.work / "artifacts" / name
@@ -141,13 +159,18 @@ class Story:
         files = read_run_files(handed).files
         if not files:
             print("    the committed dvc.lock already records this run: nothing to commit")
-            return
+            return None
         out(["git", "add", "--", *files], ci)
         bot = "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
         out(["git", "commit", "-q", "--author", bot, "-m", "Record the reproduced run"], ci)
         out(["git", "push", "-q", "origin", f"HEAD:{name}"], ci, f"the bot pushes to {name}")
-        print(f"    the bot committed the reproduced {', '.join(files)} to {name!r}: no manual step")
+        sha = out(["git", "rev-parse", "HEAD"], ci).strip()
+        print(
+            f"    the bot committed the reproduced {', '.join(files)} to {name!r} ({sha[:12]}):"
+            " no manual step"
+        )
         out(["git", "fetch", "-q", "origin", name], self.laptop)
+        return sha
 
     def branch(self, name: str, edit: dict[str, tuple[str, str]], message: str) -> None:
         out(["git", "checkout", "-q", "-b", name, "main"], self.laptop)
@@ -157,7 +180,7 @@ class Story:
         out(["git", "commit", "-qam", message], self.laptop)
         out(["git", "push", "-q", "origin", name], self.laptop, f"git push origin {name}")
 
-    def pull_request(self, name: str, record: bool = True) -> tuple[int, str, Path]:
+    def pull_request(self, name: str, record: bool = True) -> PullRun:
         say(f"mlops-pr on the pull request from {name!r}: detect changes, reproduce, report against main")
         ci = self.ci_clone(name, f"pr-{name}")
         changed = out([MLOPS, "changed", "--base", "origin/main"], ci, "mlops-gitops changed")
@@ -173,9 +196,19 @@ class Story:
             "mlops-gitops report",
             ok=(0, 1),
         )
-        if record and "retrain=true" in changed:
-            self.bot_records(ci, name)
-        return code, (ci / "report.md").read_text() if (ci / "report.md").exists() else report, ci
+        recorded = self.bot_records(ci, name) if record and "retrain=true" in changed else None
+        markdown = (ci / "report.md").read_text() if (ci / "report.md").exists() else report
+        return PullRun(code, markdown, ci, recorded)
+
+
+def weekly(manifest: str) -> str:
+    """``manifest`` with the weekly ``triggers.schedule``: init's commented hint taken up when it is
+    there (the line a reader would uncomment), else the key appended."""
+    line = f"\ntriggers:\n  schedule: {WEEKLY}  # every Monday, 03:00 UTC"
+    hint = re.compile(r"\n# triggers:\n#   schedule: [^\n]*")
+    if hint.search(manifest):
+        return hint.sub(lambda _: line, manifest, count=1)
+    return manifest.rstrip("\n") + line + "\n"
 
 
 def main() -> int:
@@ -193,8 +226,11 @@ def main() -> int:
     print(indent(out([MLOPS, "init", "--yes"], laptop, "mlops-gitops init")))
     out(["dvc", "remote", "add", "-d", "storage", str(story.remote)], laptop, "dvc remote add")
     manifest = laptop / MANIFEST_FILE
-    manifest.write_text(manifest.read_text().replace("\ndata:\n", "\ndata:\n  remote: storage\n", 1))
+    manifest.write_text(weekly(manifest.read_text().replace("\ndata:\n", "\ndata:\n  remote: storage\n", 1)))
     out([MLOPS, "generate"], laptop, "mlops-gitops generate")
+    print(
+        f"    mlops.yaml: `data.remote: storage`, `triggers.schedule: {WEEKLY}` (mlops-train also runs weekly)"
+    )
     print("    generated:")
     for path in [
         "dvc.yaml",
@@ -217,19 +253,22 @@ def main() -> int:
 
     params = "params.yaml"
     story.branch("stronger-model", {params: ("C: 1.0", "C: 2.0")}, "Weaker regularisation: C 1.0 -> 2.0")
-    code, report, _ = story.pull_request("stronger-model")
+    stronger = story.pull_request("stronger-model")
+    if stronger.recorded is None:
+        raise SystemExit("demo: the bot recorded nothing on stronger-model, whose run changed dvc.lock")
     say(
-        f"   report exit code {code}: {'every gate passes' if code == 0 else 'a gate failed'}. The PR comment,"
-        " as mlops-comment would post it (one comment per PR, edited in place on every run):"
+        f"   report exit code {stronger.code}: "
+        f"{'every gate passes' if stronger.code == 0 else 'a gate failed'}. The PR comment as mlops-comment"
+        f" posts it after the bot's commit {stronger.recorded[:12]} (one comment per PR, edited in place):"
     )
-    print(indent(report, "    | "))
+    print(indent(recorded_comment(stronger.report, stronger.recorded), "    | "))
     print(
         "    The PR's run is never shared: its code ran with the remote's read-only credentials, so"
         " nothing it made can reach the store the default branch deploys from."
     )
 
     story.branch("tiny-C", {params: ("C: 1.0", "C: 0.01")}, "Much stronger regularisation: C 0.01")
-    code, _, bad_ci = story.pull_request("tiny-C")
+    code, _, bad_ci, _ = story.pull_request("tiny-C")
     print(
         indent(
             run(
@@ -262,7 +301,7 @@ def main() -> int:
     out([MLOPS, "push-runs"], laptop, "mlops-gitops push-runs (the new data)")
     out(["git", "commit", "-qam", "Fewer rows"], laptop)
     out(["git", "push", "-q", "origin", "less-data"], laptop, "git push origin less-data")
-    _, data_report, _ = story.pull_request("less-data")
+    data_report = story.pull_request("less-data").report
     hashes = [line for line in data_report.splitlines() if "data/iris.csv" in line and "🔄" in line]
     print("    the report's lineage shows the new data hash:")
     print(indent("\n".join(hashes[:1]) or "(not found)", "    | "))
@@ -307,6 +346,7 @@ def main() -> int:
         )
     )
 
+    scheduled_retrain(story)
     rollout(merged_ci)
 
     say("Pipeline stages executed by CI per event (a CML-style workflow re-runs all of them every time)")
@@ -319,6 +359,91 @@ def main() -> int:
     print(f"    {'total':<36} {ours}  (naive: {naive}, {per_event} per event)")
     say(f"Done. Everything is in {work}: `laptop/` is the project, `runners/` the CI checkouts.")
     return 0
+
+
+# Fresh rows for the weekly retrain: five more flowers of each species, measured like those already
+# there (here: the last five of each species again), so the distribution, and the gates, hold.
+FRESH_PER_SPECIES = 5
+
+
+def scheduled_retrain(story: Story) -> None:
+    """Chapter 5: fresh data lands on main without a push run; the weekly schedule retrains it, holds
+    deployment (the commit's dvc.lock does not describe the new model) and hands the run to the
+    retrained-model pull request, as mlops-train's steps do (docs/retrain.md)."""
+    say("5. Fresh data, the weekly schedule: mlops-train retrains and opens the retrained-model PR")
+    laptop = story.laptop
+    out(["git", "checkout", "-q", "main"], laptop)
+    # The working copy may still hold the less-data branch's rows: take main's data first.
+    out(["dvc", "checkout", "--quiet", "data/iris.csv.dvc"], laptop, "dvc checkout data/iris.csv")
+    csv = laptop / "data" / "iris.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    species: dict[str, list[str]] = {}
+    for row in lines[1:]:
+        species.setdefault(row.rstrip("\n").rsplit(",", 1)[-1], []).append(row)
+    fresh = [row for rows in species.values() for row in rows[-FRESH_PER_SPECIES:]]
+    csv.write_text("".join(lines) + "".join(fresh))
+    out(["dvc", "add", "--quiet", "data/iris.csv"], laptop, "dvc add data/iris.csv")
+    out([MLOPS, "push-runs"], laptop, "mlops-gitops push-runs (the new data)")
+    message = f"Refresh data/iris.csv: {len(fresh)} new flowers [skip ci]"
+    out(["git", "commit", "-qam", message], laptop)
+    out(["git", "push", "-q", "origin", "main"], laptop, "git push origin main")
+    print(
+        f"    {len(fresh)} flowers of the same distribution appended ({FRESH_PER_SPECIES} per species),"
+        f" the data pushed,\n    and committed to main as {message!r}: `[skip ci]` starts no push run"
+    )
+
+    say("   Monday 03:00 UTC, the `schedule` event: mlops-train in a fresh runner reproduces every pipeline")
+    ci = story.ci_clone("main", "schedule")
+    print(indent(out([MLOPS, "changed", "--all"], ci, "mlops-gitops changed --all")))
+    story.reproduce(ci, "schedule (fresh data)")
+    # "Is the model recorded in Git?": promotion reads the model's hash from the committed dvc.lock.
+    recorded, _ = run(["git", "diff", "--quiet", "--", LOCKS], ci, "git diff --quiet dvc.lock", ok=(0, 1))
+    if recorded == 0:
+        raise SystemExit(
+            "demo: the scheduled retrain left dvc.lock as committed; fresh data should change it"
+        )
+    print(indent(out(["git", "diff", "--stat", "--", LOCKS], ci)))
+    print(
+        "    dvc.lock differs from the commit's, so the commit does not describe the model just trained:"
+        "\n    mlops-train holds deployment and hands the run (already pushed) to the retrained-model job"
+    )
+    folder = story.work / "artifacts" / "mlops-retrain"
+    handed = hand_over(ci, folder, "schedule", RUN_URL.format(n=story.runs))
+    print(
+        f"    handed over in {folder.name}/: run.json, report.md, report.json, files/ ({', '.join(handed)})"
+    )
+    say("   The retrained-model job: `retrain-pr --from DIR` (printed by `--dry-run`; in CI it opens the PR)")
+    dry = [MLOPS, "retrain-pr", "--from", str(folder), "--dry-run"]
+    print(indent(out(dry, ci, "mlops-gitops retrain-pr --dry-run")))
+    print(
+        "    Merging it puts the schedule's dvc.lock on main: the push finds every stage in the run-cache"
+        "\n    the schedule pushed, trains nothing again, and mlops-deploy opens staging's deployment PR for"
+        "\n    the retrained model: it deploys without training a second time."
+    )
+
+
+LOCKS = ":(glob)**/dvc.lock"
+
+
+def hand_over(ci: Path, folder: Path, reason: str, run_url: str) -> list[str]:
+    """mlops-train's step "Hand the run to the retrained-model pull request": which run (run.json), the
+    report against the commit that was trained, and the files reproducing changed (returned)."""
+    (folder / "files").mkdir(parents=True)
+    sha = out(["git", "rev-parse", "HEAD"], ci).strip()
+    run_json = {"sha": sha, "reason": reason, "run_url": run_url}
+    (folder / "run.json").write_text(json.dumps(run_json) + "\n")
+    report = [MLOPS, "report", "--base", "HEAD", "--head", "workspace"]
+    report += ["--output", str(folder / "report.md"), "--json-output", str(folder / "report.json")]
+    # Exit 1 is a failed gate: the report is still written, and retrain-pr decides on it.
+    run(report, ci, "mlops-gitops report --base HEAD --head workspace", ok=(0, 1))
+    copied = []
+    for rel in filter(None, out(["git", "diff", "--name-only", "-z"], ci).split("\0")):
+        source = ci / rel
+        if source.is_file() and not source.is_symlink():
+            (folder / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, folder / "files" / rel)
+            copied.append(rel)
+    return copied
 
 
 ROLLOUT = """\
@@ -343,10 +468,10 @@ ANCHOR = "    # Only a model already running in staging"
 
 
 def rollout(ci: Path) -> None:
-    """Chapter 5: staging takes the model in steps of traffic (docs/rollout.md). What mlops-rollout
+    """Chapter 6: staging takes the model in steps of traffic (docs/rollout.md). What mlops-rollout
     would post is printed by ``rollout --dry-run``; merges are commits landed at a chosen time, and
     the prediction logs are drawn with a fixed seed."""
-    say("5. A rollout: staging takes the new model in steps of traffic, decided by its outcomes")
+    say("6. A rollout: staging takes the new model in steps of traffic, decided by its outcomes")
     manifest = ci / MANIFEST_FILE
     text = manifest.read_text()
     if ANCHOR not in text:
