@@ -83,13 +83,11 @@ def resolve_revision(name: str, cwd: Path) -> Revision:
     """Resolve ``name`` to a commit, or explain how to fetch it (shallow clones miss the base)."""
     if name == WORKSPACE:
         return Revision(WORKSPACE, None)
-    # The commit and its subject in one process; git's own errors are told apart below.
-    found = git.run(
-        ["log", "-1", "--format=%H%x00%s", "--end-of-options", f"{name}^{{commit}}", "--"], cwd, check=False
-    )
-    sha, sep, subject = found.decode("utf-8", "replace").strip().partition("\0")
-    if sep and len(sha) >= 40:
-        return Revision(name, sha, subject.strip())
+    # The commit and its subject from the command's one `git cat-file --batch` (a process less per
+    # revision); git's own errors are told apart below, on the slow path.
+    found = CatFile.of(cwd).commit(name) if "\n" not in name else None
+    if found is not None:
+        return Revision(name, *found)
     resolved = git.resolve(name, cwd)
     if resolved is None:
         if _is_shallow(cwd):
@@ -184,6 +182,23 @@ class CatFile:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
+    def commit(self, name: str) -> tuple[str, str] | None:
+        """The commit ``name`` resolves to and its subject (``git log --format=%s``: the message's
+        first paragraph on one line), or None when it names no commit."""
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(name.encode() + b"^{commit}\n")
+            stdin.flush()
+            oid, kind, body = _read_answer(stdout)
+        except (OSError, ValueError) as exc:
+            CatFile.close_all()
+            raise UsageError(f"git cat-file --batch stopped: {exc}") from None
+        if kind != "commit" or body is None:
+            return None
+        _headers, _, message = body.decode("utf-8", "replace").partition("\n\n")
+        return oid, _subject(message)
+
     def objects(self, specs: list[str]) -> list[Object]:
         stdin, stdout = self.proc.stdin, self.proc.stdout
         assert stdin is not None and stdout is not None
@@ -203,6 +218,19 @@ class CatFile:
 atexit.register(CatFile.close_all)
 
 
+def _subject(message: str) -> str:
+    """``git log --format=%s`` of a commit message, stripped: its first paragraph (blank lines before
+    it skipped) on one line, each line's trailing blanks dropped (git's blanks: space, tab, CR)."""
+    lines = [line.rstrip(" \t\r") for line in message.split("\n")]
+    first = next((i for i, line in enumerate(lines) if line), len(lines))
+    paragraph = []
+    for line in lines[first:]:
+        if not line:
+            break
+        paragraph.append(line)
+    return " ".join(paragraph).strip()
+
+
 def _chunks(specs: list[str], size: int) -> Iterable[list[str]]:
     chunk: list[str] = []
     length = 0
@@ -218,6 +246,13 @@ def _chunks(specs: list[str], size: int) -> Iterable[list[str]]:
 
 
 def _answer(stdout: IO[bytes]) -> Object:
+    """One answer of ``git cat-file --batch`` as an object at a path."""
+    _oid, kind, body = _read_answer(stdout)
+    # A tree or commit at that path: its body is skipped, it is no file.
+    return kind, body if kind == BLOB else None
+
+
+def _read_answer(stdout: IO[bytes]) -> tuple[str, str, bytes | None]:
     """One answer of ``git cat-file --batch``: ``<oid> <type> <size>`` and the body, or
     ``<request> missing`` (the request may hold spaces: a path)."""
     header = stdout.readline()
@@ -225,14 +260,12 @@ def _answer(stdout: IO[bytes]) -> Object:
         raise ValueError("no answer")
     header = header[:-1]
     if header.endswith((b" missing", b" ambiguous")):
-        return MISSING, None
-    _oid, kind, size = header.rsplit(b" ", 2)
+        return "", MISSING, None
+    oid, kind, size = header.rsplit(b" ", 2)
     body = stdout.read(int(size) + 1)
     if len(body) != int(size) + 1:
         raise ValueError("a short answer")
-    name = kind.decode("ascii", "replace")
-    # A tree or commit at that path: its body is skipped, it is no file.
-    return name, body[:-1] if name == BLOB else None
+    return oid.decode("ascii", "replace"), kind.decode("ascii", "replace"), body[:-1]
 
 
 class Reader:

@@ -1,13 +1,27 @@
 """metrics.collect.CatFile: the one ``git cat-file --batch`` a command keeps open answers as a new
-process would, whatever happened to the repository since it started."""
+process would, whatever happened to the repository since it started; revisions resolve through it
+to the commit and subject ``git log`` gives."""
 
 from __future__ import annotations
 
 import shutil
 
+import pytest
 from conftest import GitRepo
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mlops_gitops.metrics.collect import BLOB, MISSING, TREE, CatFile, cat_files, cat_objects
+from mlops_gitops.errors import UsageError
+from mlops_gitops.metrics.collect import (
+    BLOB,
+    MISSING,
+    TREE,
+    CatFile,
+    Revision,
+    cat_files,
+    cat_objects,
+    resolve_revision,
+)
 
 
 def test_answers_blobs_folders_missing_paths_and_later_commits(repo: GitRepo) -> None:
@@ -59,3 +73,33 @@ def test_a_stopped_process_is_replaced(repo: GitRepo) -> None:
     assert CatFile.of(repo.path) is not stopped
     CatFile.close_all()
     assert cat_files(repo.path, [f"{sha}:a.txt"]) == [b"a"]
+
+
+def _git_says(repo: GitRepo, name: str) -> tuple[str, str]:
+    sha, _, subject = repo.git("log", "-1", "--format=%H%x00%s", f"{name}^{{commit}}", "--").partition("\0")
+    return sha, subject
+
+
+def test_revisions_resolve_through_the_batch_as_git_log_names_them(repo: GitRepo) -> None:
+    first = repo.commit(
+        {"dir/a.txt": "1"}, "Train with C 1.0\nwrapped title line\n\nThe body, not the subject."
+    )
+    repo.commit({"dir/a.txt": "2"}, "  Ünïcode subject: 🚀  ")
+    repo.git("tag", "-a", "v1", "-m", "an annotated tag peels to its commit", first)
+    for name in ("HEAD", "main", "HEAD~1", first[:10], "v1"):
+        sha, subject = _git_says(repo, name)
+        assert resolve_revision(name, repo.path) == Revision(name, sha, subject.strip())
+    with pytest.raises(UsageError, match="unknown revision 'nope'"):
+        resolve_revision("nope", repo.path)
+    with pytest.raises(UsageError, match="unknown revision"):
+        resolve_revision("HEAD:dir", repo.path)  # a tree names no commit
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0\r"), min_size=1))
+def test_any_message_gives_git_logs_subject(repo: GitRepo, message: str) -> None:
+    if not message.strip():
+        return  # git refuses an empty message
+    repo.git("commit", "-q", "--allow-empty", "--cleanup=strip", "-m", message)
+    # What report showed before (`git log --format=%s`, stripped).
+    assert resolve_revision("HEAD", repo.path).subject == _git_says(repo, "HEAD")[1].strip()
