@@ -13,7 +13,7 @@ import contextlib
 import os
 import posixpath
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, ClassVar
@@ -199,23 +199,72 @@ class CatFile:
         _headers, _, message = body.decode("utf-8", "replace").partition("\n\n")
         return oid, _subject(message)
 
-    def objects(self, specs: list[str]) -> list[Object]:
+    def raw(self, specs: list[str]) -> list[tuple[str, str, bytes | None]]:
+        """(oid, kind, body) of each object ``specs`` name: any kind, with its body."""
         stdin, stdout = self.proc.stdin, self.proc.stdout
         assert stdin is not None and stdout is not None
-        out: list[Object] = []
+        out: list[tuple[str, str, bytes | None]] = []
         try:
             for chunk in _chunks(specs, self.CHUNK):
                 # A chunk fits in the pipe, so writing it never waits for git to be read from.
                 stdin.write(b"".join(s.encode() + b"\n" for s in chunk))
                 stdin.flush()
-                out.extend(_answer(stdout) for _ in chunk)
+                out.extend(_read_answer(stdout) for _ in chunk)
         except (OSError, ValueError) as exc:
             CatFile.close_all()
             raise UsageError(f"git cat-file --batch stopped: {exc}") from None
         return out
 
+    def objects(self, specs: list[str]) -> list[Object]:
+        # A tree or commit at a path: its body is dropped, it is no file.
+        return [(kind, body if kind == BLOB else None) for _oid, kind, body in self.raw(specs)]
+
 
 atexit.register(CatFile.close_all)
+
+
+def list_trees(top: Path, specs: Sequence[str]) -> list[list[str] | None]:
+    """What ``git ls-tree -r -z --name-only SPEC`` lists for each folder ``specs`` name (``REV:PATH``,
+    or ``REV^{tree}`` for the root): every path below it that is no folder, relative to it; None
+    where the spec names no folder. One request per tree level through the command's ``git cat-file
+    --batch``, each distinct tree read once: two commits share most of theirs, so listing both costs
+    about what listing one does, and no process is started."""
+    batch = CatFile.of(top)
+    roots = batch.raw(list(specs)) if specs else []
+    entries: dict[str, list[tuple[str, bool, str]]] = {}  # tree oid -> (name, is a tree, oid)
+    todo = {oid: body for oid, kind, body in roots if kind == TREE and body is not None}
+    while todo:
+        for oid, body in todo.items():
+            entries[oid] = _tree_entries(body, len(oid) // 2)
+        wanted = {child for oid in todo for _n, is_tree, child in entries[oid] if is_tree} - entries.keys()
+        found = batch.raw(sorted(wanted))
+        todo = {oid: body for oid, kind, body in found if kind == TREE and body is not None}
+    return [_paths(oid, entries) if kind == TREE else None for oid, kind, _body in roots]
+
+
+def _tree_entries(body: bytes, size: int) -> list[tuple[str, bool, str]]:
+    """A tree object's entries: ``MODE NAME\\0`` then the binary object id of ``size`` bytes."""
+    out, at = [], 0
+    while at < len(body):
+        space = body.index(b" ", at)
+        nul = body.index(b"\0", space)
+        mode, name = body[at:space], body[space + 1 : nul].decode("utf-8", "replace")
+        out.append((name, mode == b"40000", body[nul + 1 : nul + 1 + size].hex()))
+        at = nul + 1 + size
+    return out
+
+
+def _paths(root: str, entries: Mapping[str, list[tuple[str, bool, str]]]) -> list[str]:
+    out: list[str] = []
+    stack = [("", root)]
+    while stack:
+        prefix, oid = stack.pop()
+        for name, is_tree, child in entries.get(oid, ()):
+            if is_tree:
+                stack.append((f"{prefix}{name}/", child))
+            else:
+                out.append(prefix + name)
+    return out
 
 
 def _subject(message: str) -> str:
@@ -243,13 +292,6 @@ def _chunks(specs: list[str], size: int) -> Iterable[list[str]]:
         length += request
     if chunk:
         yield chunk
-
-
-def _answer(stdout: IO[bytes]) -> Object:
-    """One answer of ``git cat-file --batch`` as an object at a path."""
-    _oid, kind, body = _read_answer(stdout)
-    # A tree or commit at that path: its body is skipped, it is no file.
-    return kind, body if kind == BLOB else None
 
 
 def _read_answer(stdout: IO[bytes]) -> tuple[str, str, bytes | None]:

@@ -30,10 +30,9 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from mlops_gitops.adapters import git
 from mlops_gitops.adapters.datafiles import parse_file
 from mlops_gitops.errors import MetricsFileError
 from mlops_gitops.metrics import plotmatch as M
@@ -46,6 +45,7 @@ from mlops_gitops.metrics.collect import (
     Revision,
     cat_objects,
     layout_of,
+    list_trees,
     recorded,
     tracked_by,
 )
@@ -73,9 +73,10 @@ def revisions(project: Project, base: Revision, head: Revision) -> dict[str, M.R
     """What ``Repo.plots.show(revs=[base])`` and ``([head])`` collect, by DVC's revision name
     (the commit, or ``workspace``), base first; raises :class:`NeedsDvc` when only DVC can tell.
 
-    Git lists each commit once (``git ls-tree``); the files of both commits (those the fingerprint
-    reads, and the plot and dvc.lock files the work tree's facts name) are one batch of requests to
-    the command's ``git cat-file``, and a commit whose pipelines resolve differently one more."""
+    Everything goes through the command's one ``git cat-file``: both commits' folders are listed
+    together (a folder they share, once); their files (those the fingerprint reads, and the plot and
+    dvc.lock files the work tree's facts name) are one batch of requests, and a commit whose
+    pipelines resolve differently one more."""
     root = project.root
     if project.overrides:
         raise NeedsDvc("the root dvc.yaml is not written yet")
@@ -87,7 +88,7 @@ def revisions(project: Project, base: Revision, head: Revision) -> dict[str, M.R
     sides: dict[str, Revision] = {}
     for rev in (base, head):
         sides.setdefault(rev.sha or WORKSPACE, rev)
-    trees = {label: _files(project, reader, rev) for label, rev in sides.items()}
+    trees = _files(project, reader, sides)
     guess = [*sources_of(definitions(project.facts)), *_layout_files(project.facts)]
     fetch(
         [t for t in trees.values() if isinstance(t, RevisionTree)],
@@ -283,13 +284,15 @@ def _parts(path: str) -> list[str]:
 # --- a revision's files -----------------------------------------------------------------------------
 
 
-def listing(reader: Reader, sha: str) -> tuple[str, ...]:
-    """Every dvc.yaml and ``.dvc`` file at commit ``sha``, relative to the project, sorted (what
-    :func:`mlops_gitops.pipeline.fingerprint.listing` gives for the work tree)."""
-    raw = git.run(["ls-tree", "-r", "-z", "--name-only", "--full-tree", sha], reader.top)
-    prefix = f"{reader.prefix}/" if reader.prefix else ""
-    names = (n[len(prefix) :] for n in raw.decode("utf-8", "replace").split("\0") if n.startswith(prefix))
-    return tuple(sorted(n for n in names if n and (posixpath.basename(n) == DVC_FILE or n.endswith(".dvc"))))
+def listings(reader: Reader, shas: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every dvc.yaml and ``.dvc`` file at each commit of ``shas``, relative to the project, sorted
+    (what :func:`mlops_gitops.pipeline.fingerprint.listing` gives for the work tree); the commits'
+    trees read together, each shared folder once."""
+    specs = [f"{sha}:{reader.prefix}" if reader.prefix else f"{sha}^{{tree}}" for sha in shas]
+    return [
+        tuple(sorted(n for n in names or () if posixpath.basename(n) == DVC_FILE or n.endswith(".dvc")))
+        for names in list_trees(reader.top, specs)
+    ]
 
 
 class RevisionTree(fp.WorkTree):
@@ -349,10 +352,13 @@ class WorkspaceFiles:
 Files = RevisionTree | WorkspaceFiles
 
 
-def _files(project: Project, reader: Reader, rev: Revision) -> Files:
-    if rev.sha is None:
-        return WorkspaceFiles(project.root)
-    return RevisionTree(reader, rev, listing(reader, rev.sha))
+def _files(project: Project, reader: Reader, sides: Mapping[str, Revision]) -> dict[str, Files]:
+    commits = {label: rev.sha for label, rev in sides.items() if rev.sha is not None}
+    listed = dict(zip(commits, listings(reader, list(commits.values())), strict=True))
+    return {
+        label: RevisionTree(reader, rev, listed[label]) if rev.sha else WorkspaceFiles(project.root)
+        for label, rev in sides.items()
+    }
 
 
 def fetch(trees: Iterable[RevisionTree], paths: Callable[[RevisionTree], Iterable[str]]) -> None:

@@ -5,6 +5,8 @@ to the commit and subject ``git log`` gives."""
 from __future__ import annotations
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import GitRepo
@@ -20,6 +22,7 @@ from mlops_gitops.metrics.collect import (
     Revision,
     cat_files,
     cat_objects,
+    list_trees,
     resolve_revision,
 )
 
@@ -103,3 +106,55 @@ def test_any_message_gives_git_logs_subject(repo: GitRepo, message: str) -> None
     repo.git("commit", "-q", "--allow-empty", "--cleanup=strip", "-m", message)
     # What report showed before (`git log --format=%s`, stripped).
     assert resolve_revision("HEAD", repo.path).subject == _git_says(repo, "HEAD")[1].strip()
+
+
+def test_trees_list_as_git_ls_tree_does(repo: GitRepo) -> None:
+    files = {
+        "a.txt": "1",
+        "dvc.yaml": "stages: {}\n",
+        "sub/dvc.yaml": "stages: {}\n",
+        "sub/deep/er/x.dvc": "outs: []\n",
+        "sub/with space/ü.txt": "2",
+        "other/a.txt": "3",
+    }
+    first = repo.commit(files, "first")
+    second = repo.commit({"sub/new.txt": "4", "other/a.txt": "changed"}, "second")
+    (repo.path / "link").symlink_to("a.txt")
+    third = repo.commit({}, "a symlink is listed, as ls-tree lists it")
+
+    def ls_tree(spec: str) -> list[str]:
+        return sorted(filter(None, repo.git("ls-tree", "-r", "-z", "--name-only", spec).split("\0")))
+
+    specs = [f"{rev}^{{tree}}" for rev in (first, second, third)] + [f"{second}:sub", f"{first}:a.txt"]
+    listed = list_trees(repo.path, [*specs, f"{first}:nope"])
+    assert [sorted(x) if x is not None else None for x in listed] == [
+        *(ls_tree(spec) for spec in specs[:4]),
+        None,  # a file is no folder
+        None,  # nor is a missing path
+    ]
+    assert list_trees(repo.path, []) == []
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["a", "b", "dvc.yaml", "x.dvc", "é", "c d"]), min_size=1, max_size=4),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_any_tree_lists_as_git_ls_tree_does(repo: GitRepo, paths: list[list[str]]) -> None:
+    repo = GitRepo(Path(tempfile.mkdtemp(dir=repo.path.parent)))  # a repository of its own per example
+    # A name may be both a file and a folder across paths: the first written wins, as on disk.
+    wrote: set[str] = set()
+    for parts in paths:
+        rel = "/".join(parts)
+        prefixes = {"/".join(parts[:i]) for i in range(1, len(parts))}
+        if rel in wrote or prefixes & wrote or any(w.startswith(rel + "/") for w in wrote):
+            continue
+        repo.write(rel, rel)
+        wrote.add(rel)
+    sha = repo.commit({}, "tree")
+    expected = sorted(filter(None, repo.git("ls-tree", "-r", "-z", "--name-only", sha).split("\0")))
+    (listed,) = list_trees(repo.path, [f"{sha}^{{tree}}"])
+    assert sorted(listed or []) == expected

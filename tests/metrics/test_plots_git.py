@@ -338,7 +338,8 @@ def test_a_commit_taken_as_the_work_tree_fingerprints_as_it(shapes: tuple[GitRep
     project = project_of(repo)
     reader = Reader(repo.path)
     rev = resolve_revision(head, repo.path)
-    tree = plotgit.RevisionTree(reader, rev, plotgit.listing(reader, head))
+    (listed,) = plotgit.listings(reader, [head])
+    tree = plotgit.RevisionTree(reader, rev, listed)
     assert tree.listing == project.listed
     assert plotgit._same_as_work_tree(project, tree)
     dvcfiles = [p for p in tree.listing if p.endswith("dvc.yaml")]
