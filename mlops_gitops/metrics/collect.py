@@ -223,6 +223,26 @@ class CatFile:
 atexit.register(CatFile.close_all)
 
 
+def first_parents(top: Path, sha: str, count: int) -> list[str]:
+    """``git log --first-parent -n COUNT --format=%H SHA``: the commit and its first parents, newest
+    first, read through the command's ``git cat-file`` (no process). The line ends where a parent is
+    not in the repository, as it does at a shallow clone's boundary."""
+    batch, at = CatFile.of(top), sha
+    found: list[str] = []
+    while len(found) < count:
+        ((oid, kind, body),) = batch.raw([at])
+        if kind != "commit" or body is None:
+            break
+        found.append(oid)
+        parent = next(
+            (line[7:] for line in body.split(b"\n\n", 1)[0].split(b"\n") if line.startswith(b"parent ")), None
+        )
+        if parent is None:
+            break
+        at = parent.decode("ascii", "replace")
+    return found
+
+
 def list_trees(top: Path, specs: Sequence[str]) -> list[list[str] | None]:
     """What ``git ls-tree -r -z --name-only SPEC`` lists for each folder ``specs`` name (``REV:PATH``,
     or ``REV^{tree}`` for the root): every path below it that is no folder, relative to it; None

@@ -9,12 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mlops_gitops.adapters import git
 from mlops_gitops.adapters.datafiles import parse_file
-from mlops_gitops.errors import MetricsFileError, UsageError
+from mlops_gitops.errors import MetricsFileError
 from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics import gates as G
-from mlops_gitops.metrics.collect import Reader, cat_files
+from mlops_gitops.metrics.collect import Reader, cat_files, first_parents
 from mlops_gitops.metrics.flatten import Scalar, flatten_metrics, number
 
 
@@ -57,9 +56,8 @@ def collect_history(
     history = History()
     if depth <= 0 or not wanted:
         return history
-    try:
-        shas = git.text(["log", "--first-parent", f"-n{depth}", "--format=%H", base_sha], reader.top).split()
-    except UsageError:
+    shas = first_parents(reader.top, base_sha, depth)
+    if not shas:
         return history
     shas.reverse()
     needed = list(dict.fromkeys(f for f, _ in wanted if f in files))

@@ -22,6 +22,7 @@ from mlops_gitops.metrics.collect import (
     Revision,
     cat_files,
     cat_objects,
+    first_parents,
     list_trees,
     resolve_revision,
 )
@@ -158,3 +159,22 @@ def test_any_tree_lists_as_git_ls_tree_does(repo: GitRepo, paths: list[list[str]
     expected = sorted(filter(None, repo.git("ls-tree", "-r", "-z", "--name-only", sha).split("\0")))
     (listed,) = list_trees(repo.path, [f"{sha}^{{tree}}"])
     assert sorted(listed or []) == expected
+
+
+def test_first_parents_are_git_logs(repo: GitRepo) -> None:
+    for i in range(4):
+        repo.commit({"a.txt": str(i)}, f"main {i}")
+    repo.git("checkout", "-q", "-b", "side", "HEAD~2")
+    repo.commit({"b.txt": "side"}, "side")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    head = repo.git("rev-parse", "HEAD")
+    for count in (1, 3, 20):
+        expected = repo.git("log", "--first-parent", f"-n{count}", "--format=%H", head).split()
+        assert first_parents(repo.path, head, count) == expected
+    assert first_parents(repo.path, "0" * 40, 5) == []
+    # A shallow clone's line ends at its boundary, as git log's does.
+    shallow = repo.path.parent / "shallow"
+    repo.git("clone", "-q", "--depth", "2", f"file://{repo.path}", str(shallow))
+    expected = repo.git("-C", str(shallow), "log", "--first-parent", "-n20", "--format=%H").split()
+    assert first_parents(shallow, head, 20) == expected and len(expected) == 2
