@@ -199,3 +199,30 @@ def test_the_dvc_set_installs_and_reads_as_one_command(capsys: pytest.CaptureFix
         str(locks.lock_path(("data", "dvc"))),
         str(locks.lock_path(("dvc", "github"))),
     ]
+
+
+def test_the_checks_set_is_the_data_dvc_lock_without_scipy(capsys: pytest.CaptureFixture[str]) -> None:
+    """A training job that validates data, and a rollout's look, install data-dvc.txt without SciPy
+    (only the drift statistics use it): every other block as it is, and all that pyproject's checks
+    and dvc extras need."""
+    found = locks.blocks(locks.lock_text(("checks", "dvc")))
+    full = locks.blocks(locks.lock_text(("data", "dvc")))
+    assert set(full) - set(found) == {"scipy"}
+    assert all(full[name] == block for name, block in found.items())
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(locks.__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    extras = pyproject["optional-dependencies"]
+    assert {Requirement(r).name for r in extras["checks"]} < {Requirement(r).name for r in extras["data"]}
+    declared = [Requirement(r) for r in [*pyproject["dependencies"], *extras["checks"], *extras["dvc"]]]
+    needed = closure([r.name for r in declared if r.marker is None or r.marker.evaluate({"extra": ""})])
+    assert not needed - set(found), f"the checks set lacks {sorted(needed - set(found))}"
+    assert "scipy" not in needed, "nothing the checks and dvc extras pull in needs SciPy"
+    assert locks.main(["path", "checks", "dvc"]) == 0
+    assert capsys.readouterr().out.split() == [str(locks.lock_path(("data", "dvc")))]
+    assert locks.main(["lock", "checks"]) == 2
+    assert "the locked sets are" in capsys.readouterr().err

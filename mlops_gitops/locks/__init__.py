@@ -17,7 +17,8 @@ platform), when releasing.
    environment, and none is overridden here.
 
 ``dvc`` alone has no file: it is the blocks ``data-dvc.txt`` and ``dvc-github.txt`` share (``DERIVED``),
-what a training job without data checks installs.
+what a training job without data checks installs. Nor has ``checks dvc``, what a training job with
+data checks and a rollout's look install: ``data-dvc.txt`` without SciPy (``REDUCED``).
 
 A lock without a uv block is installed by pip alone, as before uv was locked (step 2 is then
 ``python -m pip install --require-hashes --no-deps --no-build-isolation -r <lock>``).
@@ -78,6 +79,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 EXTRAS = ("data", "dvc", "github")
+# Extras that are a part of one of EXTRAS (pyproject.toml): ``checks`` is ``data`` without SciPy, which
+# only the drift statistics use (validate-data and a rollout's outcomes read data with pyarrow and
+# NumPy alone).
+PARTS = ("checks",)
 # The extras sets the generated jobs install (render/workflows.py): one lock each.
 LOCKED: tuple[tuple[str, ...], ...] = ((), ("github",), ("dvc", "github"), ("data", "dvc"), EXTRAS)
 # Extras sets installed from the blocks two shipped locks share, with no file of their own: the dvc
@@ -86,6 +91,12 @@ LOCKED: tuple[tuple[str, ...], ...] = ((), ("github",), ("dvc", "github"), ("dat
 # has one version, and what they share is the core and DVC's tree; the blocks are data-dvc.txt's.
 DERIVED: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {
     ("dvc",): (("data", "dvc"), ("dvc", "github")),
+}
+# Extras sets installed from one shipped lock less some packages (nothing else in it depends on them):
+# checks and dvc, what a training job that validates data installs, is data-dvc.txt without SciPy,
+# 1,800 files and 125 MB it would unpack or restore for nothing.
+REDUCED: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("checks", "dvc"): (("data", "dvc"), ("scipy",)),
 }
 # Installed first from the same lock by pip, wheels only: uv, which installs the rest, and the one build
 # backend the sdist-only packages of the DVC tree need (hydra-core's antlr4 runtime), so they build
@@ -127,9 +138,9 @@ def remote_plugin(url: str) -> str | None:
 def lock_name(extras: Iterable[str]) -> str:
     """``core`` for no extras, else the sorted extras joined by ``-`` (``dvc-github``)."""
     chosen = sorted(set(extras))
-    unknown = [e for e in chosen if e not in EXTRAS]
+    unknown = [e for e in chosen if e not in EXTRAS + PARTS]
     if unknown:
-        raise ValueError(f"unknown extra {unknown[0]!r}: choose from {', '.join(EXTRAS)}")
+        raise ValueError(f"unknown extra {unknown[0]!r}: choose from {', '.join(EXTRAS + PARTS)}")
     return "-".join(chosen) or "core"
 
 
@@ -185,14 +196,23 @@ def lock_text(extras: Iterable[str], remotes: Iterable[str] = ()) -> str:
     if keys and "dvc" not in chosen:
         raise ValueError("--remote needs the dvc extra (a remote plugin is a DVC plugin)")
     name = lock_name(chosen)
-    derived = DERIVED.get(tuple(sorted(set(chosen))))
+    key = tuple(sorted(set(chosen)))
+    derived, reduced = DERIVED.get(key), REDUCED.get(key)
     if derived is not None:
         text = shared(*(_read(f"{lock_name(e)}.txt") for e in derived))
+    elif reduced is not None:
+        source, left_out = reduced
+        kept = {
+            n: block for n, block in blocks(_read(f"{lock_name(source)}.txt")).items() if n not in left_out
+        }
+        text = "\n".join(kept.values()) + "\n"
     elif name in {lock_name(e) for e in LOCKED}:
         text = _read(f"{name}.txt")
     else:
-        locked = ", ".join([*(lock_name(e) for e in LOCKED), *(lock_name(e) for e in DERIVED)])
-        raise ValueError(f"no lock for the extras {name}: the locked sets are {locked}")
+        made = [*LOCKED, *DERIVED, *REDUCED]
+        raise ValueError(
+            f"no lock for the extras {name}: the locked sets are {', '.join(map(lock_name, made))}"
+        )
     if not keys:
         return text
     return merge(text, [_read("plugins", f"{k}.txt") for k in keys])
@@ -471,7 +491,8 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"mlops_gitops.locks: {exc}", file=sys.stderr)
         return 2
-    derived = DERIVED.get(tuple(sorted(set(extras))))
+    key = tuple(sorted(set(extras)))
+    derived = DERIVED.get(key) or ((REDUCED[key][0],) if key in REDUCED else None)
     if argv[0] == "path":
         for source in [lock_path(e) for e in derived] if derived else [lock]:
             print(source)

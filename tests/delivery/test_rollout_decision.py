@@ -20,6 +20,7 @@ from scipy import integrate, stats
 from mlops_gitops.delivery.rollout.arms import ArmStats, MetricOutcomes, Units
 from mlops_gitops.delivery.rollout.decision import (
     MIXING_SD,
+    SRM_MIN_EXPECTED,
     SRM_P,
     Decision,
     Step,
@@ -151,6 +152,21 @@ def test_sample_ratio_p_value_is_scipys_chi_square_goodness_of_fit() -> None:
         scipy_p = stats.chisquare([control, candidate], [total * (1 - share), total * share]).pvalue
         assert sample_ratio(Units(control, candidate), share).p_value == pytest.approx(scipy_p, rel=1e-10)
     assert sample_ratio(Units(150, 4), 0.05).p_value is None  # 7.7 expected candidate units: too few to test
+
+
+@given(
+    st.integers(min_value=0, max_value=2_000_000),
+    st.integers(min_value=0, max_value=2_000_000),
+    st.floats(min_value=0.01, max_value=0.99),
+)
+def test_any_split_gives_scipys_chi_square_p_value(control: int, candidate: int, share: float) -> None:
+    total = control + candidate
+    found = sample_ratio(Units(control, candidate), share).p_value
+    if min(total * (1 - share), total * share) < SRM_MIN_EXPECTED:
+        assert found is None
+        return
+    scipy_p = float(stats.chisquare([control, candidate], [total * (1 - share), total * share]).pvalue)
+    assert found == pytest.approx(scipy_p, rel=1e-9, abs=1e-300)
 
 
 # --- Properties ------------------------------------------------------------------------------------

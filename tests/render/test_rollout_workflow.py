@@ -103,6 +103,8 @@ def test_one_job_looks_read_only_and_a_minimal_one_acts() -> None:
     assert act["needs"] == "measure"
     runs = [step.get("run", "") for step in measure["steps"]]
     assert any("rollout --measure-only --output" in r for r in runs)
+    # It reads logs with pyarrow and NumPy; the decision needs no SciPy (the checks extra).
+    assert any("-m mlops_gitops.locks install checks dvc" in r for r in runs)
     assert measure["steps"][0]["with"]["fetch-depth"] == 0  # the step's start is in the history
     # The acting jobs check out only the manifest and the deployment files, with their history, and
     # install the tool with PyGithub only.

@@ -256,8 +256,8 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     tool_python = next(s for s in steps(check) if s.get("id") == "mlops-python")
     assert tool_python["with"]["python-version"] == TOOL_PYTHON
     trainer = next(s for s in steps(train) if s.get("name", "").startswith("Install mlops-gitops"))
-    # pyarrow, NumPy and SciPy (the data extra) only where data is validated.
-    locked = "data dvc" if manifest.data_checks else "dvc"
+    # pyarrow and NumPy (the checks extra: the data extra without SciPy) only where data is validated.
+    locked = "checks dvc" if manifest.data_checks else "dvc"
     assert f"{tool} -m mlops_gitops.locks install {locked}" in commands(trainer["run"])
     assert_tool_cache(steps(train), trainer, locked)
     assert 'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/dvc" "$RUNNER_TEMP/mlops-gitops-bin/"' in commands(
