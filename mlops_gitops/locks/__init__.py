@@ -491,8 +491,8 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"mlops_gitops.locks: {exc}", file=sys.stderr)
         return 2
-    key = tuple(sorted(set(extras)))
-    derived = DERIVED.get(key) or ((REDUCED[key][0],) if key in REDUCED else None)
+    chosen = tuple(sorted(set(extras)))
+    derived = DERIVED.get(chosen) or ((REDUCED[chosen][0],) if chosen in REDUCED else None)
     if argv[0] == "path":
         for source in [lock_path(e) for e in derived] if derived else [lock]:
             print(source)
