@@ -42,8 +42,9 @@ from tests.actrunner import (  # noqa: E402
     VENV_BIN,
     act,
     checkout,
-    git,
     isolated_env,
+    open_pull_request,
+    publish_adoption,
     pull_request_event,
     run,
     tool_wheelhouse,
@@ -107,20 +108,8 @@ def adopt(root: Path, wheelhouse: Path, checks: bool) -> tuple[Path, str, str]:
         manifest = dev / "mlops.yaml"
         manifest.write_text(manifest.read_text().replace("data:\n", "data:\n" + CHECKS, 1))
         run([str(tool_bin / "mlops-gitops"), "generate"], dev)
-    run(["dvc", "repro", "-q", "pipelines/dvc.yaml"], dev)
-    run(["dvc", "push", "-q", "--run-cache"], dev)
-    git(dev, "add", "-A")
-    base = repos.commit(dev, "Adopt mlops-gitops")
-    origin = root / "origin.git"
-    run(["git", "init", "-q", "--bare", str(origin)], root)
-    git(dev, "remote", "add", "origin", str(origin))
-    git(dev, "push", "-q", "origin", "main")
-    git(dev, "checkout", "-qb", "tune")
-    params = dev / "params.yaml"
-    params.write_text(params.read_text().replace("lr: 0.5", "lr: 0.4"))
-    git(dev, "add", "-A")
-    head = repos.commit(dev, "Tune the learning rate")
-    git(dev, "push", "-q", "origin", "HEAD:refs/heads/tune")
+    origin = publish_adoption(dev, root)
+    base, head = open_pull_request(dev)
     return origin, base, head
 
 

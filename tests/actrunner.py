@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_gitops.render.actions import ACTIONS
+from tests import repos
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 VENV_BIN = Path(sys.executable).parent
@@ -97,6 +98,34 @@ def make_example(repo: Path, remote_dir: Path, branch: str = "main") -> Path:
     add_data_remote(repo, remote_dir)
     run([str(VENV_BIN / "mlops-gitops"), "generate"], repo)
     return repo
+
+
+def publish_adoption(dev: Path, root: Path) -> Path:
+    """``dev``, tests/repos.py's subfolder pipeline adopted by mlops-gitops, reproduced, its DVC cache
+    and run-cache pushed to its remote, committed, and pushed as ``main`` to a new bare repository
+    ``root/origin.git``, which is returned."""
+    run(["dvc", "repro", "-q", "pipelines/dvc.yaml"], dev)
+    run(["dvc", "push", "-q", "--run-cache"], dev)
+    git(dev, "add", "-A")
+    repos.commit(dev, "Adopt mlops-gitops")
+    origin = root / "origin.git"
+    run(["git", "init", "-q", "--bare", str(origin)], root)
+    git(dev, "remote", "add", "origin", str(origin))
+    git(dev, "push", "-q", "origin", "main")
+    return origin
+
+
+def open_pull_request(dev: Path) -> tuple[str, str]:
+    """A pull request that retrains the subfolder pipeline in ``dev`` (see ``publish_adoption``): branch
+    ``tune`` lowers its learning rate, committed and pushed to ``origin``. Returns (base, head)."""
+    base = git(dev, "rev-parse", "HEAD")
+    git(dev, "checkout", "-qb", "tune")
+    params = dev / "params.yaml"
+    params.write_text(params.read_text().replace("lr: 0.5", "lr: 0.4"))
+    git(dev, "add", "-A")
+    head = repos.commit(dev, "Tune the learning rate")
+    git(dev, "push", "-q", "origin", "HEAD:refs/heads/tune")
+    return base, head
 
 
 # ------------------------------------------------------------------------------- tool installations

@@ -39,6 +39,8 @@ from tests.actrunner import (
     fail_without_act,
     git,
     isolated_env,
+    open_pull_request,
+    publish_adoption,
     pull_request_event,
     run,
 )
@@ -110,27 +112,9 @@ def adopt(root: Path, tool_bin: Path, tool_key: str | None = None) -> tuple[Path
     # container is checked above, and the repository the runs see declares everything else.
     manifest.write_text(text.replace(f"    container: {CONTAINER}\n", ""))
     run([str(tool_bin / "mlops-gitops"), "generate"], dev)
-    run(["dvc", "repro", "-q", "pipelines/dvc.yaml"], dev)
-    run(["dvc", "push", "-q", "--run-cache"], dev)
-    git(dev, "add", "-A")
-    repos.commit(dev, "Adopt mlops-gitops")
-    origin = root / "origin.git"
-    run(["git", "init", "-q", "--bare", str(origin)], root)
-    git(dev, "remote", "add", "origin", str(origin))
-    git(dev, "push", "-q", "origin", "main")
+    origin = publish_adoption(dev, root)
     (root / "init.log").write_text(adopted)
     return dev, origin
-
-
-def open_pull_request(dev: Path, origin: Path) -> tuple[str, str]:
-    base = git(dev, "rev-parse", "HEAD")
-    git(dev, "checkout", "-qb", "tune")
-    params = dev / "params.yaml"
-    params.write_text(params.read_text().replace("lr: 0.5", "lr: 0.4"))
-    git(dev, "add", "-A")
-    head = repos.commit(dev, "Tune the learning rate")
-    git(dev, "push", "-q", "origin", "HEAD:refs/heads/tune")
-    return base, head
 
 
 def run_pr(
@@ -239,7 +223,7 @@ def test_adopted_from_a_git_url_installs_that_commit_and_runs_green(
     assert "locks install dvc\n" in install_step(jobs["train"])["run"]
     assert "locks install github\n" in install_step(comment)["run"]
 
-    base, head = open_pull_request(dev, origin)
+    base, head = open_pull_request(dev)
     runner_bin = isolated_env(tmp_path / "runner-env")
     result, _ = run_pr(origin, base, head, tmp_path / "pr", runner_bin)
     assert_ran_green(result, runner_bin, location)
@@ -275,7 +259,7 @@ def test_tool_from_a_committed_wheel_and_the_dvc_cache_between_runs(
     jobs = workflow(dev, "mlops-pr.yml")["jobs"]
     assert install_requirement(jobs["train"]) == f"./wheels/{wheel.name}"
 
-    base, head = open_pull_request(dev, origin)
+    base, head = open_pull_request(dev)
     remote = root / "dvc-remote"
     runs = tmp_path / "runs"
 
