@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,19 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     path = tmp_path / "repo"
     path.mkdir()
     return GitRepo(path)
+
+
+def write_plot_stage(repo: GitRepo) -> None:
+    """A stage ``s`` whose output folder ``eval/`` holds the plot ``eval/p.csv``, made from params.yaml's
+    ``v`` (1 here): not reproduced, not committed."""
+    repo.write(
+        "make.py",
+        "import os; v = open('params.yaml').read().split(':')[1].strip(); os.makedirs('eval', exist_ok=True)\n"
+        "open('eval/p.csv', 'w').write(f'x,y\\n0,{v}\\n1,2\\n')\n",
+    )
+    repo.write(
+        "dvc.yaml",
+        f"stages:\n  s:\n    cmd: {sys.executable} make.py\n    deps: [make.py]\n    params: [v]\n"
+        "    outs: [eval]\nplots:\n  - eval/p.csv:\n      x: x\n      y: y\n",
+    )
+    repo.write("params.yaml", "v: 1\n")

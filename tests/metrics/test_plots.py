@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GitRepo
+from conftest import GitRepo, write_plot_stage
 
 from mlops_gitops.errors import YamlBombError
 from mlops_gitops.metrics.collect import Revision, resolve_revision
@@ -78,17 +78,7 @@ def test_sides_files_and_the_work_tree(repo: GitRepo) -> None:
 @pytest.mark.slow
 def test_a_plot_only_at_head_and_one_whose_cache_is_gone(repo: GitRepo) -> None:
     dvc(repo, "init", "-q")
-    repo.write(
-        "make.py",
-        "import os; v = open('params.yaml').read().split(':')[1].strip(); os.makedirs('eval', exist_ok=True)\n"
-        "open('eval/p.csv', 'w').write(f'x,y\\n0,{v}\\n1,2\\n')\n",
-    )
-    repo.write(
-        "dvc.yaml",
-        f"stages:\n  s:\n    cmd: {sys.executable} make.py\n    deps: [make.py]\n    params: [v]\n"
-        "    outs: [eval]\nplots:\n  - eval/p.csv:\n      x: x\n      y: y\n",
-    )
-    repo.write("params.yaml", "v: 1\n")
+    write_plot_stage(repo)
     dvc(repo, "repro", "-q")
     base = repo.commit(message="base")
     repo.write("params.yaml", "v: 3\n")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GitRepo
+from conftest import GitRepo, write_plot_stage
 
 from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.errors import YamlBombError
@@ -255,17 +255,7 @@ def test_a_commit_that_resolves_differently_is_read_from_its_record_or_by_dvc(re
 def test_what_only_dvc_can_tell_goes_to_dvc(repo: GitRepo) -> None:
     dvc(repo, "init", "-q")
     repo.write("mlops.yaml", GOVERNED)
-    repo.write(
-        "make.py",
-        "import os; v = open('params.yaml').read().split(':')[1].strip(); os.makedirs('eval', exist_ok=True)\n"
-        "open('eval/p.csv', 'w').write(f'x,y\\n0,{v}\\n1,2\\n')\n",
-    )
-    repo.write(
-        "dvc.yaml",
-        f"stages:\n  s:\n    cmd: {sys.executable} make.py\n    deps: [make.py]\n    params: [v]\n"
-        "    outs: [eval]\nplots:\n  - eval/p.csv:\n      x: x\n      y: y\n",
-    )
-    repo.write("params.yaml", "v: 1\n")
+    write_plot_stage(repo)
     first = repo.commit(message="before the first run: no dvc.lock, no plot data")
     dvc(repo, "repro", "-q")
     base = repo.commit(message="base")
