@@ -230,6 +230,28 @@ def installed_tool(bin_dir: Path) -> dict[str, Any]:
     return dict(json.loads(run([str(bin_dir / "python"), "-I", "-c", code], bin_dir)))
 
 
+def tool_files(site: Path) -> dict[str, str]:
+    """This checkout's package and its templates copied into ``site`` as an installation lays them out,
+    for a test to edit as a new release would; returns the environment that runs that copy
+    (``PYTHONPATH``), for ``generate_with``."""
+    from mlops_gitops.adapters.resources import PACKAGE_DIR, templates_dir
+
+    shutil.copytree(PACKAGE_DIR, site / "mlops_gitops", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(templates_dir(), site / "templates")
+    return {**os.environ, "PYTHONPATH": str(site)}
+
+
+def generate_with(env: dict[str, str], repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m mlops_gitops generate *args`` in ``repo``, in ``env`` (see ``tool_files``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_gitops", "generate", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
 # ------------------------------------------------------------------------------------------ events
 def _fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / "events" / name).read_text())

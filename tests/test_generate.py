@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from mlops_gitops.generation import checkcache
 from mlops_gitops.generation.generate import generate
 from mlops_gitops.pipeline import fingerprint
 from mlops_gitops.render.actions import ACTIONS, Action
+from tests.actrunner import generate_with, tool_files
 
 WORKFLOWS = ".github/workflows"
 
@@ -230,21 +232,7 @@ def test_check_notices_a_changed_tool_not_only_a_changed_manifest(tmp_path: Path
     """Bump a pinned action in the installed package's render code: the memo must not answer
     "current" from before; the workflows are stale."""
     site = tmp_path / "site"
-    shutil.copytree(
-        resources.PACKAGE_DIR, site / "mlops_gitops", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copytree(resources.templates_dir(), site / "templates")
-    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
-
-    def gen(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlops_gitops", "generate", *args],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-
+    gen = functools.partial(generate_with, tool_files(site), project)
     assert gen().returncode == 0
     assert gen("--check").stdout == "generated files are current\n"
     actions = site / "mlops_gitops" / "render" / "actions.py"

@@ -6,6 +6,7 @@ by `init --yes`, and the bundled example, whose manifest owns dvc.yaml)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 import shutil
@@ -24,6 +25,7 @@ from mlops_gitops.generation.generate import Generated, build_plan, generate
 from mlops_gitops.pipeline import fingerprint, record
 from mlops_gitops.pipeline.fingerprint import WorkTree
 from tests import repos
+from tests.actrunner import generate_with, tool_files
 
 WORKFLOWS = ".github/workflows"
 PR = f"{WORKFLOWS}/mlops-pr.yml"
@@ -281,19 +283,7 @@ def test_no_git_folder_takes_the_full_path(repo: Path, monkeypatch: pytest.Monke
 def test_a_version_change_of_the_tool_fails_the_check(tmp_path: Path, repo: Path) -> None:
     """The installed tool as files: generate with it, then bump its version (a new release)."""
     site = tmp_path / "site"
-    shutil.copytree(PACKAGE_DIR, site / "mlops_gitops", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(templates_dir(), site / "templates")
-    env = {**os.environ, "PYTHONPATH": str(site)}
-
-    def gen(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlops_gitops", "generate", *args],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-
+    gen = functools.partial(generate_with, tool_files(site), repo)
     assert gen().returncode == 0
     forget(repo)
     assert gen("--check").stdout == "generated files are current\n"
