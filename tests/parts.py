@@ -1,10 +1,11 @@
 """Typed manifest parts for unit tests, built the way the loader builds them (schema defaults applied),
-from keyword arguments shaped like the manifest's own keys."""
+from keyword arguments shaped like the manifest's own keys; and a small project with data checks on disk."""
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,25 @@ def project_of(manifest: Manifest, root: Path | None = None) -> Project:
 
 
 _PROJECTS: dict[str, Project] = {}
+
+
+# A manifest whose one stage trains on data/train.csv; the items of ``data.checks`` follow.
+DATA_CHECKS_MANIFEST = """\
+version: 1
+project: {name: demo}
+stages:
+  train: {cmd: python train.py, deps: [data/train.csv]}
+data:
+  checks:
+"""
+
+
+def data_checks_project(root: Path, checks: str, files: Mapping[str, str]) -> Path:
+    """``root`` as a project whose mlops.yaml (``DATA_CHECKS_MANIFEST``) declares the data ``checks``
+    (YAML items indented under ``data.checks``), with ``files`` (path under ``root``: text) beside it.
+    Returns the manifest's path."""
+    for rel, text in {"mlops.yaml": DATA_CHECKS_MANIFEST + checks, **files}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root / "mlops.yaml"

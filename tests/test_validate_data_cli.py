@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 
 from mlops_gitops.cli import main
+from tests.parts import data_checks_project
 
-MANIFEST = """\
-version: 1
-project: {name: demo}
-stages:
-  train: {cmd: python train.py, deps: [data/train.csv]}
-data:
-  checks:
+CHECKS = """\
     - path: data/train.csv
       min_rows: 2
       unique: [id]
@@ -33,11 +28,8 @@ data:
 
 
 def project(tmp_path: Path, train: str = "id,age,region\n1,30,eu\n2,40,us\n") -> Path:
-    (tmp_path / "data" / "events").mkdir(parents=True)
-    (tmp_path / "mlops.yaml").write_text(MANIFEST, encoding="utf-8")
-    (tmp_path / "data" / "train.csv").write_text(train, encoding="utf-8")
-    (tmp_path / "data" / "events" / "a.jsonl").write_text('{"kind": "click"}\n', encoding="utf-8")
-    (tmp_path / "data" / "events" / "b.jsonl").write_text('{"kind": "view"}\n', encoding="utf-8")
+    events = {"data/events/a.jsonl": '{"kind": "click"}\n', "data/events/b.jsonl": '{"kind": "view"}\n'}
+    data_checks_project(tmp_path, CHECKS, {"data/train.csv": train, **events})
     return tmp_path
 
 

@@ -10,14 +10,9 @@ import pytest
 
 from mlops_gitops.errors import UsageError
 from mlops_gitops.monitoring.validate import validate_data
+from tests.parts import data_checks_project
 
-MANIFEST = """\
-version: 1
-project: {name: demo}
-stages:
-  train: {cmd: python train.py, deps: [data/train.csv]}
-data:
-  checks:
+CHECKS = """\
     - path: data/train.csv
       columns:
         age: {type: int, min: 0, max: 120}
@@ -25,10 +20,7 @@ data:
 
 
 def project(tmp_path: Path, rows: str) -> str:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/train.csv").write_text("age\n" + rows)
-    (tmp_path / "mlops.yaml").write_text(MANIFEST)
-    return str(tmp_path / "mlops.yaml")
+    return str(data_checks_project(tmp_path, CHECKS, {"data/train.csv": "age\n" + rows}))
 
 
 def test_text_on_stdout_and_the_exit_code(tmp_path: Path) -> None:
