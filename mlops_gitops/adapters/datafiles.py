@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import posixpath
 from typing import Any
@@ -34,10 +36,10 @@ def parse_file(text: bytes, path: str, where: str) -> Any:
             raise MetricsFileError(f"{path}: invalid TOML at {where}: {exc}") from None
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    from mlops_gitops.adapters.yamlsafe import load_safe
-
     try:
-        return load_safe(decoded, path)
+        if len(decoded) > _MEMO_CHARS:
+            return _load_yaml(decoded, path)
+        return copy.deepcopy(_yaml(decoded, path))
     except YamlBombError as exc:
         # The guard's one line, told at which revision, as every other error here is.
         location, _, message = str(exc).partition(": ")
@@ -50,3 +52,19 @@ def parse_file(text: bytes, path: str, where: str) -> Any:
     except YAMLError as exc:
         first = str(exc).strip().splitlines()
         raise MetricsFileError(f"{path}: invalid YAML at {where}: {first[0] if first else 'error'}") from None
+
+
+_MEMO_CHARS = 1 << 20  # larger texts are parsed each time rather than kept
+
+
+@functools.lru_cache(maxsize=64)
+def _yaml(text: str, path: str) -> Any:
+    """One parse per text a command reads: a report reads params.yaml at the work tree, both
+    revisions and the plots, mostly the same bytes (callers get a copy: they may change it)."""
+    return _load_yaml(text, path)
+
+
+def _load_yaml(text: str, path: str) -> Any:
+    from mlops_gitops.adapters.yamlsafe import load_safe
+
+    return load_safe(text, path)

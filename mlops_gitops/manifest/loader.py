@@ -7,7 +7,6 @@ are collected before raising, so a user fixes the manifest in one pass.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
 import re
@@ -246,6 +245,8 @@ def describe(error: ValidationError, source: SourceMap, filename: str) -> list[P
         for key in error.instance:
             if key in allowed or not isinstance(node.get("additionalProperties"), bool):
                 continue
+            import difflib  # only on the path of an unknown key
+
             near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = (
                 f"; did you mean '{near[0]}'?"

@@ -8,7 +8,6 @@ through :class:`Findings`, which locates every problem at ``file:line:col``.
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -252,6 +251,8 @@ def environment_order(data: Data, found: Findings) -> None:
     for i, env in enumerate(envs):
         for j, dep in enumerate(env.get("after") or []):
             if dep not in names:
+                import difflib  # only for a name that is not there
+
                 near = difflib.get_close_matches(dep, names, n=1)
                 hint = f"; did you mean '{near[0]}'?" if near else ""
                 found.add(("deploy", "environments", i, "after", j), f"unknown environment '{dep}'{hint}")

@@ -106,6 +106,22 @@ class Comparison:
             if path in self.metrics_files
         ]
 
+    def unreadable_sides(self, files: list[str] | None = None) -> dict[str, list[str]]:
+        """Side -> the metrics files (of ``files``, else every compared one) that exist there but
+        could not be read: what :attr:`unreadable` counts against the verdict."""
+        wanted = self.metrics_files if files is None else files
+        out = {
+            side: [path for path in unread if path in wanted and path in self.metrics_files]
+            for side, unread in self.unavailable.items()
+        }
+        return {side: paths for side, paths in out.items() if paths}
+
+    def section_verdict(self, section: Section) -> str:
+        """A pipeline's verdict: its gates, and its metrics files that could not be read (as the
+        report's)."""
+        failing = section.verdict == "fail" or self.unreadable_sides(section.metrics_files)
+        return "fail" if failing else "pass"
+
     @property
     def failed(self) -> list[str]:
         """One description per failing gate check (``metrics.json: acc: 0.71 < min 0.8``), then per

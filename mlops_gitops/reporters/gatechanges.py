@@ -1,11 +1,10 @@
-"""The gate review of a report, in each format: whose gates decided the verdict (the base's manifest,
-or the head's with the one-sentence reason), what the pull request changes in them (``old -> new``),
-and what its own gates would say, labelled as not the verdict. Pure: a Comparison in, text or data
-out; :mod:`markdown`, :mod:`text` and :mod:`json` call it. Data: :mod:`mlops_gitops.metrics.gatediff`."""
+"""The gate review of a report, as Markdown and text: whose gates decided the verdict (the base's
+manifest, or the head's with the one-sentence reason), what the pull request changes in them
+(``old -> new``), and what its own gates would say, labelled as not the verdict. Pure: a Comparison in,
+text out; :mod:`markdown` and :mod:`text` call it (the JSON report's ``gate_source`` is in :mod:`json`,
+which imports no Markdown). Data: :mod:`mlops_gitops.metrics.gatediff`."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics.compare import Comparison, GateOutcome
@@ -150,50 +149,3 @@ def text_lines(comparison: Comparison) -> list[str]:
         lines.append(f"  {'ok  ' if outcome.passed else 'FAIL'}  {label(outcome.gate)}  {outcome.rule}")
         lines += [f"        {failure}" for failure in outcome.failures[:_MAX_REASONS]]
     return lines
-
-
-# --- JSON -------------------------------------------------------------------------------------------
-
-
-def _gate_data(gate: Gate) -> dict[str, Any]:
-    return {"metric": gate.metric, "file": gate.file, "pipeline": gate.pipeline, "rule": describe(gate)}
-
-
-def _field_data(change: FieldChange) -> dict[str, Any]:
-    return {"field": change.name, "old": change.old, "new": change.new, "effect": change.effect}
-
-
-def json_data(review: GateReview | None) -> dict[str, Any] | None:
-    """``gate_source`` of the JSON report: None when the caller chose the gates (``promote``)."""
-    if review is None:
-        return None
-    return {
-        "decided_by": review.decided_by,
-        "from_base": review.from_base,
-        "manifest": review.manifest,
-        "base_manifest": review.base_manifest,
-        "reason": review.reason,
-        "changed": review.changed,
-        "changes": [
-            {
-                "kind": c.kind,
-                "metric": c.gate.metric,
-                "old": _gate_data(c.old) if c.old else None,
-                "new": _gate_data(c.new) if c.new else None,
-                "fields": [_field_data(f) for f in c.fields],
-                "looser": c.looser,
-                "text": str(c),
-            }
-            for c in review.changes
-        ],
-        "metrics_files": (
-            {"old": list(review.metrics_files.old), "new": list(review.metrics_files.new)}
-            if review.metrics_files
-            else None
-        ),
-        "head_verdict": review.head_verdict,
-        "head_gates": [
-            {**_gate_data(g.gate), "passed": g.passed, "failures": [str(f) for f in g.failures]}
-            for g in review.head_gates
-        ],
-    }

@@ -13,13 +13,14 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from mlops_gitops.manifest.model import Gate
 from mlops_gitops.metrics.compare import Comparison, GateOutcome
 from mlops_gitops.metrics.flatten import dvc_diff
+from mlops_gitops.metrics.gatediff import FieldChange, GateReview
+from mlops_gitops.metrics.gates import describe
 
 
 def to_data(comparison: Comparison) -> dict[str, Any]:
-    from mlops_gitops.reporters.gatechanges import json_data  # whose gates decided, what changed
-    from mlops_gitops.reporters.markdown import section_verdict  # its gates and unreadable files
 
     metrics: dict[str, dict[str, Any]] = {f: {} for f in comparison.metrics_files}
     for row in comparison.rows:
@@ -51,7 +52,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "metrics_files": comparison.metrics_files,
         "from_dvc_cache": comparison.from_dvc,
         "gates": [_gate(g) for g in comparison.gates],
-        "gate_source": json_data(comparison.gate_review),
+        "gate_source": gate_source(comparison.gate_review),
         "metrics": metrics,
         "params": params,
         "lineage": asdict(comparison.lineage) if comparison.lineage else None,
@@ -63,7 +64,7 @@ def to_data(comparison: Comparison) -> dict[str, Any]:
         "pipelines": [
             {
                 "dvcfile": s.pipeline,
-                "verdict": section_verdict(comparison, s),
+                "verdict": comparison.section_verdict(s),
                 "metrics_files": s.metrics_files,
                 "gates": [_gate(g) for g in s.gates],
             }
@@ -100,3 +101,50 @@ def _gate(outcome: GateOutcome) -> dict[str, Any]:
 def render(comparison: Comparison) -> str:
     # No indent: the C encoder is ten times faster than the pure-Python one indent= selects.
     return json.dumps(to_data(comparison), ensure_ascii=False) + "\n"
+
+
+# --- gate_source: whose gates decided, and what this pull request changes in them --------------------
+
+
+def _gate_data(gate: Gate) -> dict[str, Any]:
+    return {"metric": gate.metric, "file": gate.file, "pipeline": gate.pipeline, "rule": describe(gate)}
+
+
+def _field_data(change: FieldChange) -> dict[str, Any]:
+    return {"field": change.name, "old": change.old, "new": change.new, "effect": change.effect}
+
+
+def gate_source(review: GateReview | None) -> dict[str, Any] | None:
+    """``gate_source`` of the JSON report: None when the caller chose the gates (``promote``)."""
+    if review is None:
+        return None
+    return {
+        "decided_by": review.decided_by,
+        "from_base": review.from_base,
+        "manifest": review.manifest,
+        "base_manifest": review.base_manifest,
+        "reason": review.reason,
+        "changed": review.changed,
+        "changes": [
+            {
+                "kind": c.kind,
+                "metric": c.gate.metric,
+                "old": _gate_data(c.old) if c.old else None,
+                "new": _gate_data(c.new) if c.new else None,
+                "fields": [_field_data(f) for f in c.fields],
+                "looser": c.looser,
+                "text": str(c),
+            }
+            for c in review.changes
+        ],
+        "metrics_files": (
+            {"old": list(review.metrics_files.old), "new": list(review.metrics_files.new)}
+            if review.metrics_files
+            else None
+        ),
+        "head_verdict": review.head_verdict,
+        "head_gates": [
+            {**_gate_data(g.gate), "passed": g.passed, "failures": [str(f) for f in g.failures]}
+            for g in review.head_gates
+        ],
+    }

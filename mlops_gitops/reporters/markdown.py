@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mlops_gitops.metrics.compare import Comparison, GateOutcome, Row, Section
+from mlops_gitops.metrics.compare import Comparison, GateOutcome, Row
 from mlops_gitops.metrics.flatten import Scalar, number
 from mlops_gitops.metrics.gates import fmt
 from mlops_gitops.names import GITHUB_BODY_LIMIT
@@ -177,7 +177,7 @@ def headline(comparison: Comparison) -> str:
         reasons.append(f"{failing} of {total} gate{'s' if total != 1 else ''} failed")
     if bad_data:
         reasons.append(f"{bad_data} data check{'s' if bad_data != 1 else ''} failed")
-    unread = unreadable_sides(comparison)
+    unread = comparison.unreadable_sides()
     if unread:
         n = sum(len(files) for files in unread.values())
         reasons.append(f"{n} metrics file{'s' if n != 1 else ''} unreadable at {' and '.join(unread)}")
@@ -191,24 +191,6 @@ def headline(comparison: Comparison) -> str:
     parts = ", ".join(f"{n:,} {status}" for status, n in counts.items())
     n = len(comparison.rows)
     return f"{verdict} · {n:,} metric{'s' if n != 1 else ''}{': ' + parts if parts else ''}"
-
-
-def unreadable_sides(comparison: Comparison, files: list[str] | None = None) -> dict[str, list[str]]:
-    """Side -> the metrics files (of ``files``, else every compared one) that exist there but could
-    not be read: what :attr:`Comparison.unreadable` counts against the verdict."""
-    wanted = comparison.metrics_files if files is None else files
-    out = {
-        side: [path for path in unread if path in wanted and path in comparison.metrics_files]
-        for side, unread in comparison.unavailable.items()
-    }
-    return {side: paths for side, paths in out.items() if paths}
-
-
-def section_verdict(comparison: Comparison, section: Section) -> str:
-    """A pipeline's verdict: its gates, and its metrics files that could not be read (as the report's)."""
-    return (
-        "fail" if section.verdict == "fail" or unreadable_sides(comparison, section.metrics_files) else "pass"
-    )
 
 
 def chart(title: str, labels: list[str], values: list[float]) -> str:
@@ -527,7 +509,7 @@ def parts_of(comparison: Comparison, note: str | None) -> list[Part]:
         in_sections = {id(g) for s in comparison.sections for g in s.gates}
         for section in comparison.sections:
             passed = sum(1 for g in section.gates if g.passed)
-            icon = "✅" if section_verdict(comparison, section) == "pass" else "❌"
+            icon = "✅" if comparison.section_verdict(section) == "pass" else "❌"
             summary = f"{passed} of {len(section.gates)} gates pass" if section.gates else "no gates"
             out.append(f"\n## {icon} {span(section.pipeline)}: {summary}\n")
             out.extend(gate_parts(section.gates, several, level="###"))

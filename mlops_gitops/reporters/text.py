@@ -88,10 +88,9 @@ def render(comparison: Comparison, color: bool) -> str:
     from mlops_gitops.reporters.gatechanges import text_lines  # whose gates decided, what changed
 
     lines += text_lines(comparison)
-    from mlops_gitops.reporters.markdown import section_verdict  # its gates and unreadable files
 
     for section in comparison.sections:
-        mark = section_verdict(comparison, section).upper()
+        mark = comparison.section_verdict(section).upper()
         if color:
             mark = click.style(mark, fg="green" if mark == "PASS" else "red", bold=True)
         lines.append(f"pipeline {section.pipeline}: {mark} ({len(section.gates)} gates)")

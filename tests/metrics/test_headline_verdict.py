@@ -93,7 +93,7 @@ def test_the_headline_mark_is_the_verdict(judged: tuple[Comparison, list[Section
     comparison.sections = sections
     for section in sections:
         unread = any(f in files for files in comparison.unavailable.values() for f in section.metrics_files)
-        assert markdown.section_verdict(comparison, section) == ("fail" if unread else section.verdict)
+        assert comparison.section_verdict(section) == ("fail" if unread else section.verdict)
 
 
 def test_no_gates_and_metrics_unreadable_at_base_is_a_fail_headline() -> None:
