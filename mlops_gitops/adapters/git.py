@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -22,8 +23,44 @@ def text(args: list[str], cwd: str | Path = ".") -> str:
     return run(args, cwd).decode("utf-8", "replace").strip()
 
 
+# What changes where git finds a repository: with any of these set, git is asked.
+_DISCOVERY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")
+
+
 def toplevel(cwd: str | Path = ".") -> Path | None:
-    """The work tree root, or None outside a repository."""
+    """The work tree root, or None outside a repository. The common case (the nearest folder above
+    holding a ``.git`` folder whose config sets no ``core.worktree``) is read from the disk, a
+    process less for every command; anything else (a ``.git`` file of a worktree or submodule, the
+    discovery variables) is git's answer."""
+    found = _toplevel_on_disk(Path(cwd))
+    return found if found is not None else _toplevel_by_git(cwd)
+
+
+def _toplevel_on_disk(cwd: Path) -> Path | None:
+    if any(name in os.environ for name in _DISCOVERY_ENV):
+        return None
+    try:
+        here = cwd.resolve()
+    except OSError:
+        return None
+    if ".git" in here.parts:
+        return None  # inside a .git folder: no work tree, git says so
+    for folder in (here, *here.parents):
+        dot = folder / ".git"
+        if dot.is_dir() and (dot / "HEAD").is_file():
+            try:
+                config = (dot / "config").read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return None
+            return None if "worktree" in config.lower() else folder
+        if dot.exists():
+            return None  # a .git file (worktree, submodule) or something odd: git knows
+        if (folder / "HEAD").is_file() and (folder / "objects").is_dir():
+            return None  # a bare repository (or a .git folder by another name): git knows
+    return None
+
+
+def _toplevel_by_git(cwd: str | Path) -> Path | None:
     proc = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True, check=False
     )
