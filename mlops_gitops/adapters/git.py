@@ -43,8 +43,8 @@ def _toplevel_on_disk(cwd: Path) -> Path | None:
         here = cwd.resolve()
     except OSError:
         return None
-    if ".git" in here.parts:
-        return None  # inside a .git folder: no work tree, git says so
+    if ".git" in here.parts or not here.is_dir():
+        return None  # inside a .git folder (no work tree), or no folder at all: as git says
     for folder in (here, *here.parents):
         dot = folder / ".git"
         if dot.is_dir() and (dot / "HEAD").is_file():

@@ -346,8 +346,9 @@ def test_a_file_in_another_repository_is_read_from_its_clone(fake: FakeGitHub, t
         look(root)
     with pytest.raises(UsageError, match=r"--checkout 'acme/gitops': expected OWNER/NAME=DIR"):
         look(root, checkouts=["acme/gitops"])
-    with pytest.raises(UsageError, match=r"not a Git clone"):
-        look(root, checkouts=[f"ACME/GitOps={tmp_path}"])
+    for not_a_clone in (tmp_path, root / "logs", tmp_path / "missing"):
+        with pytest.raises(UsageError, match=r"not the top folder of a Git clone"):
+            look(root, checkouts=[f"ACME/GitOps={not_a_clone}"])
 
     lines = look(root, checkouts=[f"ACME/GitOps={gitops}"])  # GitHub's names ignore case
     assert lines[0].startswith("production: rollback (worse): ")

@@ -192,9 +192,10 @@ def local(root: Checkouts, env: Environment, default_branch: str) -> Local:
                 f"deploy environment {env.name}: its file is in {env.repo}; pass --checkout "
                 f"{env.repo}=DIR, a clone of it with its full history (mlops-rollout checks it out)"
             )
-        top = git.toplevel(clone)
-        if top is None:
-            raise UsageError(f"--checkout {env.repo}={clone}: not a Git clone")
+        top = git.toplevel(clone) if clone.is_dir() else None
+        if top is None or top.resolve() != clone.resolve():
+            # Not the top of a clone (a folder inside this repository would find this one's top).
+            raise UsageError(f"--checkout {env.repo}={clone}: not the top folder of a Git clone")
     else:
         top = here
     rev = _tip(top, env, None if other else default_branch)
