@@ -309,16 +309,7 @@ def dry(manifest: Manifest, env: Environment, looked: Looked, root: Checkouts) -
         return ["# status comment:", body.status_body(where, looked.share, _now(), looked.evidence)]
     control = here.state.control or looked.control or ""
     change = _change(looked.action, here.text, here.places, here.state, control, env)
-    candidate = arm(looked.candidate or "", env, env.rollout, manifest.deploy.model.name)
-    title = plan.title(
-        change.move,
-        manifest.deploy.model.name,
-        env.name,
-        candidate.version,
-        change,
-        env.rollout.traffic.scale,
-    )
-    content = plan.content_hash(change.move, change.share_after, looked.candidate or "")
+    title, content = _titled(manifest, env, change, looked.candidate or "")
     diff = file_diff(here.text, change.text, env.file)
     return [diff.rstrip("\n"), f"# PR: {title}", body.move_body(where, change, content, looked.evidence)]
 
@@ -484,6 +475,17 @@ def _change(move: str, text: str, places: Slots, state: State, control: str, env
     return plan.rollback(text, places, state, control, env.file)
 
 
+def _titled(manifest: Manifest, env: Environment, change: plan.Change, candidate: str) -> tuple[str, str]:
+    """A move's pull-request title, and the content hash its body carries (see :mod:`plan`), for the
+    candidate's value ``candidate``: what the dry run prints is what the act job publishes."""
+    assert manifest.deploy is not None and env.rollout is not None
+    version = arm(candidate, env, env.rollout, manifest.deploy.model.name).version
+    title = plan.title(
+        change.move, manifest.deploy.model.name, env.name, version, change, env.rollout.traffic.scale
+    )
+    return title, plan.content_hash(change.move, change.share_after, candidate)
+
+
 def _publish(
     manifest: Manifest,
     env: Environment,
@@ -497,17 +499,8 @@ def _publish(
 ) -> None:
     from mlops_gitops.delivery.rollout.github import publish_move
 
-    assert manifest.deploy is not None and env.rollout is not None and state.candidate is not None
-    candidate = arm(state.candidate, env, env.rollout, manifest.deploy.model.name)
-    title = plan.title(
-        change.move,
-        manifest.deploy.model.name,
-        env.name,
-        candidate.version,
-        change,
-        env.rollout.traffic.scale,
-    )
-    content = plan.content_hash(change.move, change.share_after, state.candidate)
+    assert state.candidate is not None
+    title, content = _titled(manifest, env, change, state.candidate)
     if looked is None:
         import os
 
