@@ -224,8 +224,9 @@ def recorded_comment(report: str, sha: str) -> str:
     appended as :func:`~mlops_gitops.reporting.comment.post_report` appends a section, within GitHub's
     limit. For telling the story without GitHub (``make demo``); the tests pin it to what is posted."""
     from mlops_gitops.reporters.markdown import recording_note
+    from mlops_gitops.reporting.comment import with_section
 
-    return cap(recording_note(report).rstrip("\n") + "\n" + committed_note(sha))
+    return cap(with_section(recording_note(report), committed_note(sha)))
 
 
 class Recording:

@@ -145,10 +145,15 @@ def post_report(
             except GitHubError as exc:
                 record_error = str(exc)
                 extra = f"\n> [!WARNING]\n> mlops-gitops could not record this run: {text(record_error)}\n"
-            body = body.rstrip("\n") + "\n" + extra
+            body = with_section(body, extra)
         step.action = f"commenting on PR #{pr.number}"
         outcome = upsert(pr, body, marker, BotIdentity.from_env().login)
         return Posted(pr.number, outcome, record_error=record_error)
+
+
+def with_section(body: str, section: str) -> str:
+    """The report ``body`` with a section (recording the run) appended, as the comment carries it."""
+    return body.rstrip("\n") + "\n" + section
 
 
 @dataclass(frozen=True)
