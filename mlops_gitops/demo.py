@@ -152,10 +152,7 @@ class Story:
         from mlops_gitops.pipeline.lockfiles import read_run_files
 
         handed = self.work / "artifacts" / name
-        listed = out(["git", "ls-files", "-z", "--modified", "--others", "--exclude-standard"], ci)
-        for rel in filter(None, listed.split("\0")):
-            (handed / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ci / rel, handed / rel)
+        keep_changed(ci, ["ls-files", "-z", "--modified", "--others", "--exclude-standard"], handed)
         files = read_run_files(handed).files
         if not files:
             print("    the committed dvc.lock already records this run: nothing to commit")
@@ -436,12 +433,18 @@ def hand_over(ci: Path, folder: Path, reason: str, run_url: str) -> list[str]:
     report += ["--output", str(folder / "report.md"), "--json-output", str(folder / "report.json")]
     # Exit 1 is a failed gate: the report is still written, and retrain-pr decides on it.
     run(report, ci, "mlops-gitops report --base HEAD --head workspace", ok=(0, 1))
+    return keep_changed(ci, ["diff", "--name-only", "-z"], folder / "files")
+
+
+def keep_changed(ci: Path, listing: list[str], into: Path) -> list[str]:
+    """What the workflows' hand-over steps do: each regular file ``git LISTING`` names (no symlink,
+    nothing deleted) copied under ``into`` at its path; the paths copied."""
     copied = []
-    for rel in filter(None, out(["git", "diff", "--name-only", "-z"], ci).split("\0")):
+    for rel in filter(None, out(["git", *listing], ci).split("\0")):
         source = ci / rel
         if source.is_file() and not source.is_symlink():
-            (folder / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, folder / "files" / rel)
+            (into / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, into / rel)
             copied.append(rel)
     return copied
 
