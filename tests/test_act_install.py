@@ -177,6 +177,21 @@ def tool_record(result: ActRun) -> dict[str, Any]:
     return dict(json.loads(found.group(1)))
 
 
+def install_from_git(tool: Path, sha: str, tmp_path: Path) -> tuple[str, Path]:
+    """A developer's environment with mlops-gitops installed by pip from the Git repository ``tool``
+    at ``sha``, offline: the repository's location as pip records it, and the environment's bin."""
+    # With a host, as pip of any age parses it (a fresh venv's own pip may predate empty-host
+    # git+file:/// URLs); git clones file://localhost/ like file:///.
+    location = f"file://localhost{tool.as_posix()}"
+    dev_bin = isolated_env(tmp_path / "dev-env")
+    run(
+        [str(dev_bin / "python"), "-m", "pip", "install", "-q", f"mlops-gitops @ git+{location}@{sha}"],
+        tmp_path,
+        env=offline_env(),
+    )
+    return location, dev_bin
+
+
 def assert_ran_green(result: ActRun, runner_bin: Path, expected_url: str) -> None:
     """The run passed with the tool its own install step installed into its own environment
     (``expected_url``: what pip recorded, or its end for a path inside act's copy of the checkout),
@@ -200,16 +215,8 @@ def test_adopted_from_a_git_url_installs_that_commit_and_runs_green(
     tool_repository: tuple[Path, str], tmp_path: Path
 ) -> None:
     tool, sha = tool_repository
-    # With a host, as pip of any age parses it (a fresh venv's own pip may predate empty-host
-    # git+file:/// URLs); git clones file://localhost/ like file:///.
-    location = f"file://localhost{tool.as_posix()}"
+    location, dev_bin = install_from_git(tool, sha, tmp_path)
     url = f"git+{location}"
-    dev_bin = isolated_env(tmp_path / "dev-env")
-    run(
-        [str(dev_bin / "python"), "-m", "pip", "install", "-q", f"mlops-gitops @ {url}@{sha}"],
-        tmp_path,
-        env=offline_env(),
-    )
     dev, origin = adopt(tmp_path, dev_bin)
     # A file:// URL is on this machine only: init says so, and what to set.
     init_log = (tmp_path / "init.log").read_text()
@@ -321,13 +328,7 @@ def test_the_tools_packages_are_cached_between_runs_and_still_hash_checked(
     `generate --check` passes: the tool's record of where it came from (a Git commit) was kept. A
     cached uv wheel that is not the locked one stops the job before anything of it runs."""
     tool, sha = tool_repository
-    url = f"git+file://localhost{tool.as_posix()}"
-    dev_bin = isolated_env(tmp_path / "dev-env")
-    run(
-        [str(dev_bin / "python"), "-m", "pip", "install", "-q", f"mlops-gitops @ {url}@{sha}"],
-        tmp_path,
-        env=offline_env(),
-    )
+    _, dev_bin = install_from_git(tool, sha, tmp_path)
     dev, origin = adopt(tmp_path, dev_bin)
     jobs = workflow(dev, "mlops-pr.yml")["jobs"]
     names = [s.get("name", "") for s in jobs["check"]["steps"]]
