@@ -14,6 +14,7 @@ state of it (the file moved on: the next look decides), builds the edit itself, 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,11 @@ class Checkouts:
                 raise UsageError(f"--checkout {pair!r}: expected OWNER/NAME=DIR")
             others[repo] = Path(path)
         return cls(root, others)
+
+    @functools.cached_property
+    def this_repository(self) -> str | None:
+        """``owner/name`` of this checkout on GitHub (its origin), asked of git once per command."""
+        return git.github_repository(git.toplevel(self.root) or self.root)
 
     def of(self, repo: str) -> Path | None:
         """The clone of ``repo`` (GitHub's names ignore case), or None."""
@@ -183,7 +189,7 @@ def local(root: Checkouts, env: Environment, default_branch: str) -> Local:
     ``env.branch`` when it names another branch (a full clone has every branch as ``origin/NAME``)."""
     assert env.rollout is not None
     here = git.toplevel(root.root) or root.root
-    other = env.repo is not None and env.repo.casefold() != (git.github_repository(here) or "").casefold()
+    other = env.repo is not None and env.repo.casefold() != (root.this_repository or "").casefold()
     if other:
         assert env.repo is not None
         clone = root.of(env.repo)
@@ -249,7 +255,7 @@ def look_at(manifest: Manifest, env: Environment, root: Checkouts, now: dt.datet
     candidate = arm(state.candidate, env, rollout, deploy.model.name)
     measured = measure(rollout, control, candidate, history.step_start, now, root.root)
     decision = look(rollout, state.share, measured, now - history.step_start)
-    where = _where(manifest, env, env.repo or git.github_repository(root.root) or "this repository")
+    where = _where(manifest, env, env.repo or root.this_repository or "this repository")
     shown = body.Evidence(
         control, candidate, state.share, history.step_commit, history.step_start, now, decision, measured
     )
@@ -304,7 +310,7 @@ def dry(manifest: Manifest, env: Environment, looked: Looked, root: Checkouts) -
         return []
     assert manifest.deploy is not None and env.rollout is not None and looked.share is not None
     here = local(root, env, manifest.default_branch)
-    where = _where(manifest, env, env.repo or git.github_repository(root.root) or "this repository")
+    where = _where(manifest, env, env.repo or root.this_repository or "this repository")
     if looked.action == "hold":
         return ["# status comment:", body.status_body(where, looked.share, _now(), looked.evidence)]
     control = here.state.control or looked.control or ""
