@@ -356,3 +356,30 @@ def test_a_file_in_another_repository_is_read_from_its_clone(fake: FakeGitHub, t
     (pull,) = fake.pulls("acme/gitops", "open")
     assert pull.head == BRANCH and fake.file("acme/gitops", BRANCH, DEPLOY) == inference(OLD_HASH)
     assert "`acme/gitops`: `deploy/production/inference.yaml`" in (pull.body or "")
+
+
+@pytest.mark.parametrize(
+    ("pair", "said"),
+    [
+        ("acme/gitops", "--checkout 'acme/gitops': expected OWNER/NAME=DIR"),
+        ("gitops=../gitops", "--checkout 'gitops=../gitops': expected OWNER/NAME=DIR"),
+        ("acme/gitops={missing}", "not the top folder of a Git clone"),
+    ],
+)
+def test_a_bad_checkout_is_one_line_and_exit_2(
+    fake: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], pair: str, said: str
+) -> None:
+    from mlops_gitops import cli, errors
+
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    commit(root, {"mlops.yaml": manifest_with("repo: acme/gitops")}, "Adopt", NOW)
+    manifest = str(root / "mlops.yaml")
+    checkout = pair.format(missing=tmp_path / "missing")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["rollout", "--dry-run", "--manifest", manifest, "--checkout", checkout])
+    assert exit_info.value.code == errors.EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert said in line and captured.out == ""
