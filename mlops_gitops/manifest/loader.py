@@ -6,7 +6,6 @@ are collected before raising, so a user fixes the manifest in one pass.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -14,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from mlops_gitops.adapters.memo import GitMemo
 from mlops_gitops.errors import ManifestError, Problem
 from mlops_gitops.manifest.defaults import apply_defaults, builtin
 from mlops_gitops.manifest.model import (
@@ -129,13 +129,13 @@ class ValidationMemo:
     NAME = "mlops-gitops-valid.json"
     KEEP = 16
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, memo: GitMemo) -> None:
+        self.memo = memo
 
     @classmethod
     def beside(cls, manifest: Path) -> ValidationMemo | None:
-        git = manifest.resolve().parent / ".git"
-        return cls(git / cls.NAME) if git.is_dir() else None
+        memo = GitMemo.beside(manifest.resolve().parent, cls.NAME, cls.KEEP)
+        return cls(memo) if memo is not None else None
 
     @staticmethod
     def key(text: str) -> str:
@@ -145,15 +145,8 @@ class ValidationMemo:
 
         return hashlib.sha256(f"{tool_signature()}\0{text}".encode()).hexdigest()
 
-    def _entries(self) -> dict[str, Any]:
-        try:
-            entries = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return entries if isinstance(entries, dict) else {}
-
     def recall(self, text: str) -> dict[str, Any] | None:
-        data = self._entries().get(self.key(text))
+        data = self.memo.recall(self.key(text))
         return data if isinstance(data, dict) else None
 
     def remember(self, text: str, data: Mapping[str, object]) -> None:
@@ -162,12 +155,7 @@ class ValidationMemo:
                 return  # a value JSON cannot carry (a YAML timestamp): validate every time instead
         except (TypeError, ValueError):
             return
-        key = self.key(text)
-        entries = {k: v for k, v in self._entries().items() if k != key}
-        kept = dict(list(entries.items())[-(self.KEEP - 1) :])
-        kept[key] = data
-        with contextlib.suppress(OSError):  # a read-only .git only costs speed
-            self.path.write_text(json.dumps(kept), encoding="utf-8")
+        self.memo.remember(self.key(text), data)
 
 
 def load_manifest_text(text: str, filename: str = MANIFEST_FILE) -> Manifest:

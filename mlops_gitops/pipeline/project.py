@@ -11,7 +11,7 @@ pipeline a model comes from) is a pure function of :class:`Project`.
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops_gitops.adapters.files import stamp_of
+from mlops_gitops.adapters.memo import GitMemo
 from mlops_gitops.errors import Problem, UsageError
 from mlops_gitops.manifest.model import Gate, Manifest
 from mlops_gitops.names import DVC_FILE, DVC_LOCK, MANIFEST_FILE
@@ -286,34 +287,30 @@ def read_with_dvc(root: Path, dvcfiles: list[str], overrides: Mapping[str, str])
 
 
 class FactsMemo:
-    """Facts DVC resolved, by fingerprint and tool, kept in ``.git`` (never committed)."""
+    """Facts DVC resolved, by fingerprint, tool and DVC, kept in ``.git`` (never committed)."""
 
     NAME = "mlops-gitops-facts.json"
     KEEP = 8
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, memo: GitMemo) -> None:
+        self.memo = memo
 
     @classmethod
     def beside(cls, root: Path) -> FactsMemo | None:
-        git = root / ".git"
-        return cls(git / cls.NAME) if git.is_dir() else None
+        memo = GitMemo.beside(root, cls.NAME, cls.KEEP)
+        return cls(memo) if memo is not None else None
 
     @staticmethod
     def key(print_: str) -> str:
+        from mlops_gitops.adapters.memo import dvc_signature
         from mlops_gitops.adapters.resources import tool_signature
 
-        return f"{tool_signature()}:{print_}"
-
-    def _entries(self) -> dict[str, object]:
-        try:
-            entries = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return entries if isinstance(entries, dict) else {}
+        # DVC's own parser resolved the facts: another DVC may resolve them otherwise.
+        dvc = hashlib.sha256((dvc_signature() or "").encode("utf-8")).hexdigest()
+        return f"{tool_signature()}:{dvc}:{print_}"
 
     def recall(self, print_: str) -> RepoFacts | None:
-        data = self._entries().get(self.key(print_))
+        data = self.memo.recall(self.key(print_))
         if not isinstance(data, dict):
             return None
         try:
@@ -322,12 +319,7 @@ class FactsMemo:
             return None
 
     def remember(self, print_: str, facts: RepoFacts) -> None:
-        key = self.key(print_)
-        entries = {k: v for k, v in self._entries().items() if k != key}
-        kept = dict(list(entries.items())[-(self.KEEP - 1) :])
-        kept[key] = facts.to_json()
-        with contextlib.suppress(OSError):  # a read-only .git only costs speed
-            self.path.write_text(json.dumps(kept), encoding="utf-8")
+        self.memo.remember(self.key(print_), facts.to_json())
 
 
 def record_of(project: Project) -> Record:
