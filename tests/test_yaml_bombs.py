@@ -149,7 +149,12 @@ stages:
       - scores.json: {cache: false}
 """
 
-MEMOS = (".git/mlops-gitops-generated.json", ".git/mlops-gitops-facts.json", ".git/mlops-gitops-valid.json")
+MEMOS = (
+    ".git/mlops-gitops-generated.json",
+    ".git/mlops-gitops-facts.json",
+    ".git/mlops-gitops-valid.json",
+    ".git/mlops-gitops-plots.json",
+)
 
 
 def mlops(root: Path, *args: str) -> tuple[int, str, str, float]:

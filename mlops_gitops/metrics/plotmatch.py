@@ -30,6 +30,7 @@ import io
 from collections import ChainMap, defaultdict
 from collections.abc import Mapping
 from pathlib import PurePosixPath
+from typing import Any
 
 Props = dict[str, object]
 Point = dict[str, object]
@@ -103,6 +104,23 @@ class Drawn:
         self.datapoints = datapoints
         self.source_errors = source_errors
         self.definition_errors = definition_errors
+
+    def to_json(self) -> dict[str, object]:
+        """What a memo keeps of a plot drawn without errors (errors are exceptions: never kept)."""
+        return {
+            "name": self.name,
+            "image": self.image,
+            "properties": self.properties,
+            "datapoints": self.datapoints,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Drawn:
+        """A plot :meth:`to_json` kept; KeyError or TypeError when ``data`` is not one."""
+        properties, datapoints = data["properties"], data["datapoints"]
+        if not isinstance(properties, dict) or not isinstance(datapoints, list):
+            raise TypeError("not a kept plot")
+        return cls(str(data["name"]), bool(data["image"]), properties, datapoints, {}, {})
 
 
 def infer_data_sources(plot_id: str, config: Props | None = None) -> list[str]:

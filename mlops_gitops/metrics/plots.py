@@ -26,8 +26,10 @@ one-line reason on the plot (or on the whole side), so a report is always writte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import os
 import posixpath
 from collections.abc import Iterator, Mapping
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from mlops_gitops.errors import UsageError, YamlBombError
 from mlops_gitops.metrics.plotmatch import Drawn
+from mlops_gitops.metrics.plotmatch import Revision as PlotRevision
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlops_gitops.metrics.collect import Revision
@@ -231,16 +234,68 @@ def collect(root: Path, base: Revision, head: Revision, project: Project | None 
     why = "no pipeline facts given"
     if project is not None:
         from mlops_gitops.metrics import plotgit
-        from mlops_gitops.metrics.plotmatch import match
 
         try:
-            drawn = match(plotgit.revisions(project, base, head))
+            drawn = matched(root, plotgit.revisions(project, base, head))
         except plotgit.NeedsDvc as exc:
             why = str(exc)
         else:
             revs = {BASE: base.sha or "workspace", HEAD: head.sha or "workspace"}
             return Plots(tuple(p for d in drawn for p in _plots_of(d, revs, root)), read_by=GIT)
     return replace(_through_dvc(root, base, head), why_dvc=why)
+
+
+# Plots drawn from Git, kept in .git by what they were drawn from (see `matched`).
+PLOTS_MEMO = "mlops-gitops-plots.json"
+_MEMO_KEEP = 8
+_MEMO_CHARS = 4 << 20  # a plot bigger than this as JSON is drawn again each time rather than kept
+
+
+def matched(root: Path, data: Mapping[str, PlotRevision]) -> list[Drawn]:
+    """:func:`~mlops_gitops.metrics.plotmatch.match` of ``data``, remembered in ``root/.git``.
+
+    A commit's plot files never change, so what DVC's converters make of them is kept under a key that
+    covers every input: both revisions' definitions and parsed files, this tool and the DVC installed.
+    A report run again (the same pull request, another format, a comment re-posted) then imports no
+    DVC at all, which is most of its plots' cost. Plots drawn with errors, or whose datapoints JSON
+    cannot carry unchanged (a YAML date), are drawn again every time."""
+    from mlops_gitops.adapters.memo import GitMemo
+    from mlops_gitops.metrics.plotmatch import match
+
+    memo = GitMemo.beside(root, PLOTS_MEMO, _MEMO_KEEP)
+    key = _match_key(data) if memo is not None else None
+    if memo is not None and key is not None:
+        kept = memo.recall(key)
+        if isinstance(kept, list):
+            try:
+                return [Drawn.from_json(d) for d in kept]
+            except (KeyError, TypeError, ValueError, AttributeError):
+                pass  # not a memo this tool wrote: draw them again
+        drawn = match(data)
+        if not any(d.source_errors or d.definition_errors for d in drawn):
+            value = [d.to_json() for d in drawn]
+            with contextlib.suppress(TypeError, ValueError):
+                text = json.dumps(value)
+                if len(text) <= _MEMO_CHARS and json.loads(text) == value:
+                    memo.remember(key, value)
+        return drawn
+    return match(data)
+
+
+def _match_key(data: Mapping[str, PlotRevision]) -> str | None:
+    """The hash of everything :func:`match` reads and is: None when a file could not be read (the
+    error is an exception, kept for the report) or no DVC is installed."""
+    from mlops_gitops.adapters.memo import dvc_signature
+    from mlops_gitops.adapters.resources import tool_signature
+
+    dvc = dvc_signature()
+    if dvc is None or any(s.error is not None for r in data.values() for s in r.sources.values()):
+        return None
+    # repr, not JSON: it tells 1 from "1" and a None key from "null", and bytes (an image) by content.
+    inputs = [
+        (rev, r.definitions, {path: s.data for path, s in r.sources.items()}) for rev, r in data.items()
+    ]
+    return hashlib.sha256(repr((tool_signature(), dvc, inputs)).encode("utf-8")).hexdigest()
 
 
 def _through_dvc(root: Path, base: Revision, head: Revision) -> Plots:

@@ -1,0 +1,187 @@
+"""metrics.plots.matched: plots drawn from Git are kept in .git, and a report run again imports no DVC.
+
+Real Git + DVC repositories; what comes back from the memo is compared with what DVC's plots API
+reads (the same oracle as tests/metrics/test_plots_git.py), and every reason to draw again (another
+input, another DVC, a plot with an error, a memo this tool did not write) is held by a test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import GitRepo
+
+from mlops_gitops.adapters import memo as memo_module
+from mlops_gitops.manifest.loader import load_manifest
+from mlops_gitops.metrics import plotmatch
+from mlops_gitops.metrics import plots as plots_module
+from mlops_gitops.metrics.collect import resolve_revision
+from mlops_gitops.metrics.plots import GIT, PLOTS_MEMO, Plots, collect
+from mlops_gitops.pipeline.project import load_project
+
+pytestmark = pytest.mark.slow
+
+DVC_BIN = str(Path(sys.executable).with_name("dvc"))
+GOVERNED = "version: 1\nproject: {name: p}\npipelines: [dvc.yaml]\n"
+DVC_YAML = """\
+stages:
+  train:
+    cmd: echo
+    plots:
+      - loss.csv:
+          cache: false
+          x: step
+          y: loss
+      - curve.png:
+          cache: false
+plots:
+  - ROC:
+      x: fpr
+      y:
+        roc.json: tpr
+"""
+
+
+def files(shift: str) -> dict[str, bytes]:
+    roc = {"roc": [{"fpr": 0, "tpr": 0}, {"fpr": 0.5, "tpr": float(f"0.{shift or 5}")}, {"fpr": 1, "tpr": 1}]}
+    return {
+        "loss.csv": f"step,loss\n0,1.0\n1,0.{shift or 5}\n".encode(),
+        "roc.json": json.dumps(roc).encode(),
+        "curve.png": b"\x89PNG\r\n\x1a\n" + shift.encode() * 3,
+    }
+
+
+def put(repo: GitRepo, data: dict[str, bytes]) -> None:
+    for name, body in data.items():
+        (repo.path / name).write_bytes(body)
+
+
+@pytest.fixture
+def two_commits(repo: GitRepo) -> tuple[GitRepo, str, str]:
+    proc = subprocess.run(
+        [DVC_BIN, "init", "-q"], cwd=repo.path, env=repo.env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    repo.write("mlops.yaml", GOVERNED)
+    repo.write("dvc.yaml", DVC_YAML)
+    put(repo, files(""))
+    base = repo.commit(message="base")
+    put(repo, files("3"))
+    head = repo.commit(message="head")
+    return repo, base, head
+
+
+def from_git(repo: GitRepo, base: str, head: str) -> Plots:
+    project = load_project(repo.path, load_manifest(repo.path / "mlops.yaml"))
+    got = collect(repo.path, resolve_revision(base, repo.path), resolve_revision(head, repo.path), project)
+    assert got.read_by == GIT, got.why_dvc
+    return got
+
+
+def through_dvc(repo: GitRepo, base: str, head: str) -> Plots:
+    return collect(repo.path, resolve_revision(base, repo.path), resolve_revision(head, repo.path))
+
+
+def never_match(data: object) -> list[plotmatch.Drawn]:
+    raise AssertionError("drawn again instead of from the memo")
+
+
+def test_plots_drawn_again_come_from_the_memo_and_equal_dvcs(
+    two_commits: tuple[GitRepo, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, base, head = two_commits
+    first = from_git(repo, base, head)
+    assert (repo.path / ".git" / PLOTS_MEMO).is_file()
+    monkeypatch.setattr(plotmatch, "match", never_match)
+    again = from_git(repo, base, head)
+    assert again.to_json() == first.to_json() == through_dvc(repo, base, head).to_json()
+    assert again.images() == first.images()  # the image's bytes, from its kept data URI
+    assert {p.id: p.status for p in again.plots} == {
+        "loss.csv": "changed",
+        "curve.png": "changed",
+        "ROC": "changed",
+    }
+
+
+def test_other_revisions_or_another_dvc_draw_again(
+    two_commits: tuple[GitRepo, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, base, head = two_commits
+    from_git(repo, base, head)
+    drawn: list[int] = []
+    original = plotmatch.match
+
+    def counting(data: object) -> list[plotmatch.Drawn]:
+        drawn.append(1)
+        return original(data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plotmatch, "match", counting)
+    put(repo, files("7"))  # the work tree: another input
+    assert from_git(repo, base, "workspace").to_json() == through_dvc(repo, base, "workspace").to_json()
+    assert len(drawn) == 1
+    real = memo_module.dvc_signature()
+    monkeypatch.setattr(memo_module, "dvc_signature", lambda: f"{real}\0another DVC")
+    from_git(repo, base, head)
+    assert len(drawn) == 2
+
+
+def test_a_plot_with_an_error_is_drawn_every_time(two_commits: tuple[GitRepo, str, str]) -> None:
+    repo, base, _ = two_commits
+    (repo.path / "roc.json").write_text("{not json")  # an error kept for the report, as an exception
+    first = from_git(repo, base, "workspace")
+    assert "ROC" in {p.id for p in first.plots if p.errors}
+    assert not (repo.path / ".git" / PLOTS_MEMO).exists()
+    theirs = through_dvc(repo, base, "workspace")
+    assert from_git(repo, base, "workspace").to_json() == first.to_json() == theirs.to_json()
+
+
+@pytest.mark.parametrize(
+    "kept",
+    ["{not json", "[]", '{"k": 1}', "KEYED"],
+    ids=["not JSON", "not a mapping", "another key", "entries of the wrong shape"],
+)
+def test_a_memo_this_tool_did_not_write_is_drawn_again(
+    two_commits: tuple[GitRepo, str, str], kept: str
+) -> None:
+    repo, base, head = two_commits
+    expected = from_git(repo, base, head).to_json()
+    path = repo.path / ".git" / PLOTS_MEMO
+    if kept == "KEYED":  # every key this tool wrote, holding something else
+        entries = json.loads(path.read_text())
+        path.write_text(json.dumps({k: [{"name": 1}] for k in entries}))
+    else:
+        path.write_text(kept)
+    assert from_git(repo, base, head).to_json() == expected
+
+
+def test_plots_too_big_to_keep_are_drawn_every_time(
+    two_commits: tuple[GitRepo, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, base, head = two_commits
+    expected = through_dvc(repo, base, head).to_json()
+    monkeypatch.setattr(plots_module, "_MEMO_CHARS", 10)
+    assert from_git(repo, base, head).to_json() == expected
+    assert not (repo.path / ".git" / PLOTS_MEMO).exists()
+
+
+def test_a_report_run_again_imports_no_dvc(two_commits: tuple[GitRepo, str, str]) -> None:
+    repo, base, head = two_commits
+    code = (
+        "import sys; from mlops_gitops.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "dvc = sorted(m for m in sys.modules if m == 'dvc' or m.startswith(('dvc.', 'dvc_')))\n"
+        "sys.stderr.write(f'DVC {dvc}' if dvc else 'NO-DVC')\n"
+    )
+    args = [sys.executable, "-c", code, "report", "--base", base, "--head", head, "--format", "json"]
+    runs = [
+        subprocess.run(args, cwd=repo.path, env=repo.env, capture_output=True, text=True) for _ in range(3)
+    ]
+    # The first resolves the pipelines and draws the plots through DVC; the third finds both memos.
+    assert runs[0].stderr.startswith("DVC ["), runs[0].stderr
+    assert runs[2].stderr.endswith("NO-DVC"), runs[2].stderr
+    assert runs[2].stdout == runs[0].stdout
+    assert len(json.loads(runs[2].stdout)["plots"]["plots"]) == 3
