@@ -11,10 +11,10 @@ step must install it, and the job must pass with the tool it installed.
 The DVC-cache figures (bytes a re-run pulls from the remote, with and without the cache restored)
 are printed for docs/workflows.md.
 
-The tool's own packages are cached between runs (``mlops-gitops-cache``): a cold run installs them
-from a local copy of the package index (``tests/lockwheels.py``) and saves them, a warm run restores
-them and installs with no pip and no index, every archive still checked against the lock, and a
-tampered cached uv wheel stops the job.
+The tool's environment is cached between runs (``$RUNNER_TEMP/mlops-gitops``): a cold run installs
+it from a local copy of the package index (``tests/lockwheels.py``), every archive checked against
+the lock, and saves it; a warm run restores it and runs no installer at all once ``locks ready``
+finds it whole; a restored environment with a damaged file is installed again.
 """
 
 from __future__ import annotations
@@ -65,10 +65,12 @@ runners:
       after_install:
         - name: Which mlops-gitops runs here
           run: >-
-            "$(dirname "$(readlink -f "$(command -v mlops-gitops)")")/python" -c "import importlib.metadata as m;
+            "$RUNNER_TEMP/mlops-gitops/bin/python" -c "import importlib.metadata as m;
             print('mlops-gitops from', m.distribution('mlops-gitops').read_text('direct_url.json'))"
         - name: The project's Python is not the tool's
-          run: test "$(command -v python)" != "$(dirname "$(readlink -f "$(command -v mlops-gitops)")")/python"
+          run: >-
+            grep -q "$RUNNER_TEMP/mlops-gitops/bin/python" "$(command -v mlops-gitops)" &&
+            test "$(command -v python)" != "$RUNNER_TEMP/mlops-gitops/bin/python"
         - name: The tracker is configured
           run: test "${#TRACKER_TOKEN}" -gt 0 && echo "tracker $TRACKER_URL, token of ${#TRACKER_TOKEN} characters"
       after_repro:
@@ -319,14 +321,15 @@ def run_check_only(
     )
 
 
-def test_the_tools_packages_are_cached_between_runs_and_still_hash_checked(
+def test_the_tools_environment_is_cached_between_runs_and_used_only_whole(
     tool_repository: tuple[Path, str], tmp_path: Path
 ) -> None:
-    """Cold: pip installs the tool (from a Git URL, built), uv the lock from the "index"; everything is
-    saved under the key of the tool's pin. Warm: restored under that key, no pip runs and no index is
-    reachable, uv's wheel is sha256-checked and every package installed with --require-hashes, and
-    `generate --check` passes: the tool's record of where it came from (a Git commit) was kept. A
-    cached uv wheel that is not the locked one stops the job before anything of it runs."""
+    """Cold: pip installs the tool (from a Git URL, built), uv (from its wheel, sha256-checked against
+    the lock) the lock from the "index", every hash checked; the environment is saved under the key
+    of the tool's pin. Warm: restored under that key at another runner temp folder, `locks ready`
+    finds every file in place, no installer runs and no index is reachable, and `generate --check`
+    passes: pip's record of where the tool came from (a Git commit) is the one the cold run wrote.
+    A restored environment with one file damaged is not used: the job installs afresh."""
     tool, sha = tool_repository
     _, dev_bin = install_from_git(tool, sha, tmp_path)
     dev, origin = adopt(tmp_path, dev_bin)
@@ -359,8 +362,12 @@ def test_the_tools_packages_are_cached_between_runs_and_still_hash_checked(
     (saved,) = [p for p in store.iterdir() if p.name.startswith("mlops-gitops-")]
     assert f"cache save: {saved.name}" in cold.log
     assert "Successfully installed mlops-gitops-" in cold.log, "cold: pip installs the tool"
-    assert "kept for the next run: mlops_gitops-" in cold.log
-    assert sorted(p.name for p in saved.iterdir()) == ["tool", "uv", "wheels"]
+    assert "sha256 checked against the lock" in cold.log
+    assert re.search(
+        r"\+ uv pip install --python \S+ --no-deps --require-hashes --no-build-isolation -r ", cold.log
+    )
+    assert {"bin", "lib", "pyvenv.cfg", "mlops-gitops-lock.sha256"} <= {p.name for p in saved.iterdir()}
+    assert not list(saved.glob("lib/python*/site-packages/uv")), "no installer in the environment"
 
     warm = run_check_only(
         origin, base, head, runs / "warm", isolated_env(tmp_path / "r2"), {**cache, **no_index}
@@ -369,26 +376,21 @@ def test_the_tools_packages_are_cached_between_runs_and_still_hash_checked(
     assert f"cache hit: {saved.name} (for {saved.name})" in warm.log
     assert "cache save" not in warm.log and "cache entry exists" not in warm.log, "a hit is not saved"
     log = warm.job_log("validate and detect changes")
+    assert re.search(
+        r"installed: \d+ packages, every file in place, as the lock [0-9a-f]{12} installed them", log
+    )
     assert "Successfully installed" not in log and " -m pip " not in log, "warm: no pip"
-    assert "sha256 checked against the lock" in log
-    assert re.search(
-        r"\+ uv pip install --python \S+ --no-deps \S+/mlops_gitops-0\.1\.0-py3-none-any\.whl", log
-    )
-    assert re.search(
-        r"\+ uv pip install --python \S+ --no-deps --require-hashes --no-build-isolation -r ", log
-    )
+    assert "uv pip install" not in log and "sha256 checked" not in log, "warm: no uv"
     assert "Generated files are current" in log, "generate --check ran with the tool from the cache"
 
-    # A cached uv wheel that is not the one the lock lists: the job stops before running any of it.
-    (wheel,) = (saved / "wheels").glob("uv-*.whl")
-    data = bytearray(wheel.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    wheel.write_bytes(bytes(data))
-    tampered = run_check_only(
-        origin, base, head, runs / "tampered", isolated_env(tmp_path / "r3"), {**cache, **no_index}
+    # One file of a restored package damaged: the environment is installed again, never used as is.
+    (core,) = saved.glob("lib/python*/site-packages/click/core.py")
+    core.write_text(core.read_text() + "\nraise SystemExit('tampered')\n")
+    again = run_check_only(
+        origin, base, head, runs / "damaged", isolated_env(tmp_path / "r3"), {**cache, **index}
     )
-    assert tampered.returncode != 0
-    assert re.search(
-        r"mlops_gitops\.locks: uv-\S+\.whl: sha256 [0-9a-f]{64} is not one the lock lists", tampered.log
-    )
-    assert tampered.job_result("validate and detect changes") == "failed"
+    assert again.returncode == 0, again.log[-8000:]
+    log = again.job_log("validate and detect changes")
+    assert re.search(r"not installed: click/core\.py of click-\S+\.dist-info is not the file installed", log)
+    assert "Successfully installed mlops-gitops-" in log and "sha256 checked against the lock" in log
+    assert "tampered" not in log

@@ -47,6 +47,12 @@ def declared(extras: tuple[str, ...]) -> list[Requirement]:
     return [r for r in reqs if r.marker is None or r.marker.evaluate({**env, "extra": ""})]
 
 
+@pytest.fixture(autouse=True)
+def _marked_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A complete `install` marks the environment it ran in: here, not this test run's own."""
+    monkeypatch.setattr(locks, "environment_folder", lambda: tmp_path)
+
+
 @pytest.mark.parametrize("extras", locks.LOCKED, ids=lambda e: locks.lock_name(e))
 def test_each_lock_pins_what_pyproject_asks_for_with_hashes(extras: tuple[str, ...]) -> None:
     pinned = pins(extras)

@@ -1,11 +1,12 @@
-"""`python -m mlops_gitops.locks install` with a cache folder (MLOPS_GITOPS_CACHE): uv from a kept
-wheel checked against the lock, the tool kept as a wheel and installed back with pip's PEP 610 record,
-the lock read also when the module runs from that wheel. tests/test_act_install.py runs it under act."""
+"""What the jobs that cache their environment run of `python -m mlops_gitops.locks`: `ready` on a
+restored environment (whole, of this lock, or installed again), the marker a complete `install`
+leaves, and `install` with a folder for uv (MLOPS_GITOPS_UV): uv from its wheel, checked against the
+lock, never installed into the environment. tests/test_act_install.py runs them under act."""
 
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -47,85 +48,145 @@ def test_a_kept_uv_wheel_the_lock_does_not_list_is_refused(tmp_path: Path) -> No
     assert not (tmp_path / "uv").exists(), "nothing of it was extracted"
 
 
-def installed_tool(site: Path, direct_url: dict[str, object] | None) -> Path:
-    """What pip leaves in site-packages for mlops-gitops: its files, bytecode, dist-info."""
-    package = site / "mlops_gitops"
-    (package / "__pycache__").mkdir(parents=True)
-    (package / "__init__.py").write_text('__version__ = "0.1.0"\n')
-    (package / "__pycache__" / "__init__.cpython-312.pyc").write_bytes(b"\0")
-    info = site / "mlops_gitops-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.4\nName: mlops-gitops\nVersion: 0.1.0\n")
-    (info / "WHEEL").write_text("Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-    (info / "entry_points.txt").write_text("[console_scripts]\nmlops-gitops = mlops_gitops.cli:main\n")
-    (info / "INSTALLER").write_text("pip\n")
-    files = [
-        "mlops_gitops/__init__.py",
-        "mlops_gitops/__pycache__/__init__.cpython-312.pyc",
-        *(f"{info.name}/{n}" for n in ("METADATA", "WHEEL", "entry_points.txt", "INSTALLER")),
-        "../../../bin/mlops-gitops",
-    ]
-    if direct_url is not None:
-        (info / "direct_url.json").write_text(json.dumps(direct_url))
-        files.append(f"{info.name}/direct_url.json")
-    (info / "RECORD").write_text("".join(f"{f},sha256=x,1\n" for f in files) + f"{info.name}/RECORD,,\n")
-    return info
+def environment(root: Path, files: dict[str, bytes]) -> Path:
+    """A real virtual environment holding one installed package, ``files`` (site-relative) listed in
+    its RECORD with their sizes, as pip and uv write it (the RECORD itself, and bytecode, unsized)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    (site,) = root.glob("lib/python3*/site-packages")
+    info = "points-1.0.dist-info"
+    rows = []
+    for name, data in files.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(data)
+        rows.append(f"{name},sha256={hashlib.sha256(data).hexdigest()},{len(data)}")
+    (site / info).mkdir(exist_ok=True)
+    (site / info / "RECORD").write_text("\n".join([*rows, f"{info}/RECORD,,"]) + "\n")
+    return site
 
 
-def test_the_kept_tool_is_its_wheel_without_what_the_installer_wrote(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    record = {
-        "url": "https://github.com/acme/mlops-gitops",
-        "vcs_info": {"vcs": "git", "commit_id": "ab" * 20},
-    }
-    installed_tool(site, record)
-    wheel = locks.keep_tool(tmp_path / "cache", site)
-    assert wheel.name == "mlops_gitops-0.1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel) as archive:
-        names = sorted(archive.namelist())
-        rows = archive.read("mlops_gitops-0.1.0.dist-info/RECORD").decode().splitlines()
-    assert names == [
-        "mlops_gitops-0.1.0.dist-info/METADATA",
-        "mlops_gitops-0.1.0.dist-info/RECORD",
-        "mlops_gitops-0.1.0.dist-info/WHEEL",
-        "mlops_gitops-0.1.0.dist-info/entry_points.txt",
-        "mlops_gitops/__init__.py",
-    ]
-    body = b'__version__ = "0.1.0"\n'
-    assert f"mlops_gitops/__init__.py,{locks.record_hash(body)},{len(body)}" in rows
-    assert json.loads((wheel.parent / "direct_url.json").read_text()) == record
+def ready(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`locks ready` run by the environment's own python, as the generated step runs it."""
+    source = Path(locks.__file__).parents[1].parent  # this checkout: the module is standard library only
+    return subprocess.run(
+        [str(root / "bin" / "python"), "-m", "mlops_gitops.locks", "ready", *args],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(source)},
+        cwd=root,
+    )
 
 
-@pytest.mark.parametrize("record", [None, {"url": "file:///w/mlops_gitops.whl", "archive_info": {}}])
-def test_installing_the_kept_wheel_puts_back_pips_record(
-    tmp_path: Path, record: dict[str, object] | None
+FILES = {
+    "points/__init__.py": b"X = 1\n",
+    "points/fit.py": b"def fit(): ...\n",
+    "../../../bin/points": b"#!/bin/sh\n",
+}
+
+
+def test_a_whole_environment_of_the_lock_is_ready(tmp_path: Path) -> None:
+    root = tmp_path / "env"
+    environment(root, FILES)
+    (root / locks.MARKER).write_text(locks.lock_digest(locks.lock_text(("dvc",))) + "\n")
+    done = ready(root, "dvc")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert re.fullmatch(
+        r"installed: 1 package, every file in place, as the lock [0-9a-f]{12} installed them\n", done.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        ("no marker", "not installed: no lock was installed into this environment"),
+        ("another lock", "not installed: this environment holds another lock"),
+        ("a file missing", "not installed: points/fit.py of points-1.0.dist-info is missing"),
+        (
+            "a file cut short",
+            "not installed: points/__init__.py of points-1.0.dist-info is not the file installed",
+        ),
+        ("a script missing", "not installed: ../../../bin/points of points-1.0.dist-info is missing"),
+    ],
+)
+def test_an_environment_restored_short_or_of_another_lock_is_installed_again(
+    tmp_path: Path, damage: str, why: str
 ) -> None:
-    """uv records the kept wheel's path; `generate` must read where the tool really came from (none:
-    an index install)."""
-    kept = locks.keep_tool(tmp_path / "cache", installed_tool(tmp_path / "first", record).parent)
-    site = tmp_path / "second"
-    info = installed_tool(site, {"url": kept.as_uri(), "archive_info": {}})
-    locks.restore_record(site, kept)
-    target = info / "direct_url.json"
-    rows = (info / "RECORD").read_text().splitlines()
-    if record is None:
-        assert not target.exists()
-        assert not any(r.startswith(f"{info.name}/direct_url.json,") for r in rows)
-    else:
-        assert json.loads(target.read_text()) == record
-        data = target.read_bytes()
-        assert f"{info.name}/direct_url.json,{locks.record_hash(data)},{len(data)}" in rows
+    """What a restore cut short, or another job's environment, looks like: one line, exit 1, and the
+    step installs afresh (tests/test_act_install.py runs that under act)."""
+    root = tmp_path / "env"
+    site = environment(root, FILES)
+    lock = locks.lock_text(("dvc",))
+    if damage != "no marker":
+        (root / locks.MARKER).write_text(locks.lock_digest(lock if damage != "another lock" else lock + "x"))
+    if damage == "a file missing":
+        (site / "points/fit.py").unlink()
+    if damage == "a file cut short":
+        (site / "points/__init__.py").write_bytes(b"X")
+    if damage == "a script missing":
+        (root / "bin" / "points").unlink()
+    done = ready(root, "dvc")
+    assert (done.returncode, done.stdout, done.stderr) == (1, why + "\n", "")
+
+
+def test_a_complete_install_marks_the_environment_and_a_failed_one_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locks, "environment_folder", lambda: tmp_path)
+    codes = iter([0, 0, 0, 5])
+    monkeypatch.setattr(locks.subprocess, "call", lambda command: next(codes))
+    assert locks.main(["install", "github"]) == 0
+    marker = (tmp_path / locks.MARKER).read_text()
+    assert marker == locks.lock_digest(locks.lock_text(("github",))) + "\n"
+    (tmp_path / locks.MARKER).unlink()
+    assert locks.main(["install", "github"]) == 5
+    assert not (tmp_path / locks.MARKER).exists()
+
+
+def test_with_a_folder_for_uv_the_environment_gets_no_installer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv runs from its checked wheel in the folder; only the build tools and the lock (uv left out)
+    are installed, every hash checked, uv's cache in the folder."""
+    folder = tmp_path / "uv-folder"
+    wheel = fake_uv_wheel(folder / "wheels")
+    text = locks.lock_text(("github",))
+    found = locks.blocks(text)
+    text = "\n".join([block_for(wheel), *(b for n, b in found.items() if n != "uv")]) + "\n"
+    ran: list[tuple[list[str], str, str]] = []
+
+    def call(command: list[str], env: dict[str, str]) -> int:
+        ran.append((command, Path(command[-1]).read_text(), env["UV_CACHE_DIR"]))
+        return 0
+
+    monkeypatch.setattr(locks.subprocess, "call", call)
+    monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    assert locks.uv_install(text, folder, scratch, "github.txt") == 0
+    (build, tools, cache1), (everything, rest, cache2) = ran
+    assert build[:7] == [
+        str(scratch / "uv"),
+        "pip",
+        "install",
+        "--python",
+        sys.executable,
+        "--no-deps",
+        "--require-hashes",
+    ]
+    assert list(locks.blocks(tools)) == ["setuptools"]
+    assert "--no-build-isolation" in everything and Path(everything[-1]).name == "github.txt"
+    assert "uv" not in locks.blocks(rest) and set(locks.blocks(rest)) == set(found) - {"uv"}
+    assert cache1 == cache2 == str(folder / "uv")
 
 
 def test_the_locks_are_read_from_the_tools_wheel_too(tmp_path: Path) -> None:
-    """The warm step runs `python -m mlops_gitops.locks` with only the kept wheel on PYTHONPATH."""
+    """The locks are package data, read through importlib.resources: also from a zipped wheel."""
     wheel = tmp_path / "mlops_gitops-0.1.0-py3-none-any.whl"
     root = Path(locks.__file__).parents[1]
     with zipfile.ZipFile(wheel, "w") as archive:
         for path in [root / "__init__.py", *sorted((root / "locks").rglob("*"))]:
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.write(path, f"mlops_gitops/{path.relative_to(root)}")
-    code = "import sys; from mlops_gitops import locks; print(locks.own_wheel()); sys.exit(locks.main(sys.argv[1:]))"
+    code = "import sys; from mlops_gitops import locks; print(locks.__file__); sys.exit(locks.main(sys.argv[1:]))"
     # PYTHONPATH comes before site-packages, where this checkout is installed; the cwd has no package.
     done = subprocess.run(
         [sys.executable, "-c", code, "lock", "dvc", "github", "--remote", "s3"],
@@ -136,7 +197,7 @@ def test_the_locks_are_read_from_the_tools_wheel_too(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     first, rest = done.stdout.split("\n", 1)
-    assert first == str(wheel)
+    assert first == str(wheel / "mlops_gitops" / "locks" / "__init__.py")
     assert rest == locks.lock_text(("dvc", "github"), ["s3"])
 
 

@@ -30,32 +30,30 @@ plus the plugin blocks the base does not pin. Every scheme of ``REMOTE_PLUGINS``
 (``LOCKED_REMOTES``): all nine plugins resolve against DVC 3.67's pins. One that stopped resolving
 would be left out of ``LOCKED_REMOTES``, named here, and refused by ``install --remote``.
 
-With ``MLOPS_GITOPS_CACHE`` set to a folder (what the generated jobs without a write token restore with
-actions/cache, keyed by the tool's pin, this job's extras and plugins, and the Python: the pin fixes
-the locks, which ship inside the tool), ``install`` runs no pip once the folder is warm:
+The read-only jobs cache their whole environment with actions/cache, keyed by the tool's pin (which
+fixes the locks: they ship inside the tool), the job's extras and plugins, and the interpreter, and
+restore it before this runs (docs/workflows.md, "Caching the tool's packages"):
 
-1. uv runs from the uv wheel kept in ``<folder>/wheels``, its sha256 checked here against the lock
-   every run before its binary is extracted (``pip download --require-hashes --only-binary :all:``
-   fetches it when absent);
-2. run from the tool's wheel kept in ``<folder>/tool`` (the step puts it on ``PYTHONPATH``), uv
-   installs that wheel and pip's PEP 610 record of the first install is put back (``generate`` reads
-   where the running tool came from); run from a tool pip just installed, the tool is kept there as a
-   wheel at the end;
-3. ``uv pip install --require-hashes --no-deps`` of the build tools (the first time: a restored folder
-   holds what they built), then of the whole lock (uv itself left out: it runs from the folder), with
-   uv's cache in ``<folder>/uv``, or wherever ``UV_CACHE_DIR`` already points (a runner that keeps its
-   own uv cache keeps using it).
+* ``ready`` says whether the environment it runs in holds the lock as a complete ``install`` left it:
+  the lock's sha256 in the ``MARKER`` file ``install`` writes last, and every file of every installed
+  package's RECORD present at its recorded size. Exit 0, or 1 with one line saying why not (nothing
+  restored, a restore cut short, another lock): the job then installs afresh;
+* with ``MLOPS_GITOPS_UV`` set to a folder, ``install`` runs uv from the uv wheel in
+  ``<folder>/wheels`` (``pip download --require-hashes --only-binary :all:`` fetches it when absent),
+  its sha256 checked here against the lock before its binary is extracted; uv installs the build
+  tools, then the whole lock, ``--require-hashes --no-deps``, its cache in ``<folder>/uv`` (or in
+  ``UV_CACHE_DIR`` where the runner keeps one). uv is never installed into the environment, so the
+  environment a job caches carries no installer.
 
-What uv checks from its cache: uv keeps no archives, only each package unpacked with the hashes it
-computed while downloading it (checked then against the lock). With ``--require-hashes`` it uses an
-entry only when one of those recorded hashes is one the lock lists, and downloads the package again
-otherwise; it does not hash the unpacked files again. So a restored folder is trusted as far as the
-jobs that can write it: docs/workflows.md, "Caching the tool's packages", says which those are.
+An environment restored from the cache is not hashed again, file by file (as uv does not hash again
+the unpacked packages of its own cache): it is trusted as far as the jobs that can write that cache,
+which docs/workflows.md names.
 
-Standard library only: this runs right after ``pip install --no-deps mlops-gitops`` (or from the kept
-wheel), before any dependency exists.
+Standard library only: this runs right after ``pip install --no-deps mlops-gitops``, before any
+dependency exists.
 
     python -m mlops_gitops.locks install [EXTRA ...] [--remote SCHEME ...]     # the generated step
+    python -m mlops_gitops.locks ready [EXTRA ...] [--remote SCHEME ...]       # is a restored one whole?
     python -m mlops_gitops.locks path [EXTRA ...] [--remote SCHEME ...]        # the lock files used
     python -m mlops_gitops.locks constraints [EXTRA ...] [--remote SCHEME ...] # pins, no hashes (pip -c)
     python -m mlops_gitops.locks lock [EXTRA ...] [--remote SCHEME ...]        # the merged lock install uses
@@ -65,7 +63,6 @@ The tests find uv's cache with ``uv cache dir``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -261,24 +258,19 @@ def install_commands(lock: Path, scratch: Path, python: str | None = None) -> li
     return commands
 
 
-# The folder a job restores before `install` (actions/cache), when it has one: see the docstring.
-CACHE_ENV = "MLOPS_GITOPS_CACHE"
+# A folder for uv's wheel and uv's cache (the jobs that cache their environment set it): uv then runs
+# from there and is never installed into the environment. See the docstring.
+UV_FOLDER_ENV = "MLOPS_GITOPS_UV"
+# Written into the environment's folder by a complete ``install``: the sha256 of the lock it installed.
+MARKER = "mlops-gitops-lock.sha256"
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
-# In a dist-info folder, what the installer writes rather than the wheel holds.
-_INSTALLER_FILES = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")
 
 
 def _read(*parts: str) -> str:
-    """A file of this package, also when it runs from the tool's wheel (``PYTHONPATH=<wheel>``)."""
+    """A file of this package (also when it runs from a wheel or a zip)."""
     from importlib import resources
 
     return resources.files(__name__).joinpath(*parts).read_text(encoding="utf-8")
-
-
-def own_wheel() -> Path | None:
-    """The wheel this module runs from (``PYTHONPATH=<wheel>``: the cached tool), or None."""
-    archive = getattr(__spec__.loader if __spec__ else None, "archive", None)
-    return Path(archive) if isinstance(archive, str) and archive.endswith(".whl") else None
 
 
 def file_sha256(path: Path) -> str:
@@ -287,11 +279,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             sha.update(chunk)
     return sha.hexdigest()
-
-
-def record_hash(data: bytes) -> str:
-    """A file's hash as a wheel's RECORD writes it."""
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 class HashMismatch(Exception):
@@ -308,15 +295,15 @@ def _pip_download(python: str) -> list[str]:
     return [python, "-m", "pip", "download", "--disable-pip-version-check"]
 
 
-def uv_binary(block: str, cache: Path, scratch: Path, python: str) -> Path:
+def uv_binary(block: str, folder: Path, scratch: Path, python: str) -> Path:
     """uv's binary, in ``scratch``, from the wheel of the lock's uv ``block``; nothing installed by pip.
 
-    The wheel is ``cache/wheels/uv-<version>-*.whl``, downloaded there by pip (hash-checked) when none
-    is kept. Its sha256 must be one the block lists, checked here every time before anything of it runs.
-    Raises ``HashMismatch`` for a kept wheel the lock does not list."""
+    The wheel is ``folder/wheels/uv-<version>-*.whl``, downloaded there by pip (hash-checked) when none
+    is there. Its sha256 must be one the block lists, checked here every time before anything of it
+    runs. Raises ``HashMismatch`` for a wheel the lock does not list."""
     hashes = set(_HASH.findall(block))
     version = block.split("==", 1)[1].split()[0]
-    wheels = cache / "wheels"
+    wheels = folder / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     kept = sorted(wheels.glob(f"uv-{version}-*.whl"))
     if not kept:
@@ -340,108 +327,74 @@ def uv_binary(block: str, cache: Path, scratch: Path, python: str) -> Path:
     return binary
 
 
-def _dist_info(site: Path) -> Path:
-    (found,) = site.glob("mlops_gitops-*.dist-info")
-    return found
+def uv_install(text: str, folder: Path, scratch: Path, name: str = "lock.txt") -> int:
+    """``install`` with a folder for uv (``MLOPS_GITOPS_UV``), into this Python's environment.
 
-
-def keep_tool(cache: Path, site: Path) -> Path:
-    """The mlops-gitops that pip installed in ``site`` as a wheel in ``cache/tool`` (its files as
-    installed, without bytecode or what the installer wrote), with pip's PEP 610 record beside it: the
-    next run with this cache installs it with uv, no pip, and puts the record back."""
-    info = _dist_info(site)
-    tool = cache / "tool"
-    shutil.rmtree(tool, ignore_errors=True)
-    tool.mkdir(parents=True)
-    if (info / "direct_url.json").is_file():
-        shutil.copyfile(info / "direct_url.json", tool / "direct_url.json")
-    tag = next(line.split(":", 1)[1].strip() for line in _lines(info / "WHEEL") if line.startswith("Tag:"))
-    wheel = tool / f"{info.name.removesuffix('.dist-info')}-{tag}.whl"
-    rows = []
-    with zipfile.ZipFile(wheel.with_suffix(".partial"), "w", zipfile.ZIP_DEFLATED) as archive:
-        for row in _lines(info / "RECORD"):
-            name = row.rsplit(",", 2)[0]
-            skip = name.startswith("..") or "__pycache__" in name.split("/")
-            if skip or name in {f"{info.name}/{f}" for f in _INSTALLER_FILES}:
-                continue
-            data = (site / name).read_bytes()
-            archive.writestr(name, data)
-            rows.append(f"{name},{record_hash(data)},{len(data)}")
-        archive.writestr(f"{info.name}/RECORD", "\n".join([*rows, f"{info.name}/RECORD,,"]) + "\n")
-    wheel.with_suffix(".partial").replace(wheel)
-    return wheel
-
-
-def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def restore_record(site: Path, kept: Path) -> None:
-    """After uv installed the kept wheel: pip's PEP 610 record of the first install (where the tool
-    came from: ``generate`` reads it), or none when pip wrote none (an index install)."""
-    info = _dist_info(site)
-    saved = kept.parent / "direct_url.json"
-    target = info / "direct_url.json"
-    if saved.is_file():
-        shutil.copyfile(saved, target)
-    else:
-        target.unlink(missing_ok=True)
-    name = f"{info.name}/direct_url.json"
-    rows = [row for row in _lines(info / "RECORD") if not row.startswith(name + ",")]
-    if saved.is_file():
-        data = target.read_bytes()
-        rows.append(f"{name},{record_hash(data)},{len(data)}")
-    (info / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
-
-
-def cached_install(text: str, cache: Path, scratch: Path, name: str = "lock.txt") -> int:
-    """``install`` with a cache folder (``MLOPS_GITOPS_CACHE``), into this Python's environment.
-
-    Run from the kept wheel of the tool (``PYTHONPATH``, the cache restored), uv installs that wheel
-    first, with pip's record of the first install put back; run from an installed tool (a cold cache),
-    the tool is kept as a wheel at the end. In between, uv (``uv_binary``) installs the lock's build
-    tools (unless the folder was restored), then the whole lock, ``--require-hashes``, uv's cache in
-    the folder (or in ``UV_CACHE_DIR`` when the runner sets one). uv itself is not installed into the
-    environment: it runs from the folder. ``name``: the file the lock is installed from, as the log
-    shows it (``data-dvc+s3.txt``)."""
-    import sysconfig
-
-    python = sys.executable
-    site = Path(sysconfig.get_paths()["purelib"])
-    lock = scratch / "lock.txt"
-    lock.write_text(text, encoding="utf-8")
+    uv (``uv_binary``) installs the lock's build tools, then the whole lock, ``--require-hashes``, its
+    cache in the folder (or in ``UV_CACHE_DIR`` when the runner sets one). uv itself is not installed
+    into the environment, so an environment a job caches carries no installer. ``name``: the file the
+    lock is installed from, as the log shows it (``data-dvc+s3.txt``)."""
     found = blocks(text)
     if "uv" not in found:
-        return run_all(install_commands(lock, scratch, python))
+        lock = scratch / name
+        lock.write_text(text, encoding="utf-8")
+        return run_all(install_commands(lock, scratch))
+    python = sys.executable
     try:
-        uv = uv_binary(found["uv"], cache, scratch, python)
+        uv = uv_binary(found["uv"], folder, scratch, python)
     except HashMismatch as exc:
         print(f"mlops_gitops.locks: {exc}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:
         return exc.returncode or 1
-    own_cache = not os.environ.get("UV_CACHE_DIR")
-    env = {**os.environ, "UV_CACHE_DIR": str(cache / "uv") if own_cache else os.environ["UV_CACHE_DIR"]}
-    env.pop("PYTHONPATH", None)
-    install = [str(uv), "pip", "install", "--python", python, "--no-deps"]
-    kept = own_wheel()
-    if kept is not None:
-        # The tool has no hash in any lock: it is pinned by what the workflow names, as pip installs it.
-        code = run_all([[*install, str(kept)]], env)
-        if code:
-            return code
-        restore_record(site, kept)
+    env = {**os.environ, "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(folder / "uv")}
     build, rest = scratch / "build-tools.txt", scratch / name
     build.write_text("\n".join(found[n] for n in BUILD_TOOLS if n in found and n != "uv") + "\n", "utf-8")
     rest.write_text("\n".join(block for n, block in found.items() if n != "uv") + "\n", "utf-8")
-    hashed = [*install, "--require-hashes"]
-    # The build tools go first only for a cold cache: a restored one holds what they built (its key
-    # fixes this lock), and the whole lock, build tools included, is then one uv call.
-    first = [] if kept is not None and own_cache else [[*hashed, "-r", str(build)]]
-    code = run_all([*first, [*hashed, "--no-build-isolation", "-r", str(rest)]], env)
-    if code == 0 and kept is None:
-        print(f"kept for the next run: {keep_tool(cache, site).name}", flush=True)
-    return code
+    hashed = [str(uv), "pip", "install", "--python", python, "--no-deps", "--require-hashes"]
+    return run_all([[*hashed, "-r", str(build)], [*hashed, "--no-build-isolation", "-r", str(rest)]], env)
+
+
+def lock_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def environment_folder() -> Path:
+    """The environment this runs in (``sys.prefix``: the tool's own, when its python runs this)."""
+    return Path(sys.prefix)
+
+
+def ready(text: str) -> tuple[bool, str]:
+    """Whether this environment holds the lock ``text`` as a complete ``install`` left it, and one line
+    that says so or why not: the lock's sha256 in its ``MARKER``, and every file each installed
+    package's RECORD lists present, at the size recorded (a restore cut short, or another lock's
+    environment, is installed again). Contents are not hashed again: an environment restored from the
+    cache is trusted as far as the jobs that can write that cache (docs/workflows.md)."""
+    import csv
+    import sysconfig
+
+    try:
+        marked = (environment_folder() / MARKER).read_text(encoding="utf-8").strip()
+    except OSError:
+        return False, "not installed: no lock was installed into this environment"
+    if marked != lock_digest(text):
+        return False, "not installed: this environment holds another lock"
+    site = Path(sysconfig.get_paths()["purelib"])
+    records = sorted(site.glob("*.dist-info/RECORD"))
+    for record in records:
+        with record.open(encoding="utf-8", newline="") as rows:
+            for row in csv.reader(rows):
+                if not row or not row[0]:
+                    continue
+                size = row[2] if len(row) > 2 else ""
+                try:
+                    found = os.stat(site / row[0]).st_size
+                except OSError:
+                    return False, f"not installed: {row[0]} of {record.parent.name} is missing"
+                if size and str(found) != size:
+                    return False, f"not installed: {row[0]} of {record.parent.name} is not the file installed"
+    count = f"{len(records)} package{'' if len(records) == 1 else 's'}"
+    return True, f"installed: {count}, every file in place, as the lock {marked[:12]} installed them"
 
 
 def run_all(commands: list[list[str]], env: dict[str, str] | None = None) -> int:
@@ -455,9 +408,7 @@ def run_all(commands: list[list[str]], env: dict[str, str] | None = None) -> int
     return 0
 
 
-USAGE = (
-    "usage: python -m mlops_gitops.locks {install|path|constraints|lock} [EXTRA ...] [--remote SCHEME ...]"
-)
+USAGE = "usage: python -m mlops_gitops.locks {install|ready|path|constraints|lock} [EXTRA ...] [--remote SCHEME ...]"
 
 
 def parse(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -481,7 +432,7 @@ def parse(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("install", "path", "constraints", "lock"):
+    if not argv or argv[0] not in ("install", "ready", "path", "constraints", "lock"):
         print(USAGE, file=sys.stderr)
         return 2
     try:
@@ -505,13 +456,22 @@ def main(argv: list[str]) -> int:
     if argv[0] == "lock":
         sys.stdout.write(text)
         return 0
-    cache = os.environ.get(CACHE_ENV, "")
+    if argv[0] == "ready":
+        ok, line = ready(text)
+        print(line, flush=True)
+        return 0 if ok else 1
+    folder = os.environ.get(UV_FOLDER_ENV, "")
     keys = sorted({remote_key(r) for r in remotes})
     name = "+".join([lock.stem, *keys]) + ".txt"
     with tempfile.TemporaryDirectory() as tmp:
-        if cache:
-            return cached_install(text, Path(cache), Path(tmp), name)
-        if remotes or derived:
-            lock = Path(tmp) / name
-            lock.write_text(text, encoding="utf-8")
-        return run_all(install_commands(lock, Path(tmp)))
+        if folder:
+            code = uv_install(text, Path(folder), Path(tmp), name)
+        else:
+            if remotes or derived:
+                lock = Path(tmp) / name
+                lock.write_text(text, encoding="utf-8")
+            code = run_all(install_commands(lock, Path(tmp)))
+    if code == 0:
+        # What `ready` checks before a job uses an environment restored from its cache.
+        (environment_folder() / MARKER).write_text(lock_digest(text) + "\n", encoding="utf-8")
+    return code

@@ -41,11 +41,16 @@ TOKEN_WRITES = {
 # The tool's own environment: made from the tool's Python, the tool alone, then its hash lock; only its
 # commands are linked onto PATH. Comment lines aside, nothing else may run beside a write token.
 ALLOWED_INSTALL = re.compile(
-    r'^"\$TOOL_PYTHON" -m venv --without-pip "\$RUNNER_TEMP/mlops-gitops"\n'
-    r'"\$TOOL_PYTHON" -m pip --python "\$RUNNER_TEMP/mlops-gitops/bin/python" install --no-deps "\$MLOPS_GITOPS"\n'
-    r'"\$RUNNER_TEMP/mlops-gitops/bin/python" -m mlops_gitops\.locks install( [a-z]+)*( --remote [a-z]+)*\n'
+    r'^venv="\$RUNNER_TEMP/mlops-gitops"\n'
+    r'"\$TOOL_PYTHON" -m venv --without-pip "\$venv"\n'
+    r'"\$TOOL_PYTHON" -m pip --python "\$venv/bin/python" install --no-deps "\$MLOPS_GITOPS"\n'
+    r'"\$venv/bin/python" -m mlops_gitops\.locks install( [a-z]+)*( --remote [a-z]+)*\n'
     r'mkdir -p "\$RUNNER_TEMP/mlops-gitops-bin"\n'
-    r'(ln -sf "\$RUNNER_TEMP/mlops-gitops/bin/(mlops-gitops|dvc)" "\$RUNNER_TEMP/mlops-gitops-bin/"\n)+'
+    r"for command in mlops-gitops( dvc)?; do\n"
+    r"  printf '#!/bin/sh\\nexec \"%s\" \"%s\" \"\$@\"\\n' "
+    r'"\$venv/bin/python" "\$venv/bin/\$command" > "\$RUNNER_TEMP/mlops-gitops-bin/\$command"\n'
+    r'  chmod \+x "\$RUNNER_TEMP/mlops-gitops-bin/\$command"\n'
+    r"done\n"
     r'echo "\$RUNNER_TEMP/mlops-gitops-bin" >> "\$GITHUB_PATH"\n?$'
 )
 
@@ -124,7 +129,7 @@ def test_no_job_with_a_write_token_or_after_another_run_restores_or_saves_a_cach
             if writes(job) or after_a_run:
                 assert not caches, f"{path}:{job_id}"
                 continue
-            tool = [s for s in caches if s["with"]["path"] == "${{ runner.temp }}/mlops-gitops-cache"]
+            tool = [s for s in caches if s["with"]["path"] == "${{ runner.temp }}/mlops-gitops"]
             if any("mlops_gitops.locks install" in s.get("run", "") for s in steps(job)):
                 assert len(tool) == 2, f"{path}:{job_id}: the tool's packages are restored and saved"
                 cached += 1

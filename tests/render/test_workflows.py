@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -205,7 +206,8 @@ def assert_tool_cache(job_steps: list[dict[str, Any]], install: dict[str, Any], 
         text=True,
         check=True,
     ).stdout
-    parts = [install["env"]["MLOPS_GITOPS"], locked, sys.implementation.cache_tag]
+    base = os.path.realpath(getattr(sys, "_base_executable", "") or sys.executable)
+    parts = [install["env"]["MLOPS_GITOPS"], locked, sys.implementation.cache_tag, sys.version, base]
     assert out == f"key={hashlib.sha256(chr(10).join(parts).encode()).hexdigest()}\n"
     cache = ACTIONS["cache"]
     assert restore["uses"] == f"{cache.repo}/restore@{cache.sha}"
@@ -213,7 +215,7 @@ def assert_tool_cache(job_steps: list[dict[str, Any]], install: dict[str, Any], 
     assert save["if"] == "steps.mlops-tool-cache.outputs.cache-hit != 'true'"
     for step in (restore, save):
         assert step["with"] == {
-            "path": "${{ runner.temp }}/mlops-gitops-cache",
+            "path": "${{ runner.temp }}/mlops-gitops",
             "key": "mlops-gitops-${{ runner.os }}-${{ runner.arch }}-${{ steps.mlops-tool.outputs.key }}",
         }
     assert "restore-keys" not in restore["with"], "only the exact key: a cache is never another lock's"
@@ -234,20 +236,22 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     install = next(s for s in steps(check) if s.get("name", "").startswith("Install mlops-gitops"))
     # The check job needs the core only: no DVC, no PyGithub, no pyarrow; in an environment of its own
     # made from the tool's Python, with only `mlops-gitops` linked onto PATH.
-    tool = '"$RUNNER_TEMP/mlops-gitops/bin/python"'
-    # The packages restored before (no write token here): pip only when nothing was kept for this pin.
+    tool = '"$venv/bin/python"'
+    # The environment restored before (no write token here), used when whole; else installed anew,
+    # uv from its checked wheel outside it. Each command runs its script with the environment's python.
     assert commands(install["run"]) == [
-        '"$TOOL_PYTHON" -m venv --without-pip "$RUNNER_TEMP/mlops-gitops"',
-        'export MLOPS_GITOPS_CACHE="$RUNNER_TEMP/mlops-gitops-cache"',
-        'kept="$(find "$MLOPS_GITOPS_CACHE/tool" -name \'mlops_gitops-*.whl\' 2> /dev/null || true)"',
-        'if [ -n "$kept" ]; then',
-        '  export PYTHONPATH="$kept"',
-        "else",
-        '  "$TOOL_PYTHON" -m pip --python "$RUNNER_TEMP/mlops-gitops/bin/python" install --no-deps "$MLOPS_GITOPS"',
+        'venv="$RUNNER_TEMP/mlops-gitops"',
+        f'if [ ! -x "$venv/bin/python" ] || ! {tool} -m mlops_gitops.locks ready; then',
+        '  "$TOOL_PYTHON" -m venv --clear --without-pip "$venv"',
+        '  "$TOOL_PYTHON" -m pip --python "$venv/bin/python" install --no-deps "$MLOPS_GITOPS"',
+        f'  MLOPS_GITOPS_UV="$RUNNER_TEMP/mlops-gitops-uv" {tool} -m mlops_gitops.locks install',
         "fi",
-        f"{tool} -m mlops_gitops.locks install",
         'mkdir -p "$RUNNER_TEMP/mlops-gitops-bin"',
-        'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/mlops-gitops" "$RUNNER_TEMP/mlops-gitops-bin/"',
+        "for command in mlops-gitops; do",
+        """  printf '#!/bin/sh\\nexec "%s" "%s" "$@"\\n' "$venv/bin/python" "$venv/bin/$command" """
+        '> "$RUNNER_TEMP/mlops-gitops-bin/$command"',
+        '  chmod +x "$RUNNER_TEMP/mlops-gitops-bin/$command"',
+        "done",
         'echo "$RUNNER_TEMP/mlops-gitops-bin" >> "$GITHUB_PATH"',
     ]
     assert_tool_cache(steps(check), install, "")
@@ -258,11 +262,12 @@ def test_pr_workflow_checks_then_trains_only_when_inputs_changed(
     trainer = next(s for s in steps(train) if s.get("name", "").startswith("Install mlops-gitops"))
     # pyarrow and NumPy (the checks extra: the data extra without SciPy) only where data is validated.
     locked = "checks dvc" if manifest.data_checks else "dvc"
-    assert f"{tool} -m mlops_gitops.locks install {locked}" in commands(trainer["run"])
-    assert_tool_cache(steps(train), trainer, locked)
-    assert 'ln -sf "$RUNNER_TEMP/mlops-gitops/bin/dvc" "$RUNNER_TEMP/mlops-gitops-bin/"' in commands(
-        trainer["run"]
+    assert (
+        f'  MLOPS_GITOPS_UV="$RUNNER_TEMP/mlops-gitops-uv" {tool} -m mlops_gitops.locks install {locked}'
+        in commands(trainer["run"])
     )
+    assert_tool_cache(steps(train), trainer, locked)
+    assert "for command in mlops-gitops dvc; do" in commands(trainer["run"])
     # The project's Python is its own version, set up after the tool's; the tool's commands go on PATH
     # last, so they come first, while `python` stays the project's.
     train_steps = steps(train)
