@@ -15,22 +15,29 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GitRepo, write_plot_stage
+from conftest import (
+    GOVERNED,
+    GitRepo,
+    both,
+    dvc,
+    governed_commits,
+    project_of,
+    put,
+    report_json_importing,
+    write_plot_stage,
+)
 
 from mlops_gitops.adapters.resources import examples_dir
 from mlops_gitops.errors import YamlBombError
-from mlops_gitops.manifest.loader import load_manifest
 from mlops_gitops.metrics import plotgit
 from mlops_gitops.metrics.collect import Reader, resolve_revision
-from mlops_gitops.metrics.plots import DVC, GIT, Plots, collect
+from mlops_gitops.metrics.plots import DVC, GIT, collect
 from mlops_gitops.pipeline import fingerprint as fp
-from mlops_gitops.pipeline.project import Project, load_project, record_of
+from mlops_gitops.pipeline.project import record_of
 from mlops_gitops.pipeline.record import RECORD_FILE, render
 
 pytestmark = pytest.mark.slow
 
-DVC_BIN = str(Path(sys.executable).with_name("dvc"))
-GOVERNED = "version: 1\nproject: {name: p}\npipelines: [dvc.yaml]\n"
 
 # Every shape of definition and data DVC's matching handles differently: a stage plot with a
 # template, JSON nested in objects, images, several y files (x duplicated), several y columns of one
@@ -154,37 +161,9 @@ def files(shift: str) -> dict[str, bytes]:
     return data
 
 
-def dvc(repo: GitRepo, *args: str) -> None:
-    proc = subprocess.run([DVC_BIN, *args], cwd=repo.path, env=repo.env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-
-
-def put(repo: GitRepo, data: dict[str, bytes]) -> None:
-    for name, body in data.items():
-        target = repo.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
-
-
-def project_of(repo: GitRepo) -> Project:
-    return load_project(repo.path, load_manifest(repo.path / "mlops.yaml"))
-
-
-def both(repo: GitRepo, base: str, head: str = "workspace") -> tuple[Plots, Plots]:
-    """(from Git, through DVC) for the same revisions."""
-    b, h = resolve_revision(base, repo.path), resolve_revision(head, repo.path)
-    return collect(repo.path, b, h, project_of(repo)), collect(repo.path, b, h)
-
-
 @pytest.fixture
 def shapes(repo: GitRepo) -> tuple[GitRepo, str, str]:
-    dvc(repo, "init", "-q")
-    repo.write("mlops.yaml", GOVERNED)
-    repo.write("dvc.yaml", DVC_YAML)
-    put(repo, files(""))
-    base = repo.commit(message="base")
-    put(repo, files("9"))
-    head = repo.commit(message="head")
+    base, head = governed_commits(repo, DVC_YAML, files(""), files("9"))
     put(repo, files("7"))  # the work tree differs from both
     return repo, base, head
 
@@ -338,20 +317,14 @@ def test_a_commit_taken_as_the_work_tree_fingerprints_as_it(shapes: tuple[GitRep
 
 def test_report_json_with_plots_in_git_does_not_import_dvc_repo(shapes: tuple[GitRepo, str, str]) -> None:
     repo, base, head = shapes
-    code = (
-        "import sys; from mlops_gitops.cli import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in sys.modules if m.startswith(('dvc.repo', 'dvc.render.match', 'dvc_render'))]\n"
-        "sys.stderr.write(f'DVC {heavy}' if heavy else 'NO-DVC-REPO')\n"
-    )
-    args = [sys.executable, "-c", code, "report", "--base", base, "--head", head, "--format", "json"]
+    heavy = ("dvc.repo", "dvc.render.match", "dvc_render")
     # Twice: the first run resolves the pipelines through DVC and memoises them, as a PR check does
     # once (a generated project commits its record instead); the second must not import DVC's
     # repository machinery (only its cheap plot converters, plotmatch's lazy imports).
-    for _ in range(2):
-        proc = subprocess.run(args, cwd=repo.path, env=repo.env, capture_output=True, text=True)
-    assert proc.stderr.endswith("NO-DVC-REPO"), proc.stderr
-    plots = json.loads(proc.stdout)["plots"]
+    report_json_importing(repo, base, head, heavy)
+    out, imported = report_json_importing(repo, base, head, heavy)
+    assert imported == []
+    plots = json.loads(out)["plots"]
     assert plots["error"] is None and len(plots["plots"]) > 20
 
 

@@ -8,25 +8,18 @@ input, another DVC, a plot with an error, a memo this tool did not write) is hel
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import GitRepo
+from conftest import GitRepo, governed_commits, project_of, put, report_json_importing
 
 from mlops_gitops.adapters import memo as memo_module
-from mlops_gitops.manifest.loader import load_manifest
 from mlops_gitops.metrics import plotmatch
 from mlops_gitops.metrics import plots as plots_module
 from mlops_gitops.metrics.collect import resolve_revision
 from mlops_gitops.metrics.plots import GIT, PLOTS_MEMO, Plots, collect
-from mlops_gitops.pipeline.project import load_project
 
 pytestmark = pytest.mark.slow
 
-DVC_BIN = str(Path(sys.executable).with_name("dvc"))
-GOVERNED = "version: 1\nproject: {name: p}\npipelines: [dvc.yaml]\n"
 DVC_YAML = """\
 stages:
   train:
@@ -55,29 +48,16 @@ def files(shift: str) -> dict[str, bytes]:
     }
 
 
-def put(repo: GitRepo, data: dict[str, bytes]) -> None:
-    for name, body in data.items():
-        (repo.path / name).write_bytes(body)
-
-
 @pytest.fixture
 def two_commits(repo: GitRepo) -> tuple[GitRepo, str, str]:
-    proc = subprocess.run(
-        [DVC_BIN, "init", "-q"], cwd=repo.path, env=repo.env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr
-    repo.write("mlops.yaml", GOVERNED)
-    repo.write("dvc.yaml", DVC_YAML)
-    put(repo, files(""))
-    base = repo.commit(message="base")
-    put(repo, files("3"))
-    head = repo.commit(message="head")
+    base, head = governed_commits(repo, DVC_YAML, files(""), files("3"))
     return repo, base, head
 
 
 def from_git(repo: GitRepo, base: str, head: str) -> Plots:
-    project = load_project(repo.path, load_manifest(repo.path / "mlops.yaml"))
-    got = collect(repo.path, resolve_revision(base, repo.path), resolve_revision(head, repo.path), project)
+    got = collect(
+        repo.path, resolve_revision(base, repo.path), resolve_revision(head, repo.path), project_of(repo)
+    )
     assert got.read_by == GIT, got.why_dvc
     return got
 
@@ -170,18 +150,9 @@ def test_plots_too_big_to_keep_are_drawn_every_time(
 
 def test_a_report_run_again_imports_no_dvc(two_commits: tuple[GitRepo, str, str]) -> None:
     repo, base, head = two_commits
-    code = (
-        "import sys; from mlops_gitops.cli import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "dvc = sorted(m for m in sys.modules if m == 'dvc' or m.startswith(('dvc.', 'dvc_')))\n"
-        "sys.stderr.write(f'DVC {dvc}' if dvc else 'NO-DVC')\n"
-    )
-    args = [sys.executable, "-c", code, "report", "--base", base, "--head", head, "--format", "json"]
-    runs = [
-        subprocess.run(args, cwd=repo.path, env=repo.env, capture_output=True, text=True) for _ in range(3)
-    ]
+    runs = [report_json_importing(repo, base, head, ("dvc.", "dvc_")) for _ in range(3)]
     # The first resolves the pipelines and draws the plots through DVC; the third finds both memos.
-    assert runs[0].stderr.startswith("DVC ["), runs[0].stderr
-    assert runs[2].stderr.endswith("NO-DVC"), runs[2].stderr
-    assert runs[2].stdout == runs[0].stdout
-    assert len(json.loads(runs[2].stdout)["plots"]["plots"]) == 3
+    assert runs[0][1], "the first run imports DVC"
+    assert runs[2][1] == [], runs[2][1]
+    assert runs[2][0] == runs[0][0]
+    assert len(json.loads(runs[2][0])["plots"]["plots"]) == 3
