@@ -242,8 +242,11 @@ def main() -> int:
 
         def fresh_clone() -> None:
             """What a CI job's fresh clone has: no memo of ours in .git (DVC's own caches stay warm)."""
-            for kept in (iris / ".git").glob("mlops-gitops-*.json"):
-                kept.unlink()
+            for kept in (iris / ".git").glob("mlops-gitops-*"):
+                if kept.is_dir():
+                    shutil.rmtree(kept)
+                else:
+                    kept.unlink()
 
         dvc_t, ours_t = paired(
             iris,

@@ -153,7 +153,7 @@ MEMOS = (
     ".git/mlops-gitops-generated.json",
     ".git/mlops-gitops-facts.json",
     ".git/mlops-gitops-valid.json",
-    ".git/mlops-gitops-plots.json",
+    ".git/mlops-gitops-plots",
 )
 
 
@@ -364,7 +364,10 @@ def plant(root: Path, case: Case, bomb: str) -> str | None:
         (root / rel).unlink()
     if case.fresh:
         for rel in (".mlops/pipelines.yaml", *MEMOS):
-            (root / rel).unlink(missing_ok=True)
+            if (root / rel).is_dir():
+                shutil.rmtree(root / rel)
+            else:
+                (root / rel).unlink(missing_ok=True)
     if case.no_dvc:
         shutil.rmtree(root / ".dvc")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,41 @@ class GitMemo:
             self.path.write_text(json.dumps(kept), encoding="utf-8")
 
 
+class GitMemoFolder:
+    """A folder of ``KEY.json`` files in ``.git``, the ``keep`` most recently written: for values too
+    big to read all of them on every command (a recall reads its own entry only, a miss one failed
+    open). Keys are hex digests, so they are file names as they are."""
+
+    def __init__(self, path: Path, keep: int) -> None:
+        self.path = path
+        self.keep = keep
+
+    @classmethod
+    def beside(cls, root: Path, name: str, keep: int) -> GitMemoFolder | None:
+        git = root / ".git"
+        return cls(git / name, keep) if git.is_dir() else None
+
+    def recall(self, key: str) -> object | None:
+        try:
+            return json.loads((self.path / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def remember(self, key: str, text: str) -> None:
+        """Keep ``text`` (JSON) under ``key`` (written whole or not at all), then drop the oldest
+        entries beyond ``keep``."""
+        import os
+
+        with contextlib.suppress(OSError):  # a read-only .git only costs speed
+            self.path.mkdir(exist_ok=True)
+            partial = self.path / f".{key}.{os.getpid()}.partial"
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(self.path / f"{key}.json")
+            entries = sorted(self.path.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+            for old in entries[: max(0, len(entries) - self.keep)]:
+                old.unlink(missing_ok=True)
+
+
 def dvc_signature() -> str | None:
     """Which DVC is installed, without importing it (``import dvc`` alone costs ~40 ms): where its
     package is and the text of its version module. None when DVC is not installed. Memos of answers

@@ -245,9 +245,9 @@ def collect(root: Path, base: Revision, head: Revision, project: Project | None 
     return replace(_through_dvc(root, base, head), why_dvc=why)
 
 
-# Plots drawn from Git, kept in .git by what they were drawn from (see `matched`).
-PLOTS_MEMO = "mlops-gitops-plots.json"
-_MEMO_KEEP = 8
+# Plots drawn from Git, kept in .git by what they were drawn from (see `matched`): one file each.
+PLOTS_MEMO = "mlops-gitops-plots"
+_MEMO_KEEP = 16
 _MEMO_CHARS = 4 << 20  # a plot bigger than this as JSON is drawn again each time rather than kept
 
 
@@ -259,27 +259,27 @@ def matched(root: Path, data: Mapping[str, PlotRevision]) -> list[Drawn]:
     A report run again (the same pull request, another format, a comment re-posted) then imports no
     DVC at all, which is most of its plots' cost. Plots drawn with errors, or whose datapoints JSON
     cannot carry unchanged (a YAML date), are drawn again every time."""
-    from mlops_gitops.adapters.memo import GitMemo
+    from mlops_gitops.adapters.memo import GitMemoFolder
     from mlops_gitops.metrics.plotmatch import match
 
-    memo = GitMemo.beside(root, PLOTS_MEMO, _MEMO_KEEP)
+    memo = GitMemoFolder.beside(root, PLOTS_MEMO, _MEMO_KEEP)
     key = _match_key(data) if memo is not None else None
-    if memo is not None and key is not None:
-        kept = memo.recall(key)
-        if isinstance(kept, list):
-            try:
-                return [Drawn.from_json(d) for d in kept]
-            except (KeyError, TypeError, ValueError, AttributeError):
-                pass  # not a memo this tool wrote: draw them again
-        drawn = match(data)
-        if not any(d.source_errors or d.definition_errors for d in drawn):
-            value = [d.to_json() for d in drawn]
-            with contextlib.suppress(TypeError, ValueError):
-                text = json.dumps(value)
-                if len(text) <= _MEMO_CHARS and json.loads(text) == value:
-                    memo.remember(key, value)
-        return drawn
-    return match(data)
+    if memo is None or key is None:
+        return match(data)
+    kept = memo.recall(key)
+    if isinstance(kept, list):
+        try:
+            return [Drawn.from_json(d) for d in kept]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # not a memo this tool wrote: draw them again
+    drawn = match(data)
+    if not any(d.source_errors or d.definition_errors for d in drawn):
+        value = [d.to_json() for d in drawn]
+        with contextlib.suppress(TypeError, ValueError):
+            text = json.dumps(value)
+            if len(text) <= _MEMO_CHARS and json.loads(text) == value:
+                memo.remember(key, text)
+    return drawn
 
 
 def _match_key(data: Mapping[str, PlotRevision]) -> str | None:

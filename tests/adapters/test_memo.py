@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from mlops_gitops.adapters.memo import GitMemo, dvc_signature
+from mlops_gitops.adapters.memo import GitMemo, GitMemoFolder, dvc_signature
 
 
 def test_a_memo_keeps_the_most_recent_entries(tmp_path: Path) -> None:
@@ -59,3 +60,27 @@ def test_dvc_is_told_apart_by_its_place_and_version_without_importing_it() -> No
 def test_no_signature_without_dvc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert dvc_signature() is None
+
+
+def test_a_memo_folder_keeps_one_file_per_key_and_the_most_recent_ones(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    memo = GitMemoFolder.beside(tmp_path, "plots", keep=3)
+    assert memo is not None and memo.recall("a" * 64) is None  # nothing yet, not even the folder
+    keys = [f"{i:064x}" for i in range(5)]
+    for i, key in enumerate(keys):
+        memo.remember(key, json.dumps([i]))
+        os.utime(memo.path / f"{key}.json", ns=(i * 10**9, i * 10**9))  # written in this order
+    memo.remember(keys[4], json.dumps(["again"]))
+    assert [memo.recall(k) for k in keys] == [None, None, [2], [3], ["again"]]
+    assert sorted(p.name for p in memo.path.iterdir()) == [f"{k}.json" for k in keys[2:]]
+
+
+def test_a_memo_folder_entry_is_written_whole_and_a_bad_one_is_none(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    memo = GitMemoFolder.beside(tmp_path, "plots", keep=2)
+    assert memo is not None
+    memo.remember("b" * 64, json.dumps({"big": "x" * 100_000}))
+    assert not [p for p in memo.path.iterdir() if not p.name.endswith(".json")], "no partial file left"
+    (memo.path / f"{'c' * 64}.json").write_text('{"cut": "sho')
+    assert memo.recall("c" * 64) is None
+    assert GitMemoFolder.beside(tmp_path / "elsewhere", "plots", keep=2) is None

@@ -75,7 +75,7 @@ def test_plots_drawn_again_come_from_the_memo_and_equal_dvcs(
 ) -> None:
     repo, base, head = two_commits
     first = from_git(repo, base, head)
-    assert (repo.path / ".git" / PLOTS_MEMO).is_file()
+    assert len(list((repo.path / ".git" / PLOTS_MEMO).glob("*.json"))) == 1
     monkeypatch.setattr(plotmatch, "match", never_match)
     again = from_git(repo, base, head)
     assert again.to_json() == first.to_json() == through_dvc(repo, base, head).to_json()
@@ -114,28 +114,31 @@ def test_a_plot_with_an_error_is_drawn_every_time(two_commits: tuple[GitRepo, st
     (repo.path / "roc.json").write_text("{not json")  # an error kept for the report, as an exception
     first = from_git(repo, base, "workspace")
     assert "ROC" in {p.id for p in first.plots if p.errors}
-    assert not (repo.path / ".git" / PLOTS_MEMO).exists()
+    assert not list((repo.path / ".git" / PLOTS_MEMO).glob("*.json"))
     theirs = through_dvc(repo, base, "workspace")
     assert from_git(repo, base, "workspace").to_json() == first.to_json() == theirs.to_json()
 
 
 @pytest.mark.parametrize(
     "kept",
-    ["{not json", "[]", '{"k": 1}', "KEYED"],
-    ids=["not JSON", "not a mapping", "another key", "entries of the wrong shape"],
+    [
+        "{not json",
+        "{}",
+        "[1]",
+        '[{"name": 1}]',
+        '[{"name": "n", "image": 0, "properties": [], "datapoints": []}]',
+    ],
+    ids=["not JSON", "not a list", "not plots", "a plot without its fields", "fields of the wrong type"],
 )
 def test_a_memo_this_tool_did_not_write_is_drawn_again(
     two_commits: tuple[GitRepo, str, str], kept: str
 ) -> None:
     repo, base, head = two_commits
     expected = from_git(repo, base, head).to_json()
-    path = repo.path / ".git" / PLOTS_MEMO
-    if kept == "KEYED":  # every key this tool wrote, holding something else
-        entries = json.loads(path.read_text())
-        path.write_text(json.dumps({k: [{"name": 1}] for k in entries}))
-    else:
-        path.write_text(kept)
+    (entry,) = (repo.path / ".git" / PLOTS_MEMO).glob("*.json")
+    entry.write_text(kept)
     assert from_git(repo, base, head).to_json() == expected
+    assert {d["name"] for d in json.loads(entry.read_text())} == {"loss.csv", "curve.png", "ROC"}, "kept anew"
 
 
 def test_plots_too_big_to_keep_are_drawn_every_time(
@@ -145,7 +148,7 @@ def test_plots_too_big_to_keep_are_drawn_every_time(
     expected = through_dvc(repo, base, head).to_json()
     monkeypatch.setattr(plots_module, "_MEMO_CHARS", 10)
     assert from_git(repo, base, head).to_json() == expected
-    assert not (repo.path / ".git" / PLOTS_MEMO).exists()
+    assert not list((repo.path / ".git" / PLOTS_MEMO).glob("*.json"))
 
 
 def test_a_report_run_again_imports_no_dvc(two_commits: tuple[GitRepo, str, str]) -> None:
