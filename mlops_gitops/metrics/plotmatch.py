@@ -120,6 +120,8 @@ class Drawn:
         properties, datapoints = data["properties"], data["datapoints"]
         if not isinstance(properties, dict) or not isinstance(datapoints, list):
             raise TypeError("not a kept plot")
+        if not all(isinstance(point, dict) for point in datapoints):
+            raise TypeError("not a kept plot's datapoints")
         return cls(str(data["name"]), bool(data["image"]), properties, datapoints, {}, {})
 
 

@@ -127,8 +127,16 @@ def test_a_plot_with_an_error_is_drawn_every_time(two_commits: tuple[GitRepo, st
         "[1]",
         '[{"name": 1}]',
         '[{"name": "n", "image": 0, "properties": [], "datapoints": []}]',
+        '[{"name": "n", "image": 0, "properties": {}, "datapoints": [1, "x"]}]',
     ],
-    ids=["not JSON", "not a list", "not plots", "a plot without its fields", "fields of the wrong type"],
+    ids=[
+        "not JSON",
+        "not a list",
+        "not plots",
+        "a plot without its fields",
+        "fields of the wrong type",
+        "no points",
+    ],
 )
 def test_a_memo_this_tool_did_not_write_is_drawn_again(
     two_commits: tuple[GitRepo, str, str], kept: str
