@@ -287,3 +287,19 @@ def test_the_checks_set_is_the_data_dvc_lock_without_scipy(capsys: pytest.Captur
     assert capsys.readouterr().out.split() == [str(locks.lock_path(("data", "dvc")))]
     assert locks.main(["lock", "checks"]) == 2
     assert "the locked sets are" in capsys.readouterr().err
+
+
+def test_in_actions_an_environment_not_whole_is_a_warning_on_the_runs_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(locks, "environment_folder", lambda: tmp_path)
+    (tmp_path / locks.MARKER).write_text("another lock\n")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert locks.main(["ready", "dvc"]) == 1
+    assert capsys.readouterr().out == (
+        "::warning title=mlops-gitops::not installed: this environment holds another lock; "
+        "installing afresh (delete this cache entry to keep a whole one)\n"
+    )
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    assert locks.main(["ready", "dvc"]) == 1
+    assert capsys.readouterr().out == "not installed: this environment holds another lock\n"

@@ -458,6 +458,13 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "ready":
         ok, line = ready(text)
+        if not ok and os.environ.get("GITHUB_ACTIONS") == "true":
+            # Something was restored, and not whole: on the run's summary, since every run of this
+            # cache key restores it again (GitHub never overwrites a key) until the entry is deleted.
+            why = f"{line}; installing afresh (delete this cache entry to keep a whole one)"
+            line = "::warning title=mlops-gitops::" + why.replace("%", "%25").replace("\r", "%0D").replace(
+                "\n", "%0A"
+            )
         print(line, flush=True)
         return 0 if ok else 1
     folder = os.environ.get(UV_FOLDER_ENV, "")
