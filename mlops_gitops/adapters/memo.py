@@ -12,21 +12,29 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Self
 
 
-class GitMemo:
-    """One JSON file of ``{key: value}`` in ``.git``, the ``keep`` most recent entries."""
+class _InGit:
+    """A memo at ``path`` in ``.git`` that keeps the ``keep`` most recent entries."""
 
     def __init__(self, path: Path, keep: int) -> None:
         self.path = path
         self.keep = keep
 
     @classmethod
-    def beside(cls, root: Path, name: str, keep: int) -> GitMemo | None:
+    def beside(cls, root: Path, name: str, keep: int) -> Self | None:
         """The memo ``name`` in ``root/.git``; None when ``root`` holds no ``.git`` folder (a worktree's
         ``.git`` file, an exported tree): nothing is remembered there."""
         git = root / ".git"
         return cls(git / name, keep) if git.is_dir() else None
+
+
+class GitMemo(_InGit):
+    """One JSON file of ``{key: value}`` in ``.git``, the ``keep`` most recent entries."""
 
     def _entries(self) -> dict[str, object]:
         try:
@@ -47,19 +55,10 @@ class GitMemo:
             self.path.write_text(json.dumps(kept), encoding="utf-8")
 
 
-class GitMemoFolder:
+class GitMemoFolder(_InGit):
     """A folder of ``KEY.json`` files in ``.git``, the ``keep`` most recently written: for values too
     big to read all of them on every command (a recall reads its own entry only, a miss one failed
     open). Keys are hex digests, so they are file names as they are."""
-
-    def __init__(self, path: Path, keep: int) -> None:
-        self.path = path
-        self.keep = keep
-
-    @classmethod
-    def beside(cls, root: Path, name: str, keep: int) -> GitMemoFolder | None:
-        git = root / ".git"
-        return cls(git / name, keep) if git.is_dir() else None
 
     def recall(self, key: str) -> object | None:
         try:
