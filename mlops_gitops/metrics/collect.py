@@ -185,15 +185,7 @@ class CatFile:
     def commit(self, name: str) -> tuple[str, str] | None:
         """The commit ``name`` resolves to and its subject (``git log --format=%s``: the message's
         first paragraph on one line), or None when it names no commit."""
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
-        try:
-            stdin.write(name.encode() + b"^{commit}\n")
-            stdin.flush()
-            oid, kind, body = _read_answer(stdout)
-        except (OSError, ValueError) as exc:
-            CatFile.close_all()
-            raise UsageError(f"git cat-file --batch stopped: {exc}") from None
+        ((oid, kind, body),) = self.raw([f"{name}^{{commit}}"])
         if kind != "commit" or body is None:
             return None
         _headers, _, message = body.decode("utf-8", "replace").partition("\n\n")
