@@ -91,9 +91,14 @@ class Checkouts:
         return cls(root, others)
 
     @functools.cached_property
+    def top(self) -> Path:
+        """The top folder of this checkout's work tree, found once per command."""
+        return git.toplevel(self.root) or self.root
+
+    @functools.cached_property
     def this_repository(self) -> str | None:
         """``owner/name`` of this checkout on GitHub (its origin), asked of git once per command."""
-        return git.github_repository(git.toplevel(self.root) or self.root)
+        return git.github_repository(self.top)
 
     def of(self, repo: str) -> Path | None:
         """The clone of ``repo`` (GitHub's names ignore case), or None."""
@@ -188,7 +193,6 @@ def local(root: Checkouts, env: Environment, default_branch: str) -> Local:
     (of the default branch: the workflow's schedule checks it out) or a clone of ``env.repo``; on
     ``env.branch`` when it names another branch (a full clone has every branch as ``origin/NAME``)."""
     assert env.rollout is not None
-    here = git.toplevel(root.root) or root.root
     other = env.repo is not None and env.repo.casefold() != (root.this_repository or "").casefold()
     if other:
         assert env.repo is not None
@@ -203,7 +207,7 @@ def local(root: Checkouts, env: Environment, default_branch: str) -> Local:
             # Not the top of a clone (a folder inside this repository would find this one's top).
             raise UsageError(f"--checkout {env.repo}={clone}: not the top folder of a Git clone")
     else:
-        top = here
+        top = root.top
     rev = _tip(top, env, None if other else default_branch)
     data = git.show(rev, env.file, top)
     if data is None:
