@@ -36,6 +36,8 @@ RAN = re.compile(r"^Running stage '([^']+)'", re.M)
 WEEKLY = '"0 3 * * 1"'
 # What a workflow run's page looks like; the retrain hand-over must name one (no GitHub here).
 RUN_URL = "https://github.com/example/iris/actions/runs/{n}"
+# Every dvc.lock of the project, as a git pathspec.
+LOCKS = ":(glob)**/dvc.lock"
 
 
 def say(text: str) -> None:
@@ -417,9 +419,6 @@ def scheduled_retrain(story: Story) -> None:
         "\n    the schedule pushed, trains nothing again, and mlops-deploy opens staging's deployment PR for"
         "\n    the retrained model: it deploys without training a second time."
     )
-
-
-LOCKS = ":(glob)**/dvc.lock"
 
 
 def hand_over(ci: Path, folder: Path, reason: str, run_url: str) -> list[str]:

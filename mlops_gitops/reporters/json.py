@@ -21,7 +21,6 @@ from mlops_gitops.metrics.gates import describe
 
 
 def to_data(comparison: Comparison) -> dict[str, Any]:
-
     metrics: dict[str, dict[str, Any]] = {f: {} for f in comparison.metrics_files}
     for row in comparison.rows:
         entry: dict[str, Any] = {"old": row.base, "new": row.head}
