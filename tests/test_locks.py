@@ -234,6 +234,8 @@ def test_install_stops_at_the_first_failing_command(
         (["install", "github", "--remote", "s3"], "--remote needs the dvc extra"),
         (["install", "dvc", "--remote"], "--remote needs a scheme"),
         (["path", "dvc", "--remotes", "s3"], "unknown option '--remotes'"),
+        (["ready", "gpu"], "unknown extra 'gpu'"),
+        (["ready", "dvc", "--remote", "nope"], "unknown remote 'nope': choose from s3, gs,"),
     ],
 )
 def test_bad_remotes_are_one_line_and_exit_2(
